@@ -1,0 +1,281 @@
+"""The ``embed`` command line: parse, call the library, print."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from embed.errors import EmbedError
+
+DEFAULT_SHOW = ("king", "god", "water", "love")
+
+
+class EmbedGroup(click.Group):
+    """Turns the library's errors into one clear line and exit code 1, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EmbedError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing was written", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=EmbedGroup)
+@click.version_option(package_name="embed")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """Word embeddings: train, query, evaluate, serve."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+_tokenizer_opt = click.option("--tokenizer", type=click.Choice(["simple", "whitespace", "jieba"]), default="simple", show_default=True, help="simple: Unicode lower-cased words; whitespace: pre-tokenized; jieba: Chinese.")
+
+
+@main.command()
+@click.argument("corpus")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Model directory to write [default: runs/<corpus name>].")
+@click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="skipgram", show_default=True)
+@click.option("--backend", type=click.Choice(["gensim", "torch"]), default="gensim", show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True, help="torch backend only.")
+@click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--window", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--negative", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--max-vocab", type=click.IntRange(min=1), default=None, help="Keep only the N most frequent words.")
+@click.option("--sample", type=click.FloatRange(0, 1, max_open=True), default=1e-3, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=None, help="Initial learning rate [default: 0.025 skip-gram, 0.05 CBOW].")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@_tokenizer_opt
+@click.option("--text", "text_format", is_flag=True, help="Write vectors.txt (word2vec text) instead of vectors.bin.")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once training succeeded).")
+@click.option("--no-eval", is_flag=True, help="Skip the evaluation on Google analogies, WS353 and SimLex-999.")
+@click.option("--show", default=",".join(DEFAULT_SHOW), show_default=True, help="Comma-separated words whose neighbours are printed at the end.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train(corpus: str, out: Path | None, text_format: bool, overwrite: bool, no_eval: bool, show: str, quiet: bool, **opts: Any) -> None:
+    """Train word2vec on CORPUS (a file, a directory, .gz/.bz2, or - for stdin)."""
+    from embed.config import TrainConfig
+    from embed.corpus import Corpus
+    from embed.io import check_output_dir, save_model_dir
+    from embed.plots import plot_training
+    from embed.train import train as run_train
+
+    config = TrainConfig(**opts)
+    if out is None:
+        out = Path("runs") / (Path(corpus).name.split(".")[0] if corpus != "-" else "stdin")
+    check_output_dir(out, overwrite)  # fail before hours of training, not after
+    started = time.time()
+    stream = Corpus(corpus, tokenizer=config.tokenizer)
+    progress = _TqdmCallbacks(disable=quiet)
+    try:
+        result = run_train(stream, config, progress)
+    finally:
+        progress.close()
+        stream.close()
+    vectors = result.vectors
+    scores: dict[str, Any] = {}
+    if not no_eval:
+        scores = vectors.evaluate().to_dict()
+    meta = _model_meta(config, stream, result, scores, started)
+    title = f"{config.backend} {config.arch}, {Path(corpus).name}"
+    save_model_dir(out, vectors, meta, binary=not text_format, overwrite=overwrite, extra=lambda d: plot_training(result.epochs, d / "loss.png", title))
+    _print_summary(out, result, scores, [w.strip() for w in show.split(",") if w.strip()])
+
+
+def _model_meta(config: Any, stream: Any, result: Any, scores: dict[str, Any], started: float) -> dict[str, Any]:
+    import gensim
+    import numpy
+
+    import embed
+
+    s = stream.stats
+    return {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "params": config.to_dict(),
+        "tokenizer": config.tokenizer,
+        "corpus": {
+            "source": stream.source,
+            "files": s.paths,
+            "lines": s.lines,
+            "sentences": result.vocab.sentences,
+            "tokens": result.vocab.total_tokens,
+            "retained_tokens": result.vocab.retained_tokens,
+            "vocab_size": len(result.vocab),
+            "pruned_words": result.vocab.pruned,
+            "decode_errors": s.decode_errors,
+            "chunked_lines": s.chunked_lines,
+        },
+        "timings": {
+            "vocab_seconds": round(result.vocab_seconds, 3),
+            "train_seconds": round(result.train_seconds, 3),
+            "total_seconds": round(result.total_seconds, 3),
+            "words_per_sec": round(result.words_per_sec, 1),
+        },
+        "epochs": result.epochs_as_dicts(),
+        "loss": "mean negative-sampling loss per example on a fixed probe of 20,000 training examples, after each epoch (embed.train.loss)",
+        "backend": result.backend_info,
+        "versions": {"embed": embed.__version__, "gensim": gensim.__version__, "numpy": numpy.__version__, "python": platform.python_version()},
+        "evaluation": scores,
+    }
+
+
+def _print_summary(out: Path, result: Any, scores: dict[str, Any], show: list[str]) -> None:
+    v = result.vectors
+    click.echo(f"wrote {out}: {len(v):,} words x {v.dim} dims, {result.vocab.total_tokens:,} tokens, {result.words_per_sec:,.0f} words/s, final loss {result.epochs[-1].loss:.4f}")
+    for a in scores.get("analogies", []):
+        click.echo(f"  analogy {a['name']}: {a['accuracy']:.1%} of {a['total']} questions in vocabulary")
+    for p in scores.get("pairs", []):
+        click.echo(f"  {p['name']}: Spearman {p['spearman']:.3f} ({p['oov_percent']:.0f}% pairs out of vocabulary)")
+    for word in show:
+        if word in v:
+            near = ", ".join(f"{w} {s:.2f}" for w, s in v.most_similar(word, topn=6))
+            click.echo(f"  {word}: {near}")
+
+
+class _TqdmCallbacks:
+    """A tqdm progress bar: epoch, words/s, ETA and last epoch's loss."""
+
+    def __init__(self, disable: bool = False) -> None:
+        self.disable = disable
+        self.bar: Any = None
+        self.done_epochs = 0
+        self.total_words = 0
+
+    def on_train_begin(self, total_words: int, epochs: int) -> None:
+        from tqdm import tqdm
+
+        self.total_words = total_words
+        self.epochs = epochs
+        self.bar = tqdm(total=total_words * epochs, unit="w", unit_scale=True, disable=self.disable, desc=f"epoch 1/{epochs}", dynamic_ncols=True, mininterval=0.5)
+
+    def on_progress(self, epoch: int, words: int) -> None:
+        if self.bar is not None:
+            done = epoch * self.total_words + min(words, self.total_words)
+            if epoch + 1 != self.done_epochs:
+                self.done_epochs = epoch + 1
+                self.bar.set_description(f"epoch {epoch + 1}/{self.epochs}", refresh=False)
+            self.bar.update(done - self.bar.n)  # update() honours tqdm's refresh interval
+
+    def on_epoch_end(self, stats: Any) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{stats.loss:.4f}", refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@main.command()
+@click.argument("corpus")
+@click.option("--window", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="skipgram", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--sample", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True, help="Subsampling threshold (0: keep every word, easier to follow).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@_tokenizer_opt
+def pairs(corpus: str, window: int, arch: str, limit: int, min_count: int, sample: float, seed: int, tokenizer: str) -> None:
+    """Print the training examples word2vec builds from CORPUS (dynamic window, seeded)."""
+    import numpy as np
+
+    from embed.corpus import Corpus
+    from embed.pairs import cbow_examples_from_windows, reduced_windows, skipgram_pairs_from_windows, subsample
+    from embed.vocab import Vocab
+
+    stream = Corpus(corpus, tokenizer=tokenizer)
+    vocab = Vocab.build(stream, min_count=min_count, source=stream.source)
+    keep = vocab.keep_probs(sample)
+    rng = np.random.default_rng(seed)
+    shown = 0
+    for tokens in stream:
+        ids = subsample(vocab.encode(tokens), keep, rng)
+        eff = reduced_windows(ids.size, window, rng)
+        words = vocab.words
+        click.echo("# " + " ".join(f"{words[i]}(w={e})" for i, e in zip(ids.tolist(), eff.tolist())))
+        if arch == "skipgram":
+            centres, contexts = skipgram_pairs_from_windows(ids, eff)
+            rows = [f"{words[c]}\t->\t{words[x]}" for c, x in zip(centres.tolist(), contexts.tolist())]
+        else:
+            rows = [f"{' '.join(words[i] for i in ctx)}\t->\t{words[c]}" for ctx, c in cbow_examples_from_windows(ids, eff)]
+        for row in rows[: limit - shown]:
+            click.echo(row)
+        shown += min(len(rows), limit - shown)
+        if shown >= limit:
+            break
+
+
+@main.command()
+@click.argument("model")
+@click.argument("word")
+@click.option("-k", "topn", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--metric", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True)
+def similar(model: str, word: str, topn: int, metric: str) -> None:
+    """Nearest neighbours of WORD (cosine similarity or Euclidean distance)."""
+    from embed.io import load
+
+    vectors = load(model)
+    label = "cosine" if metric == "cosine" else "distance"
+    click.echo(f"rank\tword\t{label}")
+    for rank, (w, s) in enumerate(vectors.most_similar(word, topn=topn, metric=metric), 1):  # type: ignore[arg-type]
+        click.echo(f"{rank}\t{w}\t{s:.4f}")
+
+
+@main.command()
+@click.argument("model")
+@click.argument("a")
+@click.argument("b")
+@click.argument("c")
+@click.option("-k", "topn", type=click.IntRange(1, 1000), default=5, show_default=True)
+@click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
+def analogy(model: str, a: str, b: str, c: str, topn: int, method: str) -> None:
+    """A is to B as C is to ?  (b - a + c)"""
+    from embed.io import load
+
+    vectors = load(model)
+    for rank, (w, s) in enumerate(vectors.analogy(a, b, c, topn=topn, method=method), 1):  # type: ignore[arg-type]
+        click.echo(f"{rank}\t{w}\t{s:.4f}")
+
+
+@main.command()
+@click.argument("model")
+@click.option("--analogies", multiple=True, help="Analogy file or 'google' (repeatable) [default: google].")
+@click.option("--pairs", "pair_sets", multiple=True, help="Word-pair file, 'ws353' or 'simlex999' (repeatable) [default: ws353, simlex999].")
+@click.option("--restrict-vocab", type=click.IntRange(min=1), default=30_000, show_default=True, help="Analogies use only the N most frequent words.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def evaluate(model: str, analogies: tuple[str, ...], pair_sets: tuple[str, ...], restrict_vocab: int, as_json: bool) -> None:
+    """Analogy accuracy and word-pair Spearman correlation.
+
+    With no --analogies/--pairs, runs Google analogies, WS353 and SimLex-999 (files shipped
+    with gensim). Any Google-format analogy file or word<TAB>word<TAB>score file works,
+    Chinese included.
+    """
+    from embed.evaluate import evaluate as run_eval
+    from embed.io import load
+
+    if not analogies and not pair_sets:
+        analogies, pair_sets = ("google",), ("ws353", "simlex999")
+    vectors = load(model)
+    report = run_eval(vectors, analogies=analogies, pairs=pair_sets, restrict_vocab=restrict_vocab)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return
+    for a in report.analogies:
+        click.echo(f"analogy\t{a.name}\taccuracy {a.accuracy:.4f}\t({a.correct}/{a.total} in vocabulary)")
+    for p in report.pairs:
+        click.echo(f"pairs\t{p.name}\tspearman {p.spearman:.4f}\tpearson {p.pearson:.4f}\toov {p.oov_percent:.1f}%")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Frozen, validated configuration passed whole to trainers."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from embed.errors import ConfigError
+
+Arch = Literal["skipgram", "cbow"]
+Backend = Literal["gensim", "torch"]
+Tokenizer = Literal["simple", "whitespace", "jieba"]
+
+ARCHES: tuple[str, ...] = ("skipgram", "cbow")
+BACKENDS: tuple[str, ...] = ("gensim", "torch")
+TOKENIZERS: tuple[str, ...] = ("simple", "whitespace", "jieba")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a word2vec training run.
+
+    Defaults follow word2vec.c / gensim: skip-gram, 100 dims, window 5, 5 negatives,
+    min-count 5, sample 1e-3, 5 epochs; ``alpha`` defaults to 0.025 for skip-gram and
+    0.05 for CBOW when left as ``None``.
+    """
+
+    arch: Arch = "skipgram"
+    dim: int = 100
+    window: int = 5
+    negative: int = 5
+    min_count: int = 5
+    max_vocab: int | None = None
+    sample: float = 1e-3
+    epochs: int = 5
+    alpha: float | None = None
+    min_alpha: float = 1e-4
+    workers: int = 2
+    seed: int = 1
+    tokenizer: Tokenizer = "simple"
+    backend: Backend = "gensim"
+    device: str = "cpu"
+    batch_size: int = 4096
+
+    def __post_init__(self) -> None:
+        _choice("arch", self.arch, ARCHES)
+        _choice("backend", self.backend, BACKENDS)
+        _choice("tokenizer", self.tokenizer, TOKENIZERS)
+        for name in ("dim", "window", "epochs", "workers", "min_count", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.negative < 1:
+            raise ConfigError(
+                f"negative must be >= 1 (negative sampling is the only objective), got {self.negative}"
+            )
+        if self.max_vocab is not None and self.max_vocab < 1:
+            raise ConfigError(f"max_vocab must be >= 1 or unset, got {self.max_vocab}")
+        if not 0 <= self.sample < 1:
+            raise ConfigError(f"sample must be in [0, 1), got {self.sample}; 0 disables subsampling")
+        if self.alpha is not None and not 0 < self.alpha <= 1:
+            raise ConfigError(f"alpha must be in (0, 1], got {self.alpha}")
+        if not 0 <= self.min_alpha <= self.start_alpha:
+            raise ConfigError(f"min_alpha must be in [0, alpha], got {self.min_alpha}")
+
+    @property
+    def start_alpha(self) -> float:
+        """The initial learning rate: ``alpha`` or the word2vec default for the architecture."""
+        if self.alpha is not None:
+            return self.alpha
+        return 0.025 if self.arch == "skipgram" else 0.05
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["alpha"] = self.start_alpha
+        return d
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")

@@ -1,0 +1,255 @@
+"""Streaming corpus readers and tokenizers.
+
+A :class:`Corpus` is a re-iterable stream of token lists (one per line of input),
+read lazily from a file, a directory of files, ``.gz``/``.bz2`` files, or standard
+input. The whole corpus is never held in memory.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import gzip
+import io
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from embed.errors import CorpusError
+
+logger = logging.getLogger(__name__)
+
+MAX_SENTENCE_LENGTH = 10_000
+"""Lines longer than this many tokens are split into chunks (gensim silently truncates them)."""
+
+_SNIFF_BYTES = 8192
+_decode_errors = 0
+
+
+def _count_and_replace(err: UnicodeDecodeError) -> tuple[str, int]:
+    global _decode_errors
+    _decode_errors += err.end - err.start
+    return "\ufffd", err.end
+
+
+codecs.register_error("embed-count-replace", _count_and_replace)
+
+# --- tokenizers ---------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+
+
+def tokenize_simple(line: str) -> list[str]:
+    """Unicode-aware lower-cased words: runs of letters, digits or underscores.
+
+    >>> tokenize_simple("The Quick, brown fox's Übergröße 42!")
+    ['the', 'quick', 'brown', 'fox', 's', 'übergröße', '42']
+    """
+    return _WORD.findall(line.lower())
+
+
+def tokenize_whitespace(line: str) -> list[str]:
+    """Pre-tokenised text: split on whitespace, keep case and punctuation.
+
+    >>> tokenize_whitespace("  a  b\\tc ")
+    ['a', 'b', 'c']
+    """
+    return line.split()
+
+
+_jieba_ready = False
+
+
+def tokenize_jieba(line: str) -> list[str]:
+    """Chinese word segmentation with jieba; punctuation and spaces are dropped, Latin lower-cased.
+
+    >>> tokenize_jieba("我来到北京清华大学。")
+    ['我', '来到', '北京', '清华大学']
+    """
+    global _jieba_ready
+    import jieba
+
+    if not _jieba_ready:
+        jieba.setLogLevel(logging.WARNING)
+        _jieba_ready = True
+    return [t.lower() for t in jieba.lcut(line) if any(ch.isalnum() for ch in t)]
+
+
+TOKENIZERS: dict[str, Callable[[str], list[str]]] = {
+    "simple": tokenize_simple,
+    "whitespace": tokenize_whitespace,
+    "jieba": tokenize_jieba,
+}
+
+
+def get_tokenizer(name: str) -> Callable[[str], list[str]]:
+    try:
+        return TOKENIZERS[name]
+    except KeyError:
+        raise CorpusError(
+            f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}"
+        ) from None
+
+
+# --- sources ------------------------------------------------------------------------
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    return open(path, "rb")
+
+
+def _sniff(path: Path) -> bytes:
+    """First bytes of the (decompressed) file; raises CorpusError if it can't be read."""
+    try:
+        with _open_binary(path) as fh:
+            return fh.read(_SNIFF_BYTES)
+    except PermissionError:
+        raise CorpusError(f"{path}: permission denied; make the file readable (chmod +r)") from None
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile, bz2 errors, I/O errors
+        raise CorpusError(f"{path}: cannot be read ({exc}); pass a plain, .gz or .bz2 text file") from None
+
+
+def _looks_binary(head: bytes) -> bool:
+    if b"\x00" in head:
+        return True
+    if not head:
+        return False
+    # A file of mostly non-text control bytes is binary even without NULs.
+    ctrl = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return ctrl / len(head) > 0.05
+
+
+def resolve_sources(source: str | os.PathLike[str]) -> list[Path]:
+    """The list of text files behind ``source`` (a file or a directory, searched recursively).
+
+    Raises:
+        CorpusError: the path is missing, unreadable, binary, or a directory without text files.
+    """
+    path = Path(source)
+    if not path.exists():
+        raise CorpusError(f"{path}: no such file or directory; check the corpus path")
+    if path.is_dir():
+        candidates = sorted(
+            p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+        files = [p for p in candidates if not _looks_binary(_sniff(p))]
+        skipped = len(candidates) - len(files)
+        if skipped:
+            logger.warning("%s: skipped %d binary file(s)", path, skipped)
+        if not files:
+            raise CorpusError(
+                f"{path}: directory holds no text files; put UTF-8 .txt, .gz or .bz2 files in it"
+            )
+        return files
+    if not os.access(path, os.R_OK):
+        raise CorpusError(f"{path}: permission denied; make the file readable (chmod +r)")
+    if _looks_binary(_sniff(path)):
+        raise CorpusError(
+            f"{path}: looks like a binary file, not text; pass UTF-8 text with one sentence per line"
+        )
+    return [path]
+
+
+@dataclass
+class CorpusStats:
+    """Counts from the most recent complete pass over a corpus."""
+
+    files: int = 0
+    lines: int = 0
+    sentences: int = 0
+    tokens: int = 0
+    decode_errors: int = 0
+    chunked_lines: int = 0
+    paths: list[str] = field(default_factory=list)
+
+
+class Corpus:
+    """A re-iterable stream of token lists, one per input line (longer lines are chunked).
+
+    Args:
+        source: a file path, a directory, a ``.gz``/``.bz2`` file, or ``"-"`` for standard
+            input (spooled once to a temporary file so that several epochs can re-read it).
+        tokenizer: ``simple``, ``whitespace`` or ``jieba``.
+        max_sentence_length: lines with more tokens are split into chunks of this size.
+
+    Raises:
+        CorpusError: the source is missing, unreadable, binary, or holds no text files.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        tokenizer: str = "simple",
+        max_sentence_length: int = MAX_SENTENCE_LENGTH,
+    ) -> None:
+        self.source = str(source)
+        self.tokenizer_name = tokenizer
+        self._tokenize = get_tokenizer(tokenizer)
+        self.max_sentence_length = max_sentence_length
+        self._spool: tempfile._TemporaryFileWrapper[bytes] | None = None
+        if self.source == "-":
+            self._spool = tempfile.NamedTemporaryFile(prefix="embed-stdin-", suffix=".txt")
+            shutil.copyfileobj(sys.stdin.buffer, self._spool)
+            self._spool.flush()
+            self.paths = resolve_sources(self._spool.name)
+        else:
+            self.paths = resolve_sources(source)
+        self.stats = CorpusStats(files=len(self.paths), paths=[str(p) for p in self.paths])
+        self._reported_decode_errors = False
+
+    def lines(self) -> Iterator[str]:
+        """Raw decoded lines (without the newline), file after file."""
+        for path in self.paths:
+            with _open_binary(path) as raw:
+                text = io.TextIOWrapper(raw, encoding="utf-8", errors="embed-count-replace", newline=None)
+                for line in text:
+                    yield line
+
+    def __iter__(self) -> Iterator[list[str]]:
+        global _decode_errors
+        start_errors = _decode_errors
+        stats = CorpusStats(files=len(self.paths), paths=self.stats.paths)
+        limit = self.max_sentence_length
+        tokenize = self._tokenize
+        for line in self.lines():
+            stats.lines += 1
+            tokens = tokenize(line)
+            if not tokens:
+                continue
+            n = len(tokens)
+            stats.tokens += n
+            if n <= limit:
+                stats.sentences += 1
+                yield tokens
+            else:
+                stats.chunked_lines += 1
+                for i in range(0, n, limit):
+                    stats.sentences += 1
+                    yield tokens[i : i + limit]
+        stats.decode_errors = _decode_errors - start_errors
+        self.stats = stats
+        if stats.decode_errors and not self._reported_decode_errors:
+            self._reported_decode_errors = True
+            logger.warning(
+                "%s: %d byte(s) were not valid UTF-8 and were replaced with U+FFFD",
+                self.source,
+                stats.decode_errors,
+            )
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+

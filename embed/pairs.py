@@ -1,0 +1,90 @@
+"""Sliding-window training examples with word2vec's dynamic window.
+
+For every centre position ``i`` word2vec draws ``b`` uniformly from ``[0, window - 1]``
+and uses the effective window ``window - b``: contexts are the positions ``j`` with
+``0 < |i - j| <= window - b``. Nearer words are therefore sampled more often.
+Subsampling (dropping frequent words) happens before the window is applied.
+
+Worked example, window 2, sentence ids ``[10, 11, 12, 13]`` and reduced windows
+``b = [0, 1, 0, 1]`` (effective windows ``[2, 1, 2, 1]``)::
+
+    centre 10 (eff 2): contexts 11, 12
+    centre 11 (eff 1): contexts 10, 12
+    centre 12 (eff 2): contexts 10, 11, 13
+    centre 13 (eff 1): contexts 12
+
+All functions are pure given their ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def reduced_windows(n: int, window: int, rng: np.random.Generator) -> np.ndarray:
+    """Effective window per position: ``window - b`` with ``b ~ U{0, ..., window - 1}``."""
+    return window - rng.integers(0, window, size=n)
+
+
+def subsample(ids: np.ndarray, keep_probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Drop each occurrence of word ``w`` with probability ``1 - keep_probs[w]``."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if ids.size == 0:
+        return ids
+    return ids[rng.random(ids.size) < keep_probs[ids]]
+
+
+def skipgram_pairs_from_windows(ids: np.ndarray, eff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, context) id arrays in word2vec order, given the effective window per position.
+
+    >>> c, x = skipgram_pairs_from_windows(np.array([10, 11, 12, 13]), np.array([2, 1, 2, 1]))
+    >>> list(zip(c.tolist(), x.tolist()))
+    [(10, 11), (10, 12), (11, 10), (11, 12), (12, 10), (12, 11), (12, 13), (13, 12)]
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    n = ids.size
+    window = int(eff.max()) if n else 0
+    centres, contexts = [], []
+    for d in range(-window, window + 1):
+        if d == 0:
+            continue
+        pos = np.arange(max(0, -d), min(n, n - d))
+        pos = pos[eff[pos] >= abs(d)]
+        centres.append(pos)
+        contexts.append(pos + d)
+    if not centres:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    cpos = np.concatenate(centres)
+    xpos = np.concatenate(contexts)
+    order = np.lexsort((xpos, cpos))
+    return ids[cpos[order]], ids[xpos[order]]
+
+
+def skipgram_pairs(ids: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (centre, context) pairs of one sentence of ids (already subsampled)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    return skipgram_pairs_from_windows(ids, reduced_windows(ids.size, window, rng))
+
+
+def cbow_examples_from_windows(ids: np.ndarray, eff: np.ndarray) -> list[tuple[list[int], int]]:
+    """(contexts, centre) examples in word2vec order; centres without any context are skipped.
+
+    >>> cbow_examples_from_windows(np.array([10, 11, 12, 13]), np.array([2, 1, 2, 1]))
+    [([11, 12], 10), ([10, 12], 11), ([10, 11, 13], 12), ([12], 13)]
+    """
+    ids = np.asarray(ids, dtype=np.int64).tolist()
+    n = len(ids)
+    out = []
+    for i in range(n):
+        e = int(eff[i])
+        ctx = ids[max(0, i - e) : i] + ids[i + 1 : i + 1 + e]
+        if ctx:
+            out.append((ctx, ids[i]))
+    return out
+
+
+def cbow_examples(ids: np.ndarray, window: int, rng: np.random.Generator) -> list[tuple[list[int], int]]:
+    """Seeded (contexts, centre) examples of one sentence of ids (already subsampled)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    return cbow_examples_from_windows(ids, reduced_windows(ids.size, window, rng))

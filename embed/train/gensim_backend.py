@@ -1,0 +1,88 @@
+"""word2vec with gensim, fed by the project's own corpus stream and vocabulary."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+import numpy as np
+
+from embed.config import TrainConfig
+from embed.train.base import Callbacks, EpochStats, ProgressCorpus, TrainResult
+from embed.train.loss import LossProbe
+from embed.vectors import Vectors
+from embed.vocab import Vocab
+
+logger = logging.getLogger(__name__)
+
+
+class GensimTrainer:
+    """Skip-gram or CBOW with negative sampling in gensim's optimised C code.
+
+    The vocabulary comes from :class:`embed.vocab.Vocab` (passed with
+    ``build_vocab_from_freq``), so both backends train on the same words. gensim applies
+    the same subsampling rule and noise distribution (unigram^0.75) as :mod:`embed.vocab`.
+    """
+
+    name = "gensim"
+
+    def fit(self, corpus: Iterable[list[str]], vocab: Vocab, config: TrainConfig, callbacks: Callbacks) -> TrainResult:
+        from gensim.models import Word2Vec
+        from gensim.models.callbacks import CallbackAny2Vec
+
+        probe = LossProbe(corpus, vocab, config.arch, config.window, config.negative, config.seed)
+        model = Word2Vec(
+            vector_size=config.dim,
+            window=config.window,
+            min_count=config.min_count,
+            sample=config.sample,
+            seed=config.seed,
+            workers=config.workers,
+            sg=1 if config.arch == "skipgram" else 0,
+            hs=0,
+            negative=config.negative,
+            alpha=config.start_alpha,
+            min_alpha=config.min_alpha,
+            epochs=config.epochs,
+        )
+        model.build_vocab_from_freq(dict(zip(vocab.words, vocab.counts.tolist())), corpus_count=vocab.sentences)
+        # gensim's count sort is not stable for ties; index its rows in our vocabulary order.
+        perm = np.array([model.wv.key_to_index[w] for w in vocab.words], dtype=np.int64)
+
+        epochs: list[EpochStats] = []
+
+        class _EpochHook(CallbackAny2Vec):  # type: ignore[misc]
+            def on_epoch_begin(self, m: Word2Vec) -> None:
+                self.t0 = time.perf_counter()
+
+            def on_epoch_end(self, m: Word2Vec) -> None:
+                seconds = time.perf_counter() - self.t0
+                stats = EpochStats(
+                    epoch=len(epochs),
+                    loss=probe.loss(m.wv.vectors[perm], m.syn1neg[perm]),
+                    words=vocab.total_tokens,
+                    seconds=seconds,
+                    words_per_sec=vocab.total_tokens / max(seconds, 1e-9),
+                )
+                epochs.append(stats)
+                callbacks.on_epoch_end(stats)
+
+        callbacks.on_train_begin(vocab.total_tokens, config.epochs)
+        t0 = time.perf_counter()
+        model.train(
+            ProgressCorpus(corpus, callbacks),
+            total_examples=vocab.sentences,
+            epochs=config.epochs,
+            callbacks=[_EpochHook()],
+        )
+        seconds = time.perf_counter() - t0
+        import gensim
+
+        return TrainResult(
+            vectors=Vectors.from_arrays(vocab.words, model.wv.vectors[perm], counts=vocab.counts.tolist()),
+            vocab=vocab,
+            epochs=epochs,
+            train_seconds=seconds,
+            backend_info={"backend": "gensim", "gensim": gensim.__version__, "workers": config.workers},
+        )
