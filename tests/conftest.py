@@ -1,0 +1,34 @@
+"""Shared fixtures: every test builds what it needs from the bundled corpora."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KJV = ROOT / "corpora" / "kjv.txt"
+ZH_NOVELS = ROOT / "corpora" / "zh_novels"
+
+
+@pytest.fixture(scope="session")
+def kjv_path() -> Path:
+    return KJV
+
+
+@pytest.fixture(scope="session")
+def kjv_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small gensim skip-gram model directory trained once on the bundled KJV Bible.
+
+    dim 50, 3 epochs, seed 1, 1 worker (deterministic); about 10 s on 2 cores.
+    """
+    from embed.config import TrainConfig
+    from embed.corpus import Corpus
+    from embed.io import save_model_dir
+    from embed.train import train
+
+    out = tmp_path_factory.mktemp("models") / "kjv"
+    config = TrainConfig(dim=50, epochs=3, workers=1, seed=1)
+    result = train(Corpus(KJV), config)
+    save_model_dir(out, result.vectors, {"params": config.to_dict(), "epochs": result.epochs_as_dicts()})
+    return out
