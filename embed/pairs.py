@@ -88,3 +88,63 @@ def cbow_examples(ids: np.ndarray, window: int, rng: np.random.Generator) -> lis
     """Seeded (contexts, centre) examples of one sentence of ids (already subsampled)."""
     ids = np.asarray(ids, dtype=np.int64)
     return cbow_examples_from_windows(ids, reduced_windows(ids.size, window, rng))
+
+
+def window_matrix(sent: np.ndarray, eff: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Context positions and validity for every position of a chunk of many sentences.
+
+    Vectorised over the whole chunk (no Python loop per token): ``sent[i]`` is the sentence
+    number of position ``i``; a context must lie in the same sentence and within ``eff[i]``.
+
+    Returns:
+        ``pos`` int64 (n, 2 * window): the candidate context positions, offsets
+        ``-window..-1, 1..window`` (clipped into range where invalid), and ``valid`` bool
+        (n, 2 * window).
+
+    >>> pos, ok = window_matrix(np.array([0, 0, 0, 1]), np.array([2, 1, 2, 1]), 2)
+    >>> [pos[i][ok[i]].tolist() for i in range(4)]
+    [[1, 2], [0, 2], [0, 1], []]
+    """
+    n = sent.size
+    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
+    pos = np.arange(n)[:, None] + offsets[None, :]
+    inside = (pos >= 0) & (pos < n)
+    pos = np.clip(pos, 0, max(n - 1, 0))
+    valid = inside & (sent[pos] == sent[:, None]) & (np.abs(offsets)[None, :] <= eff[:, None])
+    return pos, valid
+
+
+def chunk_skipgram_pairs(ids: np.ndarray, sent: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, context) ids of a chunk of sentences, in word2vec order (by centre, then position).
+
+    Same pairs as :func:`skipgram_pairs_from_windows` applied sentence by sentence with the
+    same ``eff``; ``ids`` must already be subsampled.
+
+    >>> rng = np.random.default_rng(0)
+    >>> c, x = chunk_skipgram_pairs(np.array([10, 11, 12, 13]), np.array([0, 0, 0, 1]), 1, rng)
+    >>> list(zip(c.tolist(), x.tolist()))
+    [(10, 11), (11, 10), (11, 12), (12, 11)]
+    """
+    eff = reduced_windows(ids.size, window, rng)
+    pos, valid = window_matrix(sent, eff, window)
+    rows, cols = np.nonzero(valid)
+    return ids[rows], ids[pos[rows, cols]]
+
+
+def chunk_cbow_examples(ids: np.ndarray, sent: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CBOW examples of a chunk: ``centres`` (m,), flat ``contexts`` and ``example`` (which centre each context belongs to).
+
+    Centres without any context are skipped, as in word2vec.c.
+
+    >>> rng = np.random.default_rng(0)
+    >>> c, x, e = chunk_cbow_examples(np.array([10, 11, 12, 13]), np.array([0, 0, 0, 1]), 1, rng)
+    >>> c.tolist(), x.tolist(), e.tolist()
+    ([10, 11, 12], [11, 10, 12, 11], [0, 1, 1, 2])
+    """
+    eff = reduced_windows(ids.size, window, rng)
+    pos, valid = window_matrix(sent, eff, window)
+    has = valid.any(1)
+    valid = valid[has]
+    pos = pos[has]
+    rows, cols = np.nonzero(valid)
+    return ids[has], ids[pos[rows, cols]], rows

@@ -1,0 +1,109 @@
+"""Hand-written SGD steps for negative sampling (no autograd), shared by CPU and CUDA.
+
+For one example with hidden vector ``h`` (skip-gram: ``in[context]``; CBOW: the mean of
+``in[contexts]``), target ``t`` and negatives ``n_1..n_k`` the loss is::
+
+    L = -log s(h . out[t]) - sum_j log s(-h . out[n_j])          (s = sigmoid)
+
+and its gradients are ``dL/d out[t] = -(1 - s(h . out[t])) h``,
+``dL/d out[n_j] = s(h . out[n_j]) h`` and
+``dL/dh = -(1 - s(h . out[t])) out[t] + sum_j s(h . out[n_j]) out[n_j]``.
+word2vec.c writes this as ``g = (label - s(score)) * lr`` and adds ``g * h`` to the output
+row and ``g * out[row]`` to ``h``'s input row(s); we do the same, batched, and the tests
+check these formulas against autograd.
+
+Deviations from word2vec.c, for speed, documented here:
+
+* **Mini-batches, summed** (Hogwild-like): every example's gradient is computed from the
+  weights at the start of its batch and all are added with ``index_add_`` (a sum, not a
+  mean, so the per-example step size is word2vec's ``lr``). word2vec.c applies them one
+  example at a time; with the default batch sizes a word rarely repeats enough within a
+  batch to matter (frequent words are subsampled).
+* **Negatives shared by a group** of ``group`` consecutive examples (the group's examples
+  mostly share one centre word, as in Ji et al. 2016, "Parallelizing word2vec in shared and
+  distributed memory"): each example still sees ``k`` negatives drawn from unigram^0.75,
+  but the ``k`` rows are gathered and scattered once per group, turning the negative scores
+  into a small matrix product. A negative equal to the example's target is masked (its
+  gradient is zero), as word2vec.c skips it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _neg_scores(h: torch.Tensor, negs: torch.Tensor, w_out: torch.Tensor, group: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``h`` (B, d), ``negs`` (B // group, k) -> negative rows (B/g, k, d) and scores (B/g, g, k)."""
+    n_rows = w_out[negs]
+    scores = torch.bmm(h.view(-1, group, h.shape[1]), n_rows.transpose(1, 2))
+    return n_rows, scores
+
+
+def ns_step(
+    h: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor, w_out: torch.Tensor, lr: float, group: int
+) -> torch.Tensor:
+    """One batched SGD step on the output weights; returns the step for ``h``.
+
+    Args:
+        h: (B, d) hidden vectors, B a multiple of ``group``.
+        targets: (B,) int64 target rows of ``w_out``.
+        negs: (B // group, k) int64 negative rows, shared by each group of examples.
+        w_out: (V, d) output weights, updated in place with ``index_add_``.
+        lr: the learning rate of this batch.
+
+    Returns:
+        ``dh`` (B, d): ``lr`` times the negative gradient of the loss w.r.t. ``h`` (add it to
+        the input rows); all gradients use the weights from before the step.
+    """
+    d = h.shape[1]
+    o = w_out[targets]
+    pos = (h * o).sum(1)
+    n_rows, neg = _neg_scores(h, negs, w_out, group)
+    # word2vec.c skips a negative equal to the target: mask it.
+    keep = (negs.unsqueeze(1) != targets.view(-1, group, 1)).to(h.dtype)
+    g_pos = (1.0 - torch.sigmoid(pos)) * lr  # (B,)
+    g_neg = torch.sigmoid(neg).mul_(keep).mul_(-lr)  # (B/g, g, k)
+    dh = torch.baddbmm(o.mul(g_pos[:, None]).view(-1, group, d), g_neg, n_rows).view(-1, d)
+    d_out_t = h * g_pos[:, None]
+    d_out_n = torch.bmm(g_neg.transpose(1, 2), h.view(-1, group, d)).view(-1, d)
+    w_out.index_add_(0, targets, d_out_t)
+    w_out.index_add_(0, negs.reshape(-1), d_out_n)
+    return dh
+
+
+def ns_loss(h: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor, w_out: torch.Tensor, group: int) -> torch.Tensor:
+    """The summed negative-sampling loss of a batch (differentiable; the tests use it with autograd)."""
+    o = w_out[targets]
+    pos = (h * o).sum(1)
+    _, neg = _neg_scores(h, negs, w_out, group)
+    keep = (negs.unsqueeze(1) != targets.view(-1, group, 1)).to(h.dtype)
+    return -torch.nn.functional.logsigmoid(pos).sum() - (torch.nn.functional.logsigmoid(-neg) * keep).sum()
+
+
+def skipgram_step(w_in: torch.Tensor, w_out: torch.Tensor, contexts: torch.Tensor, centres: torch.Tensor, negs: torch.Tensor, lr: float, group: int) -> None:
+    """Skip-gram: ``in[context]`` predicts the centre (word2vec.c's order); updates both matrices in place."""
+    h = w_in[contexts]
+    dh = ns_step(h, centres, negs, w_out, lr, group)
+    w_in.index_add_(0, contexts, dh)
+
+
+def cbow_step(
+    w_in: torch.Tensor, w_out: torch.Tensor, contexts: torch.Tensor, example: torch.Tensor, counts: torch.Tensor,
+    centres: torch.Tensor, negs: torch.Tensor, lr: float, group: int,
+) -> None:
+    """CBOW: the mean of the context input vectors predicts the centre.
+
+    Args:
+        contexts: (C,) flat context ids; ``example`` (C,) the batch row each belongs to.
+        counts: (B,) contexts per example (>= 1, float).
+        centres: (B,) targets.
+
+    As in word2vec.c (and gensim with ``cbow_mean=1``), the full step for the mean is added
+    to every context word's input vector (not divided by the count).
+    """
+    d = w_in.shape[1]
+    h = torch.zeros(centres.shape[0], d, dtype=w_in.dtype, device=w_in.device)
+    h.index_add_(0, example, w_in[contexts])
+    h.div_(counts[:, None])
+    dh = ns_step(h, centres, negs, w_out, lr, group)
+    w_in.index_add_(0, contexts, dh[example])
