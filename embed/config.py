@@ -54,6 +54,13 @@ class TrainConfig:
             raise ConfigError(
                 f"negative must be >= 1 (negative sampling is the only objective), got {self.negative}"
             )
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise ConfigError(f"device must be one of cpu, cuda, auto; got {self.device!r}")
+        if self.backend == "gensim" and self.device != "cpu":
+            raise ConfigError(
+                f"device={self.device!r} applies to the torch backend only (gensim trains on CPU); "
+                "drop --device or use --backend torch"
+            )
         if self.max_vocab is not None and self.max_vocab < 1:
             raise ConfigError(f"max_vocab must be >= 1 or unset, got {self.max_vocab}")
         if not 0 <= self.sample < 1:

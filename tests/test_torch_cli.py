@@ -1,0 +1,82 @@
+"""`embed train --backend torch` through the CLI: option parity with gensim, and a real model directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from gensim.models import KeyedVectors
+
+import embed
+from embed.cli import main
+
+# A non-default value for every option of `embed train` (flags: just the flag).
+NON_DEFAULT: dict[str, list[str]] = {
+    "out": [],  # given in every run
+    "arch": ["--arch", "cbow"],
+    "backend": [],  # the parameter under test
+    "device": ["--device", "auto"],
+    "dim": ["--dim", "12"],
+    "window": ["--window", "3"],
+    "negative": ["--negative", "3"],
+    "min_count": ["--min-count", "2"],
+    "max_vocab": ["--max-vocab", "20"],
+    "sample": ["--sample", "0.01"],
+    "epochs": ["--epochs", "2"],
+    "alpha": ["--alpha", "0.03"],
+    "workers": ["--workers", "1"],
+    "seed": ["--seed", "3"],
+    "tokenizer": ["--tokenizer", "whitespace"],
+    "text_format": ["--text"],
+    "overwrite": ["--overwrite"],
+    "no_eval": ["--no-eval"],
+    "show": ["--show", "a0,b0"],
+    "quiet": ["-q"],
+}
+# Options one backend refuses, with the words its message must contain.
+REFUSED = {("gensim", "device"): "torch backend only"}
+
+
+def _corpus(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    words = [f"a{i}" for i in range(10)] + [f"b{i}" for i in range(10)]
+    path = tmp_path / "small.txt"
+    path.write_text("\n".join(" ".join(rng.choice(words, 12)) for _ in range(200)) + "\n")
+    return path
+
+
+def test_every_train_option_is_covered() -> None:
+    params = {p.name for p in main.commands["train"].params if p.name != "corpus"}
+    assert params == set(NON_DEFAULT), "a new `embed train` option needs a value in NON_DEFAULT"
+
+
+def test_each_option_accepted_or_clearly_refused_by_each_backend(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    runner = CliRunner()
+    for backend in ("gensim", "torch"):
+        for name, args in NON_DEFAULT.items():
+            if not args:
+                continue
+            out = tmp_path / f"{backend}-{name}"
+            base = ["train", str(corpus), "--backend", backend, "--out", str(out), "--epochs", "1", "--dim", "8", "-q", "--no-eval"]
+            res = runner.invoke(main, base + args)
+            refusal = REFUSED.get((backend, name))
+            if refusal:
+                assert res.exit_code == 1 and refusal in res.output, (backend, name, res.output)
+                assert not out.exists()
+            else:
+                assert res.exit_code == 0, (backend, name, res.output)
+                assert embed.load(out).dim in (8, 12)
+
+
+def test_torch_cli_on_kjv_writes_a_loadable_model_dir(tmp_path: Path, kjv_path: Path) -> None:
+    out = tmp_path / "kjv-torch"
+    res = CliRunner().invoke(main, ["train", str(kjv_path), "--backend", "torch", "--out", str(out), "--dim", "32", "--epochs", "1", "--no-eval", "-q", "--show", "god"])
+    assert res.exit_code == 0, res.output
+    assert {p.name for p in out.iterdir()} >= {"vectors.bin", "vocab.txt", "meta.json", "loss.png"}
+    vectors = embed.load(out)
+    kv = KeyedVectors.load_word2vec_format(str(out / "vectors.bin"), binary=True)
+    assert vectors.dim == kv.vector_size == 32
+    assert np.allclose(vectors["god"], kv["god"])
+    assert '"backend": "torch"' in (out / "meta.json").read_text()
