@@ -105,7 +105,7 @@ def test_negatives_follow_unigram_to_the_075() -> None:
     assert stats.chisquare(observed, plain).pvalue < 1e-6
 
 
-def _planted_corpus(path: Path, seed: int = 0, sentences: int = 3000) -> Path:
+def _planted_corpus(path: Path, seed: int = 0, sentences: int = 1500) -> Path:
     """Two groups of 12 words; a sentence draws words from one group only."""
     rng = np.random.default_rng(seed)
     groups = [[f"a{i}" for i in range(12)], [f"b{i}" for i in range(12)]]
