@@ -59,3 +59,20 @@ def test_noise_distribution_by_hand():
     p = noise_distribution(np.array([16, 1, 81]))
     assert p == pytest.approx(np.array([8, 1, 27]) / 36)
     assert p.sum() == pytest.approx(1.0)
+
+
+def test_bounded_counting_prunes_rare_words_and_says_so(caplog):
+    import logging
+
+    frequent = [f"f{i}" for i in range(20)]
+    sentences = [frequent + [f"rare{s}_{j}" for j in range(50)] for s in range(100)]
+    with caplog.at_level(logging.WARNING, logger="embed.vocab"):
+        v = Vocab.build(sentences, min_count=1, count_limit=1000)
+    assert set(frequent) <= set(v.words)
+    assert v.counts[: len(frequent)].tolist() == [100] * 20
+    assert v.count_pruned_words > 0 and v.count_pruned_tokens == v.count_pruned_words
+    assert len(v) <= 1000 + 70
+    assert v.total_tokens == 100 * 70
+    assert any("bounded counting" in r.getMessage() for r in caplog.records)
+    unbounded = Vocab.build(sentences, min_count=1)
+    assert len(unbounded) == 20 + 5000 and unbounded.count_pruned_words == 0
