@@ -2,6 +2,7 @@ import bz2
 import gzip
 import io
 import logging
+import os
 import sys
 
 import pytest
@@ -112,3 +113,12 @@ def test_unknown_tokenizer(tmp_path):
     (tmp_path / "a.txt").write_text("a")
     with pytest.raises(CorpusError, match="unknown tokenizer 'bpe'"):
         Corpus(tmp_path / "a.txt", tokenizer="bpe")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "secret.txt"
+    path.write_text("a b c")
+    path.chmod(0)
+    with pytest.raises(CorpusError, match="secret.txt: permission denied"):
+        Corpus(path)
