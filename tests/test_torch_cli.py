@@ -22,6 +22,7 @@ NON_DEFAULT: dict[str, list[str]] = {
     "negative": ["--negative", "3"],
     "min_count": ["--min-count", "2"],
     "max_vocab": ["--max-vocab", "20"],
+    "count_limit": ["--count-limit", "1000"],
     "sample": ["--sample", "0.01"],
     "epochs": ["--epochs", "2"],
     "alpha": ["--alpha", "0.03"],
