@@ -73,7 +73,7 @@ def test_each_option_accepted_or_clearly_refused_by_each_backend(tmp_path: Path)
 
 def test_torch_cli_on_kjv_writes_a_loadable_model_dir(tmp_path: Path, kjv_path: Path) -> None:
     out = tmp_path / "kjv-torch"
-    res = CliRunner().invoke(main, ["train", str(kjv_path), "--backend", "torch", "--out", str(out), "--dim", "32", "--epochs", "1", "--no-eval", "-q", "--show", "god"])
+    res = CliRunner().invoke(main, ["train", str(kjv_path), "--backend", "torch", "--out", str(out), "--dim", "32", "--epochs", "1", "--window", "2", "--no-eval", "-q", "--show", "god"])
     assert res.exit_code == 0, res.output
     assert {p.name for p in out.iterdir()} >= {"vectors.bin", "vocab.txt", "meta.json", "loss.png"}
     vectors = embed.load(out)
