@@ -279,3 +279,5 @@ def evaluate(model: str, analogies: tuple[str, ...], pair_sets: tuple[str, ...],
 
 if __name__ == "__main__":
     main()
+
+from embed.cli_plot import plot as _plot; main.add_command(_plot)  # noqa: E402,E702
