@@ -113,8 +113,8 @@ async function findNeighbours() {
   fillTable($("neighbours"), rows, pickWord);
   history.replaceState(null, "", `?model=${enc(model())}&word=${enc(word)}`);
   const words = [word, ...rows.map((r) => r.word)];
-  const vectors = await Promise.all(words.map((w) => api(`models/${enc(model())}/vectors/${enc(w)}`).then((d) => d.vector)));
-  drawScatter($("scatter"), words, pca2(vectors));
+  const data2 = await api(`models/${enc(model())}/vectors`, { words });
+  drawScatter($("scatter"), words, pca2(data2.vectors.map((v) => v.vector)));
 }
 
 function pickWord(word) {
@@ -167,17 +167,34 @@ function drawScatter(box, words, xy) {
   const sy = (y) => H - pad - ((y - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
   const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": `map of ${words[0]} and its neighbours` });
   svg.append(svgEl("rect", { x: 0, y: 0, width: W, height: H, class: "frame" }));
+  const placed = [];
   words.forEach((w, i) => {
     const [cx, cy] = [sx(xy[i][0]), sy(xy[i][1])];
     if (i > 0) svg.append(svgEl("line", { x1: sx(xy[0][0]), y1: sy(xy[0][1]), x2: cx, y2: cy, class: "spoke" }));
     const g = svgEl("g", { class: i === 0 ? "point query" : "point", "data-word": w });
     g.append(svgEl("circle", { cx, cy, r: i === 0 ? 7 : 5 }));
-    g.append(svgEl("text", { x: cx + 8, y: cy - 6 }, w));
+    g.append(svgEl("text", labelSpot(placed, w, cx, cy, W), w));
     g.addEventListener("click", () => pickWord(w));
     svg.append(g);
   });
   box.textContent = "";
   box.append(svg);
+}
+
+// Where a label goes: beside its point, right or left (left first in the right third), a little
+// above or below, at the first spot that stays inside the picture and overlaps no label placed
+// before; if none is free, the first spot. Widths are estimated (8 px a character).
+function labelSpot(placed, word, cx, cy, W) {
+  const w = 8 * [...word].length + 4, h = 15;
+  const sides = cx > (2 * W) / 3 ? [true, false] : [false, true];
+  const spots = [];
+  for (const left of sides) {
+    for (const dy of [-6, 14, -20]) spots.push({ left, dy, box: { x: left ? cx - 8 - w : cx + 8, y: cy + dy - h + 4, w, h } });
+  }
+  const free = (s) => s.box.x >= 0 && s.box.x + w <= W && !placed.some((b) => s.box.x < b.x + b.w && b.x < s.box.x + s.box.w && s.box.y < b.y + b.h && b.y < s.box.y + s.box.h);
+  const spot = spots.find(free) || spots[0];
+  placed.push(spot.box);
+  return { x: spot.left ? cx - 8 : cx + 8, y: cy + spot.dy, "text-anchor": spot.left ? "end" : "start" };
 }
 
 // ---- analogy -----------------------------------------------------------------------------
@@ -214,7 +231,7 @@ async function loadModels(wanted) {
   const data = await api("models");
   const select = $("model");
   select.textContent = "";
-  data.models.forEach((m) => select.append(new Option(`${m.name} (${m.words.toLocaleString()} words, ${m.dim}-d)`, m.name)));
+  data.models.forEach((m) => select.append(new Option(`${m.name} (${m.vocab_size.toLocaleString()} words, ${m.dim}-d)`, m.name)));
   if (wanted && !data.models.some((m) => m.name === wanted)) {
     select.append(new Option(`${wanted} (not loaded)`, wanted)); // let the API say what is wrong
   }
@@ -242,11 +259,14 @@ function init() {
   });
   ["word", "analogy-a", "analogy-b", "analogy-c"].forEach((id) => $(id).addEventListener("input", scheduleComplete));
   guarded(async () => {
-    await loadModels(params.get("model"));
-    document.body.dataset.ready = "1";
-    if (params.get("word")) {
-      $("word").value = params.get("word");
-      await findNeighbours();
+    try {
+      await loadModels(params.get("model"));
+      if (params.get("word")) {
+        $("word").value = params.get("word");
+        await findNeighbours();
+      }
+    } finally {
+      document.body.dataset.ready = "1"; // tests and scripts wait for this
     }
   });
 }
