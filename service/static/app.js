@@ -167,10 +167,11 @@ function drawScatter(box, words, xy) {
   const sy = (y) => H - pad - ((y - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
   const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": `map of ${words[0]} and its neighbours` });
   svg.append(svgEl("rect", { x: 0, y: 0, width: W, height: H, class: "frame" }));
+  // spokes first, so that no line crosses a point or a label
+  words.slice(1).forEach((_, j) => svg.append(svgEl("line", { x1: sx(xy[0][0]), y1: sy(xy[0][1]), x2: sx(xy[j + 1][0]), y2: sy(xy[j + 1][1]), class: "spoke" })));
   const placed = [];
   words.forEach((w, i) => {
     const [cx, cy] = [sx(xy[i][0]), sy(xy[i][1])];
-    if (i > 0) svg.append(svgEl("line", { x1: sx(xy[0][0]), y1: sy(xy[0][1]), x2: cx, y2: cy, class: "spoke" }));
     const g = svgEl("g", { class: i === 0 ? "point query" : "point", "data-word": w });
     g.append(svgEl("circle", { cx, cy, r: i === 0 ? 7 : 5 }));
     g.append(svgEl("text", labelSpot(placed, w, cx, cy, W), w));
@@ -183,9 +184,9 @@ function drawScatter(box, words, xy) {
 
 // Where a label goes: beside its point, right or left (left first in the right third), a little
 // above or below, at the first spot that stays inside the picture and overlaps no label placed
-// before; if none is free, the first spot. Widths are estimated (8 px a character).
+// before; if none is free, the first spot. Widths are estimated (8 px a character, 14 for CJK).
 function labelSpot(placed, word, cx, cy, W) {
-  const w = 8 * [...word].length + 4, h = 15;
+  const w = [...word].reduce((s, ch) => s + (ch.codePointAt(0) >= 0x2e80 ? 14 : 8), 4), h = 15;
   const sides = cx > (2 * W) / 3 ? [true, false] : [false, true];
   const spots = [];
   for (const left of sides) {
