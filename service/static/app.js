@@ -237,6 +237,10 @@ async function loadModels(wanted) {
     select.append(new Option(`${wanted} (not loaded)`, wanted)); // let the API say what is wrong
   }
   if (wanted) select.value = wanted;
+  if (!select.options.length) {
+    // the server lists models once loaded (GET /readyz says when all are)
+    throw new ApiError("not_ready", "no model is loaded yet; reload the page in a moment", 503);
+  }
 }
 
 function init() {
