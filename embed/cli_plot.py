@@ -18,9 +18,9 @@ import click
 def plot(model: str, words: tuple[str, ...], top: int | None, method: str, out: Path, title: str, seed: int) -> None:
     """Draw WORDS (or the --top N most frequent words) of MODEL on a labelled 2-D map."""
     from embed.io import load
-    from embed.maps import _output_format, plot_map, select_words
+    from embed.maps import check_output, plot_map, select_words
 
-    _output_format(out)  # fail on a bad --out before loading a large model
+    check_output(out)  # fail on a bad --out before loading a large model
     vectors = load(model)
     chosen = select_words(vectors, words, top)
     plot_map(vectors, chosen, out, method=method, title=title, seed=seed)  # type: ignore[arg-type]

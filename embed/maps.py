@@ -14,12 +14,15 @@ import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from embed.errors import ConfigError, OutputError, VocabError
 from embed.vectors import Vectors
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +123,8 @@ def cjk_font() -> str | None:
     return next((f for f in CJK_FAMILIES if f in names), None)
 
 
-def _output_format(out: Path) -> str:
+def check_output(out: Path) -> str:
+    """The picture type of ``out`` (png, svg or pdf), once it is known to be writable. Raises OutputError."""
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise OutputError(f"{out}: unknown picture type {out.suffix or '(none)'!r}; end --out with .png, .svg or .pdf")
@@ -159,7 +163,7 @@ def plot_map(
     import matplotlib.pyplot as plt
 
     out = Path(out)
-    fmt = _output_format(out)
+    fmt = check_output(out)
     words = list(words)
     xy = project(np.stack([vectors[w] for w in words]), method=method, seed=seed)
     families = ["DejaVu Sans"]
@@ -189,7 +193,7 @@ def plot_map(
     return out
 
 
-def _save_atomic(fig: "matplotlib.figure.Figure", out: Path, fmt: str) -> None:  # type: ignore[name-defined]  # noqa: F821
+def _save_atomic(fig: "Figure", out: Path, fmt: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.tmp-", dir=out.absolute().parent)
     os.close(fd)
     try:

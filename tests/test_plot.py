@@ -109,6 +109,21 @@ def test_chinese_map_draws_every_glyph(tmp_path: Path) -> None:
     assert_drawn(read_png(out), 1000, 800)
 
 
+def test_without_a_cjk_font_it_warns_and_still_draws(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """Machines without a CJK font (simulated: the font search finds none) get a warning, not a failure."""
+    import embed.maps
+    from embed.vectors import Vectors
+
+    monkeypatch.setattr(embed.maps, "cjk_font", lambda: None)
+    v = Vectors.from_arrays(["曹操", "刘备", "孙权"], np.eye(3, 4, dtype=np.float32))
+    out = tmp_path / "zh.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # matplotlib's own "Glyph missing" warnings
+        plot_map(v, v.words, out)
+    assert "no CJK font found" in caplog.text and "fonts-noto-cjk" in caplog.text
+    assert_drawn(read_png(out), 1000, 800)
+
+
 def test_training_picture_has_loss_and_speed(tmp_path: Path) -> None:
     from embed.plots import plot_training
     from embed.train.base import EpochStats
