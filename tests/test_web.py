@@ -25,8 +25,24 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
 
 
 @pytest.fixture(scope="module")
-def server(kjv_model_dir: Path) -> Iterator[str]:
-    with run_server({"kjv": kjv_model_dir}, env={"EMBED_API_KEY": KEY}) as url:
+def zh_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny jieba-tokenized model from the first 1,200 lines of 三国演义 (a few seconds)."""
+    from embed.config import TrainConfig
+    from embed.corpus import Corpus
+    from embed.io import save_model_dir
+    from embed.train import train
+
+    root = tmp_path_factory.mktemp("zh")
+    text = (Path(__file__).resolve().parents[1] / "corpora" / "zh_novels" / "sanguo_yanyi.txt").read_text(encoding="utf-8")
+    (root / "sanguo.txt").write_text("\n".join(text.splitlines()[:1200]), encoding="utf-8")
+    config = TrainConfig(dim=20, epochs=1, workers=1, seed=1, min_count=3, tokenizer="jieba")
+    result = train(Corpus(root / "sanguo.txt", tokenizer="jieba"), config)
+    return save_model_dir(root / "sanguo", result.vectors, {"params": config.to_dict()})
+
+
+@pytest.fixture(scope="module")
+def server(kjv_model_dir: Path, zh_model_dir: Path) -> Iterator[str]:
+    with run_server({"kjv": kjv_model_dir, "sanguo": zh_model_dir}, env={"EMBED_API_KEY": KEY}) as url:
         yield url
 
 
@@ -185,3 +201,24 @@ def test_without_the_key_the_page_says_so_and_remembers_it(page: Any, server: st
     page.wait_for_selector("#model option[value='kjv']", state="attached")
     assert page.input_value("#api-key") == KEY
     assert page.is_hidden("#error")
+
+
+
+def test_chinese_words(page: Any, server: str, zh_model_dir: Path, tmp_path: Path) -> None:
+    from embed.io import load
+    from embed.prefix import PrefixIndex
+
+    vectors = load(zh_model_dir)
+    open_page(page, server)
+    page.select_option("#model", "sanguo")
+    page.type("#word", "曹")  # autocomplete with a CJK prefix (URL-encoded by the page)
+    page.wait_for_selector("#vocab option", state="attached")
+    options = page.eval_on_selector_all("#vocab option", "os => os.map(o => o.value)")
+    assert options == PrefixIndex(vectors.words).complete("曹", 10)
+    page.fill("#word", "曹操")
+    page.click("#find")
+    page.wait_for_selector("#neighbours tbody tr")
+    assert [w for w, _ in table_rows(page, "neighbours")] == [w for w, _ in vectors.most_similar("曹操", topn=10)]
+    assert page.text_content("#scatter g.query text") == "曹操"
+    assert page.is_hidden("#error")
+    shot(page, tmp_path, "chinese")
