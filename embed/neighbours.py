@@ -87,10 +87,11 @@ def exact_topk(
                 prod[rows, rows + start] = -torch.inf  # a word is not its own neighbour
                 val, idx = torch.topk(prod, k, dim=1, largest=True, sorted=True)
             else:
-                d2 = sq[start:stop, None] + sq[None, :] - 2.0 * prod
-                d2[rows, rows + start] = torch.inf
-                val, idx = torch.topk(d2, k, dim=1, largest=False, sorted=True)
-                val = val.clamp_min_(0).sqrt_()
+                # |a|^2 is constant along a row, so rank by |b|^2 - 2ab (one fused op) and add it after.
+                part = prod.mul_(-2.0).add_(sq[None, :])
+                part[rows, rows + start] = torch.inf
+                val, idx = torch.topk(part, k, dim=1, largest=False, sorted=True)
+                val = val.add_(sq[start:stop, None]).clamp_min_(0).sqrt_()
             ids[start:stop] = idx.numpy()
             scores[start:stop] = val.numpy()
             if progress is not None:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from service.deps import require_api_key
 from service.errors import install_error_handlers
+from service.fastpath import WordLookupFastPath
 from service.middleware import BodyLimit
 from service.registry import Registry
 from service.routes import health, models, query
@@ -57,9 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = registry
     install_error_handlers(app)
+    # Added first = inner: the body limit applies before the fast path reads a body.
+    app.add_middleware(WordLookupFastPath, registry=registry, settings=settings)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+    # No key configured: no dependency at all (each one costs per request, and the schema stays honest).
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)] if settings.api_key is not None else [])
     v1.include_router(models.router)
     v1.include_router(query.router)
     app.include_router(health.router)

@@ -16,11 +16,11 @@ _key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The 
 _bearer = HTTPBearer(auto_error=False, description="Alternatively: Authorization: Bearer <EMBED_API_KEY>.")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
     return request.app.state.registry
 
 
@@ -28,8 +28,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 
-def get_model(model: str, registry: RegistryDep) -> LoadedModel:
+async def get_model(model: str, request: Request) -> LoadedModel:
     """The served model called ``model``. Raises ApiError 404 (unknown) or 503 (still loading)."""
+    registry: Registry = request.app.state.registry  # not a sub-dependency: this runs on every query
     found = registry.models.get(model)
     if found is not None:
         return found
@@ -42,12 +43,17 @@ def get_model(model: str, registry: RegistryDep) -> LoadedModel:
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
 
 
-def require_api_key(
-    settings: SettingsDep,
+async def require_api_key(
+    request: Request,
     key: Annotated[str | None, Security(_key_header)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> None:
-    """When ``EMBED_API_KEY`` is set, the request must carry it (X-API-Key or Bearer). Raises ApiError 401."""
+    """The request must carry ``EMBED_API_KEY`` (X-API-Key or Bearer). Raises ApiError 401.
+
+    ``create_app`` adds this to ``/v1`` only when a key is configured, so the OpenAPI
+    description shows the security scheme exactly when it applies.
+    """
+    settings: Settings = request.app.state.settings
     if settings.api_key is None:
         return
     expected = settings.api_key.get_secret_value().encode()

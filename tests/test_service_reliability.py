@@ -95,6 +95,8 @@ def test_sigterm_finishes_in_flight_request(kjv_indexed: Path) -> None:
         got = json.loads(rest.partition(b"\r\n\r\n")[2])
         want = embed.load(kjv_indexed).most_similar("god", topn=5)
         assert [r["word"] for r in got["results"]] == [w for w, _ in want]
-        assert server.process.wait(20) == 0
+        # It exits once the request is done; uvicorn re-raises the caught SIGTERM, so -15 is a clean exit too.
+        assert server.process.wait(20) in (0, -signal.SIGTERM)
+        assert "Finished server process" in server.log()
     finally:
         server.stop()

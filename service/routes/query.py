@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from embed.search import Hits
-from service.deps import ModelDep, SettingsDep
+from service.deps import ModelDep
 from service.errors import ApiError
 from service.registry import LoadedModel
+from service.settings import Settings
 from service.schemas import (
     ERRORS,
     AnalogyRequest,
@@ -52,20 +53,21 @@ def answer(model: LoadedModel, q: SimilarQuery) -> dict[str, Any]:
     return {"model": model.name, "metric": q.metric, "score_name": SCORE_NAMES[q.metric], "exact": hits.exact, "method": hits.method, "results": _results(hits)}
 
 
-def _is_lookup(model: LoadedModel, q: SimilarQuery) -> bool:
+def is_lookup(model: LoadedModel, q: SimilarQuery) -> bool:
     """A table look-up costs microseconds: answer it on the event loop, not in a thread."""
     index = model.searcher.index
     return q.word is not None and q.metric in index.tables and q.k <= index.k_max
 
 
 @router.post("/similar", response_model=SimilarResponse | SimilarBatchResponse, summary="Nearest words by word, word arithmetic or vector; one query or a batch")
-async def similar(body: Annotated[SimilarRequest, Body()], model: ModelDep, settings: SettingsDep) -> Response:
+async def similar(body: Annotated[SimilarRequest, Body()], model: ModelDep, request: Request) -> Response:
     if isinstance(body, SimilarBatch):
+        settings: Settings = request.app.state.settings
         if len(body.queries) > settings.max_batch:
             raise ApiError(422, "invalid_request", f"{len(body.queries)} queries in one batch; at most {settings.max_batch}")
         results = await run_in_threadpool(lambda: [answer(model, q) for q in body.queries])
         return json_response({"model": model.name, "results": results})
-    if _is_lookup(model, body):
+    if is_lookup(model, body):
         return json_response(answer(model, body))
     return json_response(await run_in_threadpool(answer, model, body))
 
