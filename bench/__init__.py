@@ -1,1 +1,1 @@
-"""Benchmarks, run as ``python -m bench.X``; never collected as tests."""
+"""Benchmarks: run as ``python -m bench.<name>``; never collected as tests."""
