@@ -113,6 +113,8 @@ class WordIndex:
         q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self._flat[metric].d)
         use_ann = not exact and self.ann is not None and self.config.metric == metric
         index = self.ann if use_ann else self._flat[metric]
+        if _threads is not None:
+            faiss.omp_set_num_threads(_threads)  # per calling thread; see set_threads
         k_eff = min(k, index.ntotal)
         scores, ids = index.search(q, k_eff)
         if metric == "euclidean":
@@ -120,8 +122,19 @@ class WordIndex:
         return ids, scores, self.config.kind if use_ann else "flat"
 
 
+_threads: int | None = None
+
+
 def set_threads(n: int) -> None:
-    """FAISS (OpenMP) threads for this process; 1 in servers, where processes give the parallelism."""
+    """FAISS (OpenMP) threads per search; 1 in servers, where worker processes give the parallelism.
+
+    ``omp_set_num_threads`` only binds the calling thread, and every thread that is not
+    OpenMP's own starts from ``OMP_NUM_THREADS`` (default: all cores) with a pool of its own
+    (faiss#2731). Servers search from a pool of threads, so :meth:`WordIndex.search` re-applies
+    this value in whichever thread it runs.
+    """
+    global _threads
+    _threads = n
     faiss.omp_set_num_threads(n)
 
 
