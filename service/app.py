@@ -68,4 +68,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(query.router)
     app.include_router(health.router)
     app.include_router(v1)
+    # Routers outside /v1 (e.g. a web page: app.include_router(ui.router)) need no API key.
     return app

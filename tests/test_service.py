@@ -144,6 +144,8 @@ def test_api_key(kjv_indexed: Path) -> None:
         error(httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"X-API-Key": "wrong"}), 401, "unauthorized", "API key wrong")
         error(httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized", "API key wrong")
         assert httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        error(httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"Authorization": "Bearer s3cretX"}), 401, "unauthorized", "API key wrong")
         assert httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert httpx.get(f"{url}/healthz").status_code == 200 and httpx.get(f"{url}/openapi.json").status_code == 200
 
