@@ -153,9 +153,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--long", type=int, default=60, help="seconds of the 64-connection run")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "serve.json")
     p.add_argument("--skip-anchors", action="store_true")
+    p.add_argument("--quick", action="store_true", help="only the no-work anchor and the by-word runs (about 2 minutes)")
     args = p.parse_args(argv)
     model = ensure_model(args.model_dir)
-    report = run_all(model, args.duration, args.long, args.skip_anchors)
+    report = run_all(model, args.duration, args.long, args.skip_anchors, args.quick)
     report["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -53,8 +53,8 @@ def _long_run(url: str, pid: int, files: dict[str, Path], seconds: int) -> dict[
     return result
 
 
-def run_all(model: Path, duration: int, long: int, skip_anchors: bool) -> dict[str, Any]:
-    """Every scenario; returns the report dict (also printed as a table)."""
+def run_all(model: Path, duration: int, long: int, skip_anchors: bool, quick: bool = False) -> dict[str, Any]:
+    """Every scenario (``quick``: only the no-work anchor and by-word runs); returns the report (also printed)."""
     tmp = Path(tempfile.mkdtemp(prefix="embed-bench-"))
     files, sets, words, unit = _bodies(model, tmp)
     anchor_word = files["word"]  # the anchors take the same {"word", "k"} body
@@ -65,7 +65,7 @@ def run_all(model: Path, duration: int, long: int, skip_anchors: bool) -> dict[s
         print(json.dumps(rows[-1])[:400], flush=True)
 
     if not skip_anchors:
-        for kind in ("noop", "gensim", "flat", "hnsw"):
+        for kind in ("noop",) if quick else ("noop", "gensim", "flat", "hnsw"):
             with server("bench.anchors:create_app", {"ANCHOR": kind, "ANCHOR_MODEL": str(model)}, workers=2) as (url, _):
                 record(f"anchor: {kind} behind FastAPI (2 workers)", wrk(url, "/similar", anchor_word, duration=duration))
     env = {"EMBED_MODELS": json.dumps({"synth": str(model)})}
@@ -74,10 +74,11 @@ def run_all(model: Path, duration: int, long: int, skip_anchors: bool) -> dict[s
     with server("service.app:create_app", env, workers=2) as (url, proc):
         rng = np.random.default_rng(1)
         record("embed serve, by word, exact (2 workers)", wrk(url, "/v1/models/synth/similar", files["word"], duration=duration), **recall_by_word(url, unit, words, rng))
-        for name in ("vector", "arith"):
+        for name in () if quick else ("vector", "arith"):
             record(f"embed serve, {name}, exact=true (flat)", wrk(url, "/v1/models/synth/similar", files[name], duration=duration))
             record(f"embed serve, {name}, exact=false (hnsw)", wrk(url, "/v1/models/synth/similar", files[f"{name}_approx"], duration=duration), **{"hnsw_recall@10": recall_ann(url, sets[name][:200])})
-        record(f"embed serve, by word, 64 connections, {long}s", _long_run(url, proc.pid, files, long))
+        if not quick:
+            record(f"embed serve, by word, 64 connections, {long}s", _long_run(url, proc.pid, files, long))
     print_table(rows)
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": rows}
 
