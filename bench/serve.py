@@ -10,6 +10,9 @@ drives each server with wrk (1 thread, 16 connections, random words / bodies):
 3. raw-vector and arithmetic queries, exact (flat) and approximate (HNSW) with recall@10;
 4. 64 connections for ``--long`` seconds: errors, dropped connections, memory over time.
 
+``--rounds N`` instead alternates the no-work anchor and the by-word service (both running)
+N times and reports medians: the fairer comparison while other jobs share the machine.
+
 Every server process runs with OMP/OpenBLAS/MKL and FAISS threads = 1: the parallelism is the
 worker processes, and wrk shares the same 2 cores. Prints a Markdown table and writes JSON.
 """
@@ -153,9 +156,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "serve.json")
     p.add_argument("--skip-anchors", action="store_true")
     p.add_argument("--quick", action="store_true", help="only the no-work anchor and the by-word runs (about 2 minutes)")
+    p.add_argument("--rounds", type=int, default=0, help="instead: no-work anchor and by-word (2 workers) alternating, N rounds of --duration; medians")
     args = p.parse_args(argv)
     model = ensure_model(args.model_dir)
-    report = run_all(model, args.duration, args.long, args.skip_anchors, args.quick)
+    report = run_all(model, args.duration, args.long, args.skip_anchors, args.quick, args.rounds)
     report["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

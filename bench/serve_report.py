@@ -53,12 +53,38 @@ def _long_run(url: str, pid: int, files: dict[str, Path], seconds: int) -> dict[
     return result
 
 
-def run_all(model: Path, duration: int, long: int, skip_anchors: bool, quick: bool = False) -> dict[str, Any]:
+def interleaved(model: Path, files: dict[str, Path], duration: int, rounds: int) -> list[dict[str, Any]]:
+    """No-work anchor and by-word service, both up, measured in alternating rounds; medians.
+
+    On a machine shared with other jobs the load changes from one 30-s window to the next;
+    alternating short runs and taking medians compares the two under the same conditions.
+    """
+    runs: dict[str, list[dict[str, Any]]] = {"anchor": [], "embed": []}
+    env = {"EMBED_MODELS": json.dumps({"synth": str(model)})}
+    with server("bench.anchors:create_app", {"ANCHOR": "noop"}, workers=2) as (aurl, _), server("service.app:create_app", env, workers=2) as (surl, _):
+        for _ in range(rounds):
+            runs["anchor"].append(wrk(aurl, "/similar", files["word"], duration=duration))
+            runs["embed"].append(wrk(surl, "/v1/models/synth/similar", files["word"], duration=duration))
+    out = []
+    for key, name in (("anchor", "anchor: noop behind FastAPI (2 workers)"), ("embed", "embed serve, by word, exact (2 workers)")):
+        rs = runs[key]
+        med = {m: float(np.median([r[m] for r in rs])) for m in ("rps", "p50_ms", "p99_ms")}
+        errors = {e: sum(r["errors"][e] for r in rs) for e in rs[0]["errors"]}
+        out.append({"name": f"{name}, median of {rounds} x {duration}s", **med, "errors": errors,
+                    "rounds": [{m: round(r[m], 1) for m in ("rps", "p50_ms", "p99_ms")} for r in rs]})
+    return out
+
+
+def run_all(model: Path, duration: int, long: int, skip_anchors: bool, quick: bool = False, rounds: int = 0) -> dict[str, Any]:
     """Every scenario (``quick``: only the no-work anchor and by-word runs); returns the report (also printed)."""
     tmp = Path(tempfile.mkdtemp(prefix="embed-bench-"))
     files, sets, words, unit = _bodies(model, tmp)
     anchor_word = files["word"]  # the anchors take the same {"word", "k"} body
     rows: list[dict[str, Any]] = []
+    if rounds:
+        rows = interleaved(model, files, duration, rounds)
+        print_table(rows)
+        return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": rows}
 
     def record(name: str, result: dict[str, Any], **extra: Any) -> None:
         rows.append({"name": name, **result, **extra})
