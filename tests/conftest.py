@@ -32,3 +32,17 @@ def kjv_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = train(Corpus(KJV), config)
     save_model_dir(out, result.vectors, {"params": config.to_dict(), "epochs": result.epochs_as_dicts()})
     return out
+
+
+@pytest.fixture(scope="session")
+def kjv_indexed(kjv_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of ``kjv_model_dir`` with ``embed index`` data: HNSW (cosine) + exact top-100 tables."""
+    import shutil
+
+    import embed
+    from embed.index import IndexConfig, build_index, save_index
+
+    out = tmp_path_factory.mktemp("served") / "kjv"
+    shutil.copytree(kjv_model_dir, out)
+    save_index(build_index(embed.load(out), IndexConfig(kind="hnsw", k_max=100)), out)
+    return out

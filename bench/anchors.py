@@ -1,0 +1,72 @@
+"""Anchor servers for bench/serve.py: the usual ways of putting word similarity behind FastAPI.
+
+``ANCHOR=gensim|flat|hnsw|noop ANCHOR_MODEL=DIR uvicorn bench.anchors:create_app --factory``
+
+Each answers ``POST /similar {"word": ..., "k": ...}`` (the body our service takes) with a
+plain ``def`` endpoint and FastAPI's default JSON encoding, as tutorials and word2vec-api do:
+
+* gensim - ``KeyedVectors.most_similar`` (a full matrix-vector product and sort per query);
+* flat   - FAISS ``IndexFlatIP`` over unit vectors (exact), 1 OpenMP thread;
+* hnsw   - FAISS HNSW from the model's ``index/ann.faiss`` (M 32, efSearch 64), 1 thread;
+* noop   - validates the body and returns a constant: the framework's own ceiling.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+
+class Query(BaseModel):
+    word: str
+    k: int = 10
+
+
+def create_app() -> FastAPI:
+    from threadpoolctl import threadpool_limits
+
+    from embed.index import IndexConfig, WordIndex, load_index, set_threads
+    from embed.io import load
+    from embed.neighbours import normalise
+
+    threadpool_limits(1)
+    set_threads(1)
+    kind = os.environ["ANCHOR"]
+    app = FastAPI()
+    if kind == "noop":
+
+        @app.post("/similar")
+        def noop(q: Query) -> dict[str, Any]:
+            return {"word": q.word, "results": []}
+
+        return app
+    vectors = load(os.environ["ANCHOR_MODEL"])
+    keys = vectors.kv.index_to_key
+    if kind == "gensim":
+        vectors.kv.fill_norms()
+
+        @app.post("/similar")
+        def gensim_similar(q: Query) -> dict[str, Any]:
+            return {"word": q.word, "results": [{"word": w, "score": float(s)} for w, s in vectors.kv.most_similar(q.word, topn=q.k)]}
+
+        return app
+    if kind == "flat":
+        index = WordIndex(IndexConfig(kind="flat"), {}, None).attach(vectors)
+    else:
+        loaded = load_index(os.environ["ANCHOR_MODEL"], vectors)
+        assert loaded is not None and loaded.config.kind == "hnsw", "run 'embed index DIR --kind hnsw' first"
+        index = loaded
+    unit = normalise(vectors.matrix)
+    exact = kind == "flat"
+
+    @app.post("/similar")
+    def faiss_similar(q: Query) -> dict[str, Any]:
+        row = vectors.index(q.word)
+        ids, scores, _ = index.search(unit[row][None, :], q.k + 1, "cosine", exact=exact)
+        hits = [(keys[i], float(s)) for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i != row and i >= 0][: q.k]
+        return {"word": q.word, "results": [{"word": w, "score": s} for w, s in hits]}
+
+    return app

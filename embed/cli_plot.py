@@ -1,0 +1,27 @@
+"""``embed plot``: a labelled 2-D map of words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("model")
+@click.argument("words", nargs=-1)
+@click.option("--top", type=click.IntRange(min=2), default=None, help="Map the N most frequent words [default: 100 when no WORDS are given].")
+@click.option("--method", type=click.Choice(["pca", "tsne"]), default="pca", show_default=True, help="scikit-learn's PCA or t-SNE.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("map.png"), show_default=True, help="Picture to write (.png, .svg or .pdf); replaced if it exists.")
+@click.option("--title", default="", help="Title above the map [default: word count and method].")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed for PCA/t-SNE.")
+def plot(model: str, words: tuple[str, ...], top: int | None, method: str, out: Path, title: str, seed: int) -> None:
+    """Draw WORDS (or the --top N most frequent words) of MODEL on a labelled 2-D map."""
+    from embed.io import load
+    from embed.maps import check_output, plot_map, select_words
+
+    check_output(out)  # fail on a bad --out before loading a large model
+    vectors = load(model)
+    chosen = select_words(vectors, words, top)
+    plot_map(vectors, chosen, out, method=method, title=title, seed=seed)  # type: ignore[arg-type]
+    click.echo(f"wrote {out}: {len(chosen)} words, {method}")

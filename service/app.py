@@ -1,0 +1,73 @@
+"""The app factory: ``create_app(settings)``; uvicorn calls ``create_app()`` with settings from the environment.
+
+Run: ``uvicorn service.app:create_app --factory`` with ``EMBED_MODELS='{"kjv": "runs/kjv"}'``,
+or ``embed serve runs/kjv``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from service.deps import require_api_key
+from service.errors import install_error_handlers
+from service.fastpath import WordLookupFastPath
+from service.middleware import BodyLimit
+from service.registry import Registry
+from service.routes import health, models, query, ui
+from service.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def limit_threads(n: int) -> None:
+    """One compute thread per worker by default: parallelism comes from worker processes.
+
+    FAISS's OpenMP pool, OpenBLAS (numpy) and uvicorn workers would otherwise each start a
+    thread per core and fight over the same cores (faiss#1035, faiss#2731).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from embed.index import set_threads
+
+    threadpool_limits(limits=n)
+    set_threads(n)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service. Models load in a background thread at startup; ``/readyz`` says when done."""
+    settings = settings if settings is not None else Settings()
+    limit_threads(settings.threads)
+    registry = Registry(settings.models, warm=settings.warm)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=registry.load_all, name="load-models", daemon=True).start()
+        yield
+
+    app = FastAPI(
+        title="embed",
+        version="1",
+        summary="Nearest words, vectors, similarity and analogies over word2vec models.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    install_error_handlers(app)
+    # Added first = inner: the body limit applies before the fast path reads a body.
+    app.add_middleware(WordLookupFastPath, registry=registry, settings=settings)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    # No key configured: no dependency at all (each one costs per request, and the schema stays honest).
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)] if settings.api_key is not None else [])
+    v1.include_router(models.router)
+    v1.include_router(query.router)
+    app.include_router(health.router)
+    ui.install(app, v1)  # the web page at / and its autocomplete route
+    app.include_router(v1)
+    # Routers outside /v1 (e.g. a web page: app.include_router(ui.router)) need no API key.
+    return app

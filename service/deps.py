@@ -1,0 +1,63 @@
+"""Dependencies as ``Annotated`` aliases: settings, the model named in the path, the API key check."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from service.errors import ApiError
+from service.registry import LoadedModel, Registry
+from service.settings import Settings
+
+_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The key from EMBED_API_KEY (when set).")
+_bearer = HTTPBearer(auto_error=False, description="Alternatively: Authorization: Bearer <EMBED_API_KEY>.")
+
+
+async def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_registry(request: Request) -> Registry:
+    return request.app.state.registry
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+
+
+async def get_model(model: str, request: Request) -> LoadedModel:
+    """The served model called ``model``. Raises ApiError 404 (unknown) or 503 (still loading)."""
+    registry: Registry = request.app.state.registry  # not a sub-dependency: this runs on every query
+    found = registry.models.get(model)
+    if found is not None:
+        return found
+    if model in registry.paths and not registry.ready:
+        raise ApiError(503, "not_ready", f"model {model!r} is still loading; retry when /readyz answers 200")
+    names = ", ".join(sorted(registry.paths)) or "none"
+    raise ApiError(404, "model_not_found", f"no model named {model!r}; served models: {names}")
+
+
+ModelDep = Annotated[LoadedModel, Depends(get_model)]
+
+
+async def require_api_key(
+    request: Request,
+    key: Annotated[str | None, Security(_key_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> None:
+    """The request must carry ``EMBED_API_KEY`` (X-API-Key or Bearer). Raises ApiError 401.
+
+    ``create_app`` adds this to ``/v1`` only when a key is configured, so the OpenAPI
+    description shows the security scheme exactly when it applies.
+    """
+    settings: Settings = request.app.state.settings
+    if settings.api_key is None:
+        return
+    expected = settings.api_key.get_secret_value().encode()
+    given = key if key is not None else (bearer.credentials if bearer is not None else None)
+    if given is None or not secrets.compare_digest(given.encode(), expected):
+        what = "missing" if given is None else "wrong"
+        raise ApiError(401, "unauthorized", f"API key {what}: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'", {"WWW-Authenticate": "Bearer"})

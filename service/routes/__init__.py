@@ -1,0 +1,1 @@
+"""Routers: health (unversioned), models and queries (under /v1)."""

@@ -1,0 +1,32 @@
+"""Which models are served, and their vectors."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.deps import ModelDep, RegistryDep, SettingsDep
+from service.errors import ApiError
+from service.routes.query import json_response
+from service.schemas import ERRORS, ModelsResponse, VectorsRequest, VectorsResponse, WordVector
+from starlette.responses import Response
+
+router = APIRouter(tags=["models"], responses=ERRORS)
+
+
+@router.get("/models", response_model=ModelsResponse, summary="Served models: name, vocabulary size, dimension, index, training parameters")
+async def list_models(registry: RegistryDep) -> Response:
+    return json_response({"models": [m.info for m in registry.models.values()]})
+
+
+@router.get("/models/{model}/vectors/{word:path}", response_model=WordVector, summary="The vector of one word")
+async def get_vector(model: ModelDep, word: str) -> Response:
+    return json_response({"word": word, "vector": model.searcher.vectors[word].tolist()})
+
+
+@router.post("/models/{model}/vectors", response_model=VectorsResponse, summary="The vectors of several words")
+async def get_vectors(body: VectorsRequest, model: ModelDep, settings: SettingsDep) -> Response:
+    if len(body.words) > settings.max_words:
+        raise ApiError(422, "invalid_request", f"{len(body.words)} words in one request; at most {settings.max_words}")
+    vectors = model.searcher.vectors
+    rows = [{"word": w, "vector": vectors[w].tolist()} for w in body.words]
+    return json_response({"model": model.name, "dim": vectors.dim, "vectors": rows})

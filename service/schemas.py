@@ -1,0 +1,171 @@
+"""Request and response bodies, split by direction. Requests forbid unknown fields."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
+
+Word = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+MetricName = Literal["cosine", "euclidean"]
+ScoreName = Literal["cosine_similarity", "euclidean_distance"]
+K = Annotated[int, Field(ge=1, le=1000, description="How many neighbours (1-1000).")]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests -----------------------------------------------------------------------------
+class SimilarQuery(_Request):
+    """Exactly one of: ``word``; ``positive``/``negative`` word lists; a raw ``vector``."""
+
+    word: Word | None = Field(None, description="Neighbours of this word (itself excluded).")
+    positive: list[Word] = Field(default_factory=list, max_length=100, description="Words added (gensim's most_similar rule).")
+    negative: list[Word] = Field(default_factory=list, max_length=100, description="Words subtracted.")
+    vector: list[FiniteFloat] | None = Field(None, min_length=1, max_length=4096, description="A raw vector of the model's dimension.")
+    k: K = 10
+    metric: MetricName = "cosine"
+    exact: bool = Field(True, description="true: exact results; false: the approximate index may answer vector and arithmetic queries.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "SimilarQuery":
+        kinds = [self.word is not None, bool(self.positive or self.negative), self.vector is not None]
+        if sum(kinds) != 1:
+            raise ValueError("give exactly one of 'word', 'positive'/'negative', or 'vector'")
+        return self
+
+
+class SimilarBatch(_Request):
+    """Several queries answered in one request, results in the same order."""
+
+    queries: list[SimilarQuery] = Field(min_length=1, max_length=1000)
+
+
+def _query_or_batch(value: Any) -> str:
+    if isinstance(value, dict):
+        return "batch" if "queries" in value else "query"
+    return "batch" if isinstance(value, SimilarBatch) else "query"
+
+
+# A body with "queries" is a batch, anything else one query: errors then name the right fields.
+SimilarRequest = Annotated[
+    Annotated[SimilarQuery, Tag("query")] | Annotated[SimilarBatch, Tag("batch")],
+    Discriminator(_query_or_batch),
+]
+
+
+class VectorsRequest(_Request):
+    words: list[Word] = Field(min_length=1, max_length=1000)
+
+
+class SimilarityRequest(_Request):
+    """Two words, or two word lists (cosine of their mean vectors, gensim's n_similarity)."""
+
+    a: Word | list[Word]
+    b: Word | list[Word]
+
+    @model_validator(mode="after")
+    def _same_shape(self) -> "SimilarityRequest":
+        if isinstance(self.a, str) != isinstance(self.b, str):
+            raise ValueError("'a' and 'b' must both be words or both be lists of words")
+        if isinstance(self.a, list) and (not self.a or not self.b or len(self.a) > 1000 or len(self.b) > 1000):
+            raise ValueError("word lists must hold 1 to 1000 words")
+        return self
+
+
+class AnalogyRequest(_Request):
+    """``a : b :: c : ?`` (e.g. man : king :: woman : queen)."""
+
+    a: Word
+    b: Word
+    c: Word
+    k: K = 10
+    method: Literal["3cosadd", "3cosmul"] = Field("3cosadd", description="3cosadd: b - a + c; 3cosmul: Levy & Goldberg (2014).")
+    exact: bool = True
+
+
+# --- responses ----------------------------------------------------------------------------
+class Neighbour(BaseModel):
+    word: str
+    score: float = Field(description="Cosine similarity (higher is closer) or Euclidean distance (lower is closer); see score_name.")
+    rank: int
+
+
+class SimilarResponse(BaseModel):
+    model: str
+    metric: MetricName
+    score_name: ScoreName
+    exact: bool = Field(description="Whether the results are exact (table, flat or gensim) or approximate.")
+    method: str = Field(description="table (precomputed exact top-k), flat (exact FAISS), hnsw / ivf (approximate), gensim.")
+    results: list[Neighbour]
+
+
+class SimilarBatchResponse(BaseModel):
+    model: str
+    results: list[SimilarResponse]
+
+
+class WordVector(BaseModel):
+    word: str
+    vector: list[float]
+
+
+class VectorsResponse(BaseModel):
+    model: str
+    dim: int
+    vectors: list[WordVector]
+
+
+class SimilarityResponse(BaseModel):
+    model: str
+    score_name: Literal["cosine_similarity"] = "cosine_similarity"
+    similarity: float
+
+
+class AnalogyResponse(BaseModel):
+    model: str
+    method: str
+    score_name: str
+    exact: bool
+    results: list[Neighbour]
+
+
+class IndexInfo(BaseModel):
+    kind: str | None
+    metric: str
+    k_max: int
+
+
+class ModelInfo(BaseModel):
+    name: str
+    vocab_size: int
+    dim: int
+    index: IndexInfo
+    params: dict[str, Any]
+    created: str | None = None
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    status: str
+    detail: str | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in ((401, "API key missing or wrong"), (404, "Unknown model or word"), (413, "Body over the limit"), (422, "Invalid request"), (503, "Models still loading"))
+}

@@ -1,0 +1,43 @@
+"""Service settings from the environment (prefix ``EMBED_``), or passed to ``create_app``.
+
+* ``EMBED_MODELS`` - JSON object ``{"name": "/path/to/model-dir", ...}``: the only model
+  directories the service reads; requests name a model, never a path.
+* ``EMBED_API_KEY`` - when set, every ``/v1`` request needs it as ``X-API-Key: KEY`` or
+  ``Authorization: Bearer KEY``.
+* ``EMBED_MAX_BODY_BYTES`` (default 1 MiB), ``EMBED_MAX_BATCH`` (queries per request, 256),
+  ``EMBED_THREADS`` (BLAS/OpenMP/FAISS threads per worker process, 1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything ``create_app`` needs; immutable once built."""
+
+    model_config = SettingsConfigDict(env_prefix="EMBED_", frozen=True)
+
+    models: dict[str, Path] = Field(default_factory=dict)
+    api_key: SecretStr | None = None
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_batch: int = Field(256, ge=1)
+    max_words: int = Field(1000, ge=1)
+    threads: int = Field(1, ge=1)
+    warm: bool = True
+
+    @field_validator("models")
+    @classmethod
+    def _names(cls, models: dict[str, Path]) -> dict[str, Path]:
+        for name in models:
+            if not name or "/" in name or name.strip() != name:
+                raise ValueError(f"model name {name!r} must be non-empty, without '/' or surrounding spaces")
+        return {name: Path(p).resolve() for name, p in models.items()}
+
+    @field_validator("api_key")
+    @classmethod
+    def _empty_key_is_none(cls, key: SecretStr | None) -> SecretStr | None:
+        return key if key is not None and key.get_secret_value() else None

@@ -1,0 +1,160 @@
+"""embed.neighbours / embed.index / embed.search: exact tables and FAISS against brute-force numpy and gensim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embed.errors import ConfigError, FormatError, NotInVocabError
+from embed.index import INDEX_DIR, IndexConfig, build_index, load_index, save_index
+from embed.io import load, save_model_dir
+from embed.neighbours import exact_topk, normalise
+from embed.search import Searcher
+from embed.vectors import Vectors
+
+
+def clustered(n: int = 1500, dim: int = 24, seed: int = 0) -> Vectors:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((40, dim))
+    m = centres[rng.integers(0, 40, n)] + 0.5 * rng.standard_normal((n, dim))
+    return Vectors.from_arrays([f"w{i}" for i in range(n)], m.astype(np.float32))
+
+
+def brute(matrix: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Full (n, n) score matrix in float64, self excluded, sorted best first."""
+    m = matrix.astype(np.float64)
+    if metric == "cosine":
+        u = m / np.linalg.norm(m, axis=1, keepdims=True)
+        s = u @ u.T
+        np.fill_diagonal(s, -np.inf)
+        order = np.argsort(-s, axis=1)[:, :k]
+    else:
+        s = np.sqrt(np.maximum(((m[:, None, :] - m[None, :, :]) ** 2).sum(-1), 0))
+        np.fill_diagonal(s, np.inf)
+        order = np.argsort(s, axis=1)[:, :k]
+    return order, np.take_along_axis(s, order, axis=1)
+
+
+@pytest.fixture(scope="module")
+def vecs() -> Vectors:
+    return clustered()
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_exact_topk_equals_brute_force(vecs: Vectors, metric: str) -> None:
+    k = 15
+    ids, scores = exact_topk(vecs.matrix, k, metric, block=256)  # several blocks, last one partial
+    want_ids, want_scores = brute(vecs.matrix, k, metric)
+    recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(ids.tolist(), want_ids.tolist())])
+    assert recall == 1.0
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-4, atol=1e-4)
+    assert ids.dtype == np.int32 and scores.dtype == np.float32
+    assert not (ids == np.arange(len(vecs))[:, None]).any()  # a word is never its own neighbour
+
+
+def test_exact_topk_rejects_bad_k(vecs: Vectors) -> None:
+    with pytest.raises(ConfigError, match="k must be between 1 and 1499"):
+        exact_topk(vecs.matrix, 1500)
+
+
+def test_normalise_keeps_zero_rows() -> None:
+    out = normalise(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(out, [[0.6, 0.8], [0.0, 0.0]], rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, vecs: Vectors) -> Path:
+    out = tmp_path_factory.mktemp("idx") / "m"
+    save_model_dir(out, vecs, {"params": {"dim": vecs.dim}})
+    return out
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_save_load_round_trip(model_dir: Path, kind: str) -> None:
+    vectors = load(model_dir)
+    built = build_index(vectors, IndexConfig(kind=kind, k_max=20))  # type: ignore[arg-type]
+    save_index(built, model_dir)
+    meta = json.loads((model_dir / INDEX_DIR / "index.json").read_text())
+    assert meta["format"] == "embed-index" and meta["kind"] == kind and meta["k_max"] == 20
+    loaded = load_index(model_dir, vectors)
+    assert loaded is not None and loaded.config.kind == kind
+    for metric in ("cosine", "euclidean"):
+        np.testing.assert_array_equal(loaded.tables[metric][0], built.tables[metric][0])
+        np.testing.assert_array_equal(loaded.tables[metric][1], built.tables[metric][1])
+    assert (loaded.ann is None) == (kind == "flat")
+    assert sorted(p.name for p in (model_dir / INDEX_DIR).iterdir() if p.suffix not in (".npy", ".json", ".faiss")) == []
+
+
+def test_ann_recall_against_exact(model_dir: Path) -> None:
+    vectors = load(model_dir)
+    index = build_index(vectors, IndexConfig(kind="hnsw", k_max=10))
+    queries = normalise(vectors.matrix[:200] + 0.1)
+    exact_ids, _, m1 = index.search(queries, 10, "cosine", exact=True)
+    ann_ids, _, m2 = index.search(queries, 10, "cosine", exact=False)
+    assert (m1, m2) == ("flat", "hnsw")
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_ids.tolist(), ann_ids.tolist())])
+    assert recall >= 0.9, recall
+    # An ANN index for the other metric is never used: the query falls back to exact search.
+    assert index.search(queries[:1], 10, "euclidean", exact=False)[2] == "flat"
+
+
+def test_stale_index_is_refused(tmp_path: Path, vecs: Vectors) -> None:
+    out = tmp_path / "m"
+    save_model_dir(out, vecs, {"params": {}})
+    save_index(build_index(load(out), IndexConfig(kind="flat", k_max=5)), out)
+    other = clustered(seed=1)
+    with pytest.raises(FormatError, match="built for other vectors.*embed index"):
+        load_index(out, other)
+
+
+def test_bad_config_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="index kind must be one of flat, hnsw, ivf"):
+        IndexConfig(kind="lsh")  # type: ignore[arg-type]
+    small = clustered(n=30)
+    out = tmp_path / "m"
+    save_model_dir(out, small, {"params": {}})
+    with pytest.raises(ConfigError, match="k_max 100 must be below the vocabulary size"):
+        build_index(load(out), IndexConfig(kind="flat"))
+    assert not (out / INDEX_DIR).exists()
+
+
+@pytest.fixture(scope="module")
+def searcher(model_dir: Path) -> Searcher:
+    vectors = load(model_dir)
+    save_index(build_index(vectors, IndexConfig(kind="hnsw", k_max=20)), model_dir)
+    return Searcher.open(model_dir)
+
+
+def _close(got: list[tuple[str, float]], want: list[tuple[str, float]]) -> None:
+    assert [w for w, _ in got] == [w for w, _ in want]
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("k", [10, 50])  # 50 > k_max: served by exact FAISS instead of the table
+def test_searcher_equals_most_similar(searcher: Searcher, metric: str, k: int) -> None:
+    for word in ("w0", "w7", "w1499"):
+        hits = searcher.by_word(word, k, metric)  # type: ignore[arg-type]
+        assert hits.method == ("table" if k <= 20 else "flat") and hits.exact
+        _close(list(zip(hits.words, hits.scores)), searcher.vectors.most_similar(word, topn=k, metric=metric))  # type: ignore[arg-type]
+    hits = searcher.by_words(["w1", "w2"], ["w3"], k, metric)  # type: ignore[arg-type]
+    _close(list(zip(hits.words, hits.scores)), searcher.vectors.most_similar(["w1", "w2"], ["w3"], topn=k, metric=metric))  # type: ignore[arg-type]
+
+
+def test_searcher_vector_and_analogy(searcher: Searcher) -> None:
+    v = searcher.vectors
+    query = v["w5"] * 2 + 0.3
+    hits = searcher.by_vector(query, 10, "cosine")
+    _close(list(zip(hits.words, hits.scores)), v.nearest_to_vector(query, topn=10))
+    for method in ("3cosadd", "3cosmul"):
+        hits = searcher.analogy("w1", "w2", "w3", 5, method)
+        _close(list(zip(hits.words, hits.scores)), v.analogy("w1", "w2", "w3", topn=5, method=method))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="vector has 3 values, the model has 24 dimensions"):
+        searcher.by_vector([1.0, 2.0, 3.0])
+    with pytest.raises(ConfigError, match="all zeros"):
+        searcher.by_vector(np.zeros(24))
+    with pytest.raises(NotInVocabError, match="'nope'"):
+        searcher.by_word("nope")

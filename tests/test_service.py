@@ -1,0 +1,163 @@
+"""The HTTP API against a real uvicorn server: results equal embed.load(...).most_similar; errors as JSON."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+import embed
+from embed.io import save_model_dir
+from embed.vectors import Vectors
+from tests.serving import run_server
+
+WORDS = ["god", "king", "water", "lord", "david"]
+
+
+@pytest.fixture(scope="session")
+def rand_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second, unindexed model (random 16-dim vectors) served beside KJV."""
+    rng = np.random.default_rng(3)
+    out = tmp_path_factory.mktemp("served") / "rand"
+    save_model_dir(out, Vectors.from_arrays([f"r{i}" for i in range(300)], rng.standard_normal((300, 16))), {"params": {"dim": 16}})
+    return out
+
+
+@pytest.fixture(scope="module")
+def client(kjv_indexed: Path, rand_dir: Path) -> Iterator[httpx.Client]:
+    with run_server({"kjv": kjv_indexed, "rand": rand_dir}, env={"EMBED_MAX_BODY_BYTES": "65536"}) as url:
+        with httpx.Client(base_url=url, timeout=30) as c:
+            yield c
+
+
+@pytest.fixture(scope="module")
+def kjv(kjv_indexed: Path) -> Vectors:
+    return embed.load(kjv_indexed)
+
+
+def pairs(body: dict) -> list[tuple[str, float]]:
+    return [(r["word"], r["score"]) for r in body["results"]]
+
+
+def same(got: list[tuple[str, float]], want: list[tuple[str, float]]) -> None:
+    assert [w for w, _ in got] == [w for w, _ in want]
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5, atol=1e-5)
+
+
+def test_health_and_models(client: httpx.Client, kjv: Vectors) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+    models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    assert models["kjv"]["vocab_size"] == len(kjv) and models["kjv"]["dim"] == 50
+    assert models["kjv"]["index"] == {"kind": "hnsw", "metric": "cosine", "k_max": 100}
+    assert models["kjv"]["params"]["epochs"] == 3
+    assert models["rand"]["index"]["kind"] is None and models["rand"]["vocab_size"] == 300
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("k", [10, 150])  # 150 > k_max: exact FAISS instead of the table
+def test_similar_by_word_equals_most_similar(client: httpx.Client, kjv: Vectors, metric: str, k: int) -> None:
+    for word in WORDS:
+        body = client.post("/v1/models/kjv/similar", json={"word": word, "k": k, "metric": metric}).json()
+        assert body["score_name"] == ("cosine_similarity" if metric == "cosine" else "euclidean_distance")
+        assert body["exact"] is True and body["method"] == ("table" if k <= 100 else "flat")
+        assert [r["rank"] for r in body["results"]] == list(range(1, k + 1))
+        same(pairs(body), kjv.most_similar(word, topn=k, metric=metric))  # type: ignore[arg-type]
+
+
+def test_similar_arithmetic_vector_and_batch(client: httpx.Client, kjv: Vectors) -> None:
+    url = "/v1/models/kjv/similar"
+    for metric in ("cosine", "euclidean"):
+        body = client.post(url, json={"positive": ["king", "woman"], "negative": ["man"], "metric": metric}).json()
+        same(pairs(body), kjv.most_similar(["king", "woman"], ["man"], metric=metric))  # type: ignore[arg-type]
+    vec = (kjv["god"] + kjv["lord"]).tolist()
+    body = client.post(url, json={"vector": vec, "k": 7}).json()
+    assert body["method"] == "flat"
+    same(pairs(body), kjv.nearest_to_vector(np.array(vec), topn=7))
+    queries = [{"word": "god"}, {"vector": vec, "k": 7}, {"positive": ["king"], "negative": ["man"], "metric": "euclidean"}]
+    batch = client.post(url, json={"queries": queries}).json()
+    assert [r for r in batch["results"]] == [client.post(url, json=q).json() for q in queries]
+
+
+def test_approximate_queries_use_hnsw_with_high_recall(client: httpx.Client, kjv: Vectors) -> None:
+    hits = 0
+    for word in WORDS:
+        q = {"vector": (kjv[word] * 1.5 + 0.01).tolist(), "k": 10}
+        exact = {r["word"] for r in client.post("/v1/models/kjv/similar", json=q).json()["results"]}
+        approx = client.post("/v1/models/kjv/similar", json={**q, "exact": False}).json()
+        assert approx["method"] == "hnsw" and approx["exact"] is False
+        hits += len(exact & {r["word"] for r in approx["results"]})
+    assert hits / (10 * len(WORDS)) >= 0.9
+
+
+def test_similarity_analogy_vectors(client: httpx.Client, kjv: Vectors, rand_dir: Path) -> None:
+    body = client.post("/v1/models/kjv/similarity", json={"a": "god", "b": "lord"}).json()
+    assert body["score_name"] == "cosine_similarity" and body["similarity"] == pytest.approx(kjv.similarity("god", "lord"), abs=1e-6)
+    body = client.post("/v1/models/kjv/similarity", json={"a": ["god", "king"], "b": ["lord"]}).json()
+    assert body["similarity"] == pytest.approx(float(kjv.kv.n_similarity(["god", "king"], ["lord"])), abs=1e-6)
+    for method in ("3cosadd", "3cosmul"):
+        body = client.post("/v1/models/kjv/analogy", json={"a": "man", "b": "king", "c": "woman", "k": 5, "method": method}).json()
+        same(pairs(body), kjv.analogy("man", "king", "woman", topn=5, method=method))  # type: ignore[arg-type]
+    one = client.get("/v1/models/kjv/vectors/god").json()
+    np.testing.assert_allclose(one["vector"], kjv["god"], rtol=1e-6)
+    many = client.post("/v1/models/kjv/vectors", json={"words": ["god", "water"]}).json()
+    assert many["dim"] == 50 and [v["word"] for v in many["vectors"]] == ["god", "water"]
+    np.testing.assert_allclose(many["vectors"][1]["vector"], kjv["water"], rtol=1e-6)
+    body = client.post("/v1/models/rand/similar", json={"word": "r1", "k": 3}).json()  # the second model, no index
+    assert body["method"] == "flat"
+    same(pairs(body), embed.load(rand_dir).most_similar("r1", topn=3))
+
+
+def error(r: httpx.Response, status: int, code: str, text: str) -> None:
+    assert r.status_code == status, r.text[:300]
+    body = r.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code and text in body["error"]["message"], body
+
+
+def test_errors_are_json_and_name_the_problem(client: httpx.Client) -> None:
+    error(client.post("/v1/models/nope/similar", json={"word": "god"}), 404, "model_not_found", "no model named 'nope'; served models: kjv, rand")
+    error(client.post("/v1/models/kjv/similar", json={"word": "xyzzy"}), 404, "word_not_found", "'xyzzy'")
+    error(client.post("/v1/models/kjv/similar", json={"positive": ["god", "qqq"]}), 404, "word_not_found", "'qqq'")
+    error(client.get("/v1/models/kjv/vectors/xyzzy"), 404, "word_not_found", "'xyzzy'")
+    error(client.post("/v1/models/kjv/similar", json={"word": "god", "k": 0}), 422, "invalid_request", "k: Input should be greater than or equal to 1")
+    error(client.post("/v1/models/kjv/similar", json={"word": "god", "vector": [1.0]}), 422, "invalid_request", "exactly one of")
+    error(client.post("/v1/models/kjv/similar", json={"vector": [1.0, 2.0]}), 422, "invalid_request", "vector has 2 values, the model has 50 dimensions")
+    error(client.post("/v1/models/kjv/similar", json={"vector": [0.0] * 50}), 422, "invalid_request", "all zeros")
+    error(client.post("/v1/models/kjv/similar", content=b"{", headers={"content-type": "application/json"}), 422, "invalid_request", "not valid JSON")
+    error(client.post("/v1/models/kjv/similarity", json={"a": "god", "b": ["lord"]}), 422, "invalid_request", "both be words or both be lists")
+    big = {"queries": [{"vector": [0.5] * 50}] * 400}  # ~100 kB
+    error(client.post("/v1/models/kjv/similar", json=big), 413, "body_too_large", "65,536-byte limit")
+    # A path in the model name never reaches the filesystem: only configured names resolve.
+    for name in ("..%2F..%2Fetc", "tmp", "~"):
+        r = client.post(f"/v1/models/{name}/similar", json={"word": "god"})
+        assert r.status_code == 404 and r.json()["error"]["code"] in ("model_not_found", "not_found")
+
+
+def test_api_key(kjv_indexed: Path) -> None:
+    with run_server({"kjv": kjv_indexed}, env={"EMBED_API_KEY": "s3cret"}) as url:
+        q = {"word": "god", "k": 3}
+        error(httpx.post(f"{url}/v1/models/kjv/similar", json=q), 401, "unauthorized", "API key missing")
+        error(httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"X-API-Key": "wrong"}), 401, "unauthorized", "API key wrong")
+        error(httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized", "API key wrong")
+        assert httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        error(httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"Authorization": "Bearer s3cretX"}), 401, "unauthorized", "API key wrong")
+        assert httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert httpx.get(f"{url}/healthz").status_code == 200 and httpx.get(f"{url}/openapi.json").status_code == 200
+
+
+def test_failed_model_load_is_reported(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "meta.json").write_text("{not json")
+    with run_server({"broken": broken}, wait_ready=False) as url:
+        for _ in range(300):
+            r = httpx.get(f"{url}/readyz")
+            if r.json()["status"] != "loading":
+                break
+            time.sleep(0.1)
+        assert r.status_code == 503 and r.json()["status"] == "failed" and "meta.json: not valid JSON" in r.json()["detail"]
