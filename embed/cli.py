@@ -277,5 +277,8 @@ def evaluate(model: str, analogies: tuple[str, ...], pair_sets: tuple[str, ...],
         click.echo(f"pairs\t{p.name}\tspearman {p.spearman:.4f}\tpearson {p.pearson:.4f}\toov {p.oov_percent:.1f}%")
 
 
+from embed.cli_classify import classify as _classify  # noqa: E402
+main.add_command(_classify)
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,17 @@
+"""Sentence classifiers (Kim 2014 TextCNN, LSTM/GRU) on top of word vectors.
+
+>>> from embed.classify import ClassifierConfig, fit, read_dataset, save_classifier, load_classifier
+>>> clf = fit(read_dataset("train.txt"), ClassifierConfig(mode="non-static"), vectors=embed.load("runs/en"))  # doctest: +SKIP
+>>> clf.predict(["a gripping , funny film"], k=2)                                                           # doctest: +SKIP
+
+torch and scikit-learn are imported only when this package is.
+"""
+
+from embed.classify.classifier import Classifier
+from embed.classify.config import ClassifierConfig
+from embed.classify.data import Dataset, read_dataset
+from embed.classify.io import load_classifier, save_classifier
+from embed.classify.metrics import Metrics
+from embed.classify.train import fit
+
+__all__ = ["Classifier", "ClassifierConfig", "Dataset", "Metrics", "fit", "load_classifier", "read_dataset", "save_classifier"]
