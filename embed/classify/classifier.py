@@ -17,6 +17,8 @@ from embed.errors import ConfigError, FormatError
 
 PAD_TOKEN, UNK_TOKEN = "<pad>", "<unk>"
 PREDICT_BATCH = 256
+TABLE_LIMIT_BYTES = 512 * 2**20
+"""The CNN's inference lookup table (vocab x 1,200 floats by default) is built up to this size."""
 
 
 def pad_batch(seqs: Sequence[list[int]], min_length: int, extra: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,6 +57,10 @@ class Classifier:
         self.config = config
         self._tokenize = get_tokenizer(config.tokenizer)
         self.info: dict[str, object] = {}
+        self.frozen = False
+        """True once trained or loaded: the weights no longer change, so the CNN may
+        predict through its projection table (see :meth:`TextCNN.projection_table`)."""
+        self._table: torch.Tensor | None = None
 
     def tokenize(self, texts: Sequence[str], source: str = "input") -> list[list[str]]:
         """Tokens per text with the classifier's tokenizer.
@@ -104,11 +110,25 @@ class Classifier:
         out = torch.empty((len(encoded), len(self.labels)))
         try:
             with torch.inference_mode():
+                table = self._projection_table()
                 for pos, ids, lengths in self.batches(encoded, batch_size):
-                    out[torch.as_tensor(pos)] = self.model(ids, lengths)
+                    if table is not None:
+                        out[torch.as_tensor(pos)] = self.model.logits_from_table(table, ids, lengths)
+                    else:
+                        out[torch.as_tensor(pos)] = self.model(ids, lengths)
         finally:
             self.model.train(was_training)
         return out
+
+    def _projection_table(self) -> torch.Tensor | None:
+        if not self.frozen or not hasattr(self.model, "projection_table"):
+            return None
+        if self._table is None:
+            width = sum(self.config.filter_sizes) * self.config.num_filters
+            if len(self.vocab) * width * 4 > TABLE_LIMIT_BYTES:
+                return None
+            self._table = self.model.projection_table()
+        return self._table
 
     def predict_proba(self, texts: Sequence[str], source: str = "input") -> np.ndarray:
         """Class probabilities ``(len(texts), num_classes)``, columns in ``labels`` order."""

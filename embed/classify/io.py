@@ -98,5 +98,6 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
         raise FormatError(f"{path / 'model.safetensors'}: weights do not fit the config, vocabulary and labels ({first}); retrain or restore the classifier") from None
     model.eval()
     clf = Classifier(model, vocab, [str(lab) for lab in labels], config)
+    clf.frozen = True
     clf.info = dict(meta.get("info") or {})
     return clf

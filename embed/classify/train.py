@@ -23,6 +23,7 @@ from embed.classify.config import ClassifierConfig
 from embed.classify.data import Dataset, dev_split, sorted_labels
 from embed.classify.metrics import Metrics
 from embed.classify.models import build_model
+from embed.classify.optim import RowAdadelta
 from embed.corpus import get_tokenizer
 from embed.errors import ConfigError, FormatError
 from embed.vectors import Vectors
@@ -97,11 +98,30 @@ def training_batches(encoded: list[list[int]], y: np.ndarray, batch_size: int, w
         yield ids, lengths, torch.as_tensor(y[idx], dtype=torch.long)
 
 
-def _optimizer(model: torch.nn.Module, config: ClassifierConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if config.resolved_optimizer == "adadelta":
-        return torch.optim.Adadelta(params, lr=config.resolved_lr, rho=0.95, eps=1e-6)
-    return torch.optim.Adam(params, lr=config.resolved_lr)
+class _Optimizers:
+    """The dense parameters' optimizer plus a row-wise one for a trainable embedding table."""
+
+    def __init__(self, model: torch.nn.Module, config: ClassifierConfig) -> None:
+        embed = model.embedder.embed.weight
+        dense = [p for p in model.parameters() if p.requires_grad and p is not embed]
+        lr = config.resolved_lr
+        self.parts: list = []
+        if config.resolved_optimizer == "adadelta":  # Kim: rho 0.95, eps 1e-6
+            self.parts.append(torch.optim.Adadelta(dense, lr=lr, rho=0.95, eps=1e-6))
+            if embed.requires_grad:
+                self.parts.append(RowAdadelta(embed, lr=lr, rho=0.95, eps=1e-6))
+        else:
+            self.parts.append(torch.optim.Adam(dense, lr=lr))
+            if embed.requires_grad:
+                self.parts.append(torch.optim.SparseAdam([embed], lr=lr))
+
+    def zero_grad(self) -> None:
+        for p in self.parts:
+            p.zero_grad()
+
+    def step(self) -> None:
+        for p in self.parts:
+            p.step()
 
 
 def check_labels(data: Dataset) -> list[str]:
@@ -158,6 +178,7 @@ def fit(
     y_train = np.array([label_ids[lab] for lab in train.labels])
     y_dev = np.array([label_ids[lab] for lab in dev.labels])
     history = _loop(clf, x_train, y_train, x_dev, y_dev, config, on_epoch)
+    clf.frozen = True
     clf.info = {"vocab_size": len(clf.vocab), "pretrained_rows": found, "train_examples": len(x_train), "dev_examples": len(x_dev),
                 "epochs": [vars(h) for h in history], "best_epoch": max(history, key=lambda h: (h.dev_accuracy, -h.epoch)).epoch}
     return clf
@@ -166,7 +187,7 @@ def fit(
 def _loop(clf: Classifier, x_train: list[list[int]], y_train: np.ndarray, x_dev: list[list[int]], y_dev: np.ndarray,
           config: ClassifierConfig, on_epoch: Callable[[EpochResult], None] | None) -> list[EpochResult]:
     model, rng = clf.model, np.random.default_rng(config.seed)
-    optimizer = _optimizer(model, config)
+    optimizer = _Optimizers(model, config)
     loss_fn = torch.nn.CrossEntropyLoss()
     widest = max(config.filter_sizes) if config.arch == "cnn" else 1
     best_acc, best_state, since_best, history = -1.0, None, 0, []
@@ -174,7 +195,7 @@ def _loop(clf: Classifier, x_train: list[list[int]], y_train: np.ndarray, x_dev:
         started, total_loss, correct = time.perf_counter(), 0.0, 0
         model.train()
         for ids, lengths, target in training_batches(x_train, y_train, config.batch_size, widest, rng):
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             logits = model(ids, lengths)
             loss = loss_fn(logits, target)
             loss.backward()
