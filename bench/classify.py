@@ -80,7 +80,7 @@ def zh(epochs: int = 25) -> None:
     tr, dv, te = fixed_split(len(data), (0.8, 0.1, 0.1), seed=1)
     vecs = vectors("zh")
     for mode in ("rand", "non-static"):
-        config = ClassifierConfig(mode=mode, tokenizer="jieba", epochs=epochs, dim=vecs.dim)
+        config = ClassifierConfig(mode=mode, tokenizer="jieba", epochs=epochs, dim=vecs.dim, max_tokens=2000)
         started = time.time()
         test = data.subset(te)
         clf = fit(data.subset(tr), config, None if mode == "rand" else vecs, dev=data.subset(dv), extra_texts=test.texts,

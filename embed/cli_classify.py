@@ -41,6 +41,7 @@ def classify() -> None:
 @click.option("--vectors", default=None, help="Pre-trained vectors: an 'embed train' directory or a word2vec/GloVe file.")
 @click.option("--mode", type=click.Choice(["rand", "static", "non-static", "multichannel"]), default=None, help="Embeddings: random, frozen, fine-tuned, or both [default: non-static with --vectors, else rand].")
 @click.option("--dim", type=click.IntRange(min=1), default=None, help="Embedding size [default: the vectors', or 300].")
+@click.option("--raw-vectors", is_flag=True, help="Keep the pre-trained vectors' own lengths (default: rescale each to an unknown word's).")
 @click.option("--epochs", type=click.IntRange(min=1), default=25, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--patience", type=click.IntRange(min=1), default=None, help="Stop after N epochs without a better dev accuracy [default: run all epochs, keep the best].")
@@ -62,7 +63,7 @@ def classify() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
 @data_options
-def train(data: str, out: Path | None, vectors: str | None, mode: str | None, dim: int | None, filter_sizes: str, dev_path: str | None, test_path: str | None,
+def train(data: str, out: Path | None, vectors: str | None, mode: str | None, dim: int | None, raw_vectors: bool, filter_sizes: str, dev_path: str | None, test_path: str | None,
           cv: int | None, overwrite: bool, as_json: bool, quiet: bool, fmt: str, text_column: str | None, label_column: str | None, **opts: Any) -> None:
     """Train a classifier on labelled DATA (fastText, label<TAB>text, CSV, JSONL or Kim's 'label text')."""
     from embed.classify.config import ClassifierConfig
@@ -79,7 +80,7 @@ def train(data: str, out: Path | None, vectors: str | None, mode: str | None, di
     except ValueError:
         raise click.BadParameter(f"{filter_sizes!r}: expected comma-separated integers such as 3,4,5", param_hint="--filter-sizes") from None
     vecs = load(vectors) if vectors else None
-    config = ClassifierConfig(mode=mode or ("non-static" if vecs is not None else "rand"), dim=dim or (vecs.dim if vecs is not None else 300), filter_sizes=sizes, **opts)
+    config = ClassifierConfig(mode=mode or ("non-static" if vecs is not None else "rand"), dim=dim or (vecs.dim if vecs is not None else 300), filter_sizes=sizes, normalize_vectors=not raw_vectors, **opts)
     dataset = _read(data, fmt, text_column, label_column)
     if cv is not None:
         _cross_validate(dataset, config, cv, vecs, as_json, quiet)

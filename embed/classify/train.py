@@ -75,7 +75,11 @@ def init_embeddings(vocab: list[str], config: ClassifierConfig, vectors: Vectors
         rows = [(i, key_to_index[w]) for i, w in enumerate(vocab[2:], start=2) if w in key_to_index]
         if rows:
             ours, theirs = zip(*rows)
-            matrix[list(ours)] = torch.from_numpy(np.asarray(vectors.kv.vectors[list(theirs)], dtype=np.float32))
+            found_rows = torch.from_numpy(np.asarray(vectors.kv.vectors[list(theirs)], dtype=np.float32))
+            if config.normalize_vectors:  # length of a uniform(-a, a) vector: a * sqrt(dim / 3)
+                norms = found_rows.norm(dim=1, keepdim=True).clamp(min=1e-12)
+                found_rows = found_rows / norms * (UNKNOWN_RANGE * (config.dim / 3) ** 0.5)
+            matrix[list(ours)] = found_rows
         found = len(rows)
     return matrix, found
 
