@@ -60,7 +60,7 @@ class Classifier:
         self.frozen = False
         """True once trained or loaded: the weights no longer change, so the CNN may
         predict through its projection table (see :meth:`TextCNN.projection_table`)."""
-        self._table: torch.Tensor | None = None
+        self._table: list[torch.Tensor] | None = None
 
     def tokenize(self, texts: Sequence[str], source: str = "input") -> list[list[str]]:
         """Tokens per text with the classifier's tokenizer.
@@ -120,7 +120,7 @@ class Classifier:
             self.model.train(was_training)
         return out
 
-    def _projection_table(self) -> torch.Tensor | None:
+    def _projection_table(self) -> list[torch.Tensor] | None:
         if not self.frozen or not hasattr(self.model, "projection_table"):
             return None
         if self._table is None:
