@@ -115,6 +115,30 @@ class TextCNN(nn.Module):
         return self.out(torch.cat(pooled, dim=1))
 
 
+class TextRNN(nn.Module):
+    """A one-layer LSTM or GRU (optionally bidirectional) over packed sequences, its
+    outputs max-pooled over the true time steps, dropout, a linear layer."""
+
+    def __init__(self, vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.embedder = Embedder(vocab_size, config, init)
+        cell = nn.LSTM if config.arch == "lstm" else nn.GRU
+        self.rnn = cell(config.dim, config.hidden, batch_first=True, bidirectional=config.bidirectional)
+        self.dropout = nn.Dropout(config.dropout)
+        self.out = nn.Linear(config.hidden * (2 if config.bidirectional else 1), num_classes)
+        self.min_length = 1
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``ids`` ``(batch, time)``, ``lengths`` ``(batch,)`` (>= 1) -> logits."""
+        if lengths is None:
+            lengths = (ids != PAD).sum(dim=1).clamp(min=1)
+        x = self.dropout(self.embedder(ids))
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, padding_value=float("-inf"), total_length=ids.shape[1])
+        return self.out(self.dropout(out.amax(dim=1)))
+
+
 def build_model(vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None) -> nn.Module:
     """The model ``config.arch`` names; ``init`` ``(vocab_size, dim)`` seeds the embeddings."""
     if config.arch == "cnn":
