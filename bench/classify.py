@@ -1,6 +1,6 @@
 """Classifier benchmarks (issue 5): Kim (2014) MR / SST-2, ChnSentiCorp, speed.
 
-    python -m bench.classify speed            # TextCNN epoch on MR, batched inference
+    python -m bench.classify speed [epoch|infer]  # TextCNN epoch on MR, batched inference
     python -m bench.classify mr [FOLDS]       # MR 10-fold CV: CNN-rand, CNN-non-static (FOLDS of the 10)
     python -m bench.classify sst2             # SST-2 test: CNN-non-static, BiLSTM
     python -m bench.classify zh               # ChnSentiCorp 80/10/10: CNN-rand vs CNN-non-static

@@ -76,10 +76,11 @@ def _inference(clf: Any, texts: list[str], table: bool, repeats: int = 3) -> flo
     return float(np.median(rates))
 
 
-def speed() -> None:
+def speed(what: str = "all") -> None:
+    """``what``: ``all``, ``epoch`` or ``infer``."""
     from bench.classify import record
 
-    for mode in ("static", "non-static"):
+    for mode in ("static", "non-static") if what in ("all", "epoch") else ():
         for plain in (False, True):
             clf, data, y = _setup(mode)
             x = clf.encode(data.texts)
@@ -87,6 +88,8 @@ def speed() -> None:
             secs = _epoch(clf, x[:n], y[:n], plain)
             record({"bench": "mr_epoch", "mode": mode, "system": "plain (dense Adadelta, padded to max)" if plain else "embed (bucketed, row Adadelta)",
                     "sentences": n, "seconds": round(secs, 2), "threads": torch.get_num_threads()})
+    if what not in ("all", "infer"):
+        return
     clf, data, _ = _setup("non-static")
     clf.model.eval()
     for table in (True, False):
