@@ -53,6 +53,7 @@ _tokenizer_opt = click.option("--tokenizer", type=click.Choice(["simple", "white
 @click.option("--negative", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--max-vocab", type=click.IntRange(min=1), default=None, help="Keep only the N most frequent words.")
+@click.option("--count-limit", type=click.IntRange(min=1000), default=None, help="Bound counting memory: hold at most N distinct words, pruning rare ones (gensim's max_vocab_size).")
 @click.option("--sample", type=click.FloatRange(0, 1, max_open=True), default=1e-3, show_default=True)
 @click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=None, help="Initial learning rate [default: 0.025 skip-gram, 0.05 CBOW].")
@@ -114,6 +115,8 @@ def _model_meta(config: Any, stream: Any, result: Any, scores: dict[str, Any], s
             "retained_tokens": result.vocab.retained_tokens,
             "vocab_size": len(result.vocab),
             "pruned_words": result.vocab.pruned,
+            "count_limit_pruned_words": result.vocab.count_pruned_words,
+            "count_limit_pruned_tokens": result.vocab.count_pruned_tokens,
             "decode_errors": s.decode_errors,
             "chunked_lines": s.chunked_lines,
         },

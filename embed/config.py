@@ -32,6 +32,7 @@ class TrainConfig:
     negative: int = 5
     min_count: int = 5
     max_vocab: int | None = None
+    count_limit: int | None = None
     sample: float = 1e-3
     epochs: int = 5
     alpha: float | None = None
@@ -56,6 +57,8 @@ class TrainConfig:
             )
         if self.max_vocab is not None and self.max_vocab < 1:
             raise ConfigError(f"max_vocab must be >= 1 or unset, got {self.max_vocab}")
+        if self.count_limit is not None and self.count_limit < 1000:
+            raise ConfigError(f"count_limit must be >= 1000 distinct words or unset, got {self.count_limit}")
         if not 0 <= self.sample < 1:
             raise ConfigError(f"sample must be in [0, 1), got {self.sample}; 0 disables subsampling")
         if self.alpha is not None and not 0 < self.alpha <= 1:

@@ -24,6 +24,11 @@ class Vocab:
         total_tokens: all tokens seen in the corpus, kept or not.
         sentences: number of token lists seen.
         pruned: words dropped by min-count or max-vocab.
+        count_pruned_words / count_pruned_tokens / count_floor: what bounded counting
+            (``count_limit``) discarded while streaming, gensim ``max_vocab_size``-style: each
+            time more than ``count_limit`` distinct words are held, words seen at most
+            ``count_floor`` times so far are dropped and the floor rises by one. Counts of
+            surviving words can then be underestimates, as in gensim.
     """
 
     words: list[str]
@@ -31,6 +36,9 @@ class Vocab:
     total_tokens: int = 0
     sentences: int = 0
     pruned: int = 0
+    count_pruned_words: int = 0
+    count_pruned_tokens: int = 0
+    count_floor: int = 0
     index: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -84,20 +92,38 @@ class Vocab:
         min_count: int = 5,
         max_vocab: int | None = None,
         source: str = "corpus",
+        count_limit: int | None = None,
     ) -> "Vocab":
         """Count words in one streaming pass and apply min-count / max-vocab.
+
+        ``count_limit`` bounds the memory of counting: at most about that many distinct words
+        are held at once (see the class docstring for the pruning rule).
 
         Raises:
             VocabError: the corpus is empty, or no word reaches ``min_count``.
         """
         counter: Counter[str] = Counter()
         n_sent = 0
+        floor, pruned_words, pruned_tokens = 1, 0, 0
         for tokens in sentences:
             counter.update(tokens)
             n_sent += 1
+            if count_limit is not None and len(counter) > count_limit:
+                rare = [w for w, c in counter.items() if c <= floor]
+                pruned_words += len(rare)
+                pruned_tokens += sum(counter.pop(w) for w in rare)
+                floor += 1
         if not counter:
             raise VocabError(f"{source}: the corpus holds no tokens; pass a non-empty text file")
-        vocab = cls.from_counts(counter, min_count=min_count, max_vocab=max_vocab, sentences=n_sent)
+        total = sum(counter.values()) + pruned_tokens
+        vocab = cls.from_counts(counter, min_count=min_count, max_vocab=max_vocab, total_tokens=total, sentences=n_sent)
+        if pruned_words:
+            vocab.count_pruned_words, vocab.count_pruned_tokens, vocab.count_floor = pruned_words, pruned_tokens, floor - 1
+            logger.warning(
+                "%s: bounded counting (count_limit=%d) pruned %d word occurrences of %d distinct rare words; "
+                "words seen up to %d times may be missing or undercounted",
+                source, count_limit, pruned_tokens, pruned_words, floor - 1,
+            )
         if not vocab.words:
             top = max(counter.values())
             raise VocabError(

@@ -56,7 +56,7 @@ def train(
     trainer = get_trainer(config.backend)
     t0 = time.perf_counter()
     source = corpus.source if isinstance(corpus, Corpus) else "corpus"
-    vocab = Vocab.build(corpus, min_count=config.min_count, max_vocab=config.max_vocab, source=source)
+    vocab = Vocab.build(corpus, min_count=config.min_count, max_vocab=config.max_vocab, source=source, count_limit=config.count_limit)
     vocab_seconds = time.perf_counter() - t0
     result = trainer.fit(corpus, vocab, config, callbacks)
     result.vocab_seconds = vocab_seconds

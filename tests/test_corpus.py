@@ -1,0 +1,124 @@
+import bz2
+import gzip
+import io
+import logging
+import os
+import sys
+
+import pytest
+
+from embed.corpus import Corpus, resolve_sources, tokenize_jieba, tokenize_simple, tokenize_whitespace
+from embed.errors import CorpusError
+
+
+def test_simple_tokenizer_is_unicode_aware_and_lower_cases():
+    assert tokenize_simple("Hello, WORLD! Ça va? naïve 42") == ["hello", "world", "ça", "va", "naïve", "42"]
+
+
+def test_whitespace_tokenizer_keeps_tokens_verbatim():
+    assert tokenize_whitespace("The cat , sat .\n") == ["The", "cat", ",", "sat", "."]
+
+
+def test_jieba_segments_chinese_and_drops_punctuation():
+    tokens = tokenize_jieba("贾宝玉看见林黛玉，笑道：“妹妹来了。”")
+    assert "，" not in tokens and "。" not in tokens
+    assert "林黛玉" in tokens or "黛玉" in tokens
+    assert "".join(tokens) == "贾宝玉看见林黛玉笑道妹妹来了"
+
+
+def test_reads_plain_gz_bz2_and_directories(tmp_path):
+    text = "one two three\nfour five\n\nsix\n"
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text(text)
+    with gzip.open(tmp_path / "d" / "b.txt.gz", "wt") as fh:
+        fh.write(text)
+    with bz2.open(tmp_path / "d" / "c.txt.bz2", "wt") as fh:
+        fh.write(text)
+    expected = [["one", "two", "three"], ["four", "five"], ["six"]]
+    for name in ("a.txt", "b.txt.gz", "c.txt.bz2"):
+        assert list(Corpus(tmp_path / "d" / name)) == expected
+    corpus = Corpus(tmp_path / "d")
+    assert list(corpus) == expected * 3
+    assert corpus.stats.files == 3 and corpus.stats.tokens == 18 and corpus.stats.sentences == 9
+    # re-iterable: a second pass yields the same
+    assert list(corpus) == expected * 3
+
+
+def test_stdin_is_spooled_and_re_iterable(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a b\nc\n")))
+    corpus = Corpus("-")
+    assert list(corpus) == [["a", "b"], ["c"]]
+    assert list(corpus) == [["a", "b"], ["c"]]
+    corpus.close()
+
+
+def test_long_lines_are_chunked_not_dropped(tmp_path):
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join(f"w{i}" for i in range(25)) + "\nshort line\n")
+    corpus = Corpus(path, max_sentence_length=10)
+    sentences = list(corpus)
+    assert [len(s) for s in sentences] == [10, 10, 5, 2]
+    assert sentences[2][-1] == "w24"
+    assert corpus.stats.chunked_lines == 1 and corpus.stats.tokens == 27
+
+
+def test_default_chunk_is_10000_tokens(tmp_path):
+    path = tmp_path / "long.txt"
+    path.write_text("x " * 25_000)
+    assert [len(s) for s in Corpus(path, tokenizer="whitespace")] == [10_000, 10_000, 5_000]
+
+
+def test_invalid_utf8_is_replaced_counted_and_reported_once(tmp_path, caplog):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("café olé\nnaïve\n".encode("latin-1"))
+    corpus = Corpus(path)
+    with caplog.at_level(logging.WARNING, logger="embed.corpus"):
+        first = list(corpus)
+        list(corpus)
+    assert first[0][0] == "caf"  # U+FFFD is not a word character
+    assert corpus.stats.decode_errors == 3
+    warnings = [r for r in caplog.records if "not valid UTF-8" in r.getMessage()]
+    assert len(warnings) == 1 and "3 byte(s)" in warnings[0].getMessage()
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CorpusError, match="no such file or directory"):
+        Corpus(tmp_path / "nope.txt")
+
+
+def test_binary_garbage_is_refused(tmp_path):
+    path = tmp_path / "model.bin"
+    path.write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(CorpusError, match=r"model\.bin: looks like a binary file"):
+        Corpus(path)
+
+
+def test_corrupt_gzip_is_refused(tmp_path):
+    path = tmp_path / "broken.txt.gz"
+    path.write_bytes(b"this is not gzip data at all")
+    with pytest.raises(CorpusError, match=r"broken\.txt\.gz: cannot be read"):
+        Corpus(path)
+
+
+def test_directory_without_text(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="directory holds no text files"):
+        resolve_sources(tmp_path / "empty")
+    (tmp_path / "empty" / "x.bin").write_bytes(b"\x00\x01" * 100)
+    with pytest.raises(CorpusError, match="directory holds no text files"):
+        resolve_sources(tmp_path / "empty")
+
+
+def test_unknown_tokenizer(tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    with pytest.raises(CorpusError, match="unknown tokenizer 'bpe'"):
+        Corpus(tmp_path / "a.txt", tokenizer="bpe")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "secret.txt"
+    path.write_text("a b c")
+    path.chmod(0)
+    with pytest.raises(CorpusError, match="secret.txt: permission denied"):
+        Corpus(path)

@@ -1,0 +1,77 @@
+import numpy as np
+from scipy import stats
+
+from embed.pairs import (
+    cbow_examples,
+    cbow_examples_from_windows,
+    reduced_windows,
+    skipgram_pairs,
+    skipgram_pairs_from_windows,
+    subsample,
+)
+
+
+def test_skipgram_window_by_hand():
+    # "the quick brown fox jumps" with effective windows [2, 1, 2, 1, 2]
+    ids = np.array([0, 1, 2, 3, 4])
+    eff = np.array([2, 1, 2, 1, 2])
+    c, x = skipgram_pairs_from_windows(ids, eff)
+    assert list(zip(c.tolist(), x.tolist())) == [
+        (0, 1), (0, 2),
+        (1, 0), (1, 2),
+        (2, 0), (2, 1), (2, 3), (2, 4),
+        (3, 2), (3, 4),
+        (4, 2), (4, 3),
+    ]
+
+
+def test_cbow_window_by_hand():
+    ids = np.array([7, 8, 9])
+    eff = np.array([1, 2, 1])
+    assert cbow_examples_from_windows(ids, eff) == [([8], 7), ([7, 9], 8), ([8], 9)]
+
+
+def test_window_never_crosses_sentence_edges_and_single_word_gives_nothing():
+    c, x = skipgram_pairs_from_windows(np.array([5]), np.array([3]))
+    assert c.size == 0 and x.size == 0
+    assert cbow_examples_from_windows(np.array([5]), np.array([3])) == []
+
+
+def test_full_window_matches_brute_force():
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 50, size=40)
+    eff = reduced_windows(40, 5, rng)
+    c, x = skipgram_pairs_from_windows(ids, eff)
+    brute = [(ids[i], ids[j]) for i in range(40) for j in range(40) if i != j and abs(i - j) <= eff[i]]
+    assert list(zip(c.tolist(), x.tolist())) == [(int(a), int(b)) for a, b in brute]
+
+
+def test_reduced_window_is_uniform():
+    rng = np.random.default_rng(0)
+    eff = reduced_windows(50_000, 5, rng)
+    observed = np.bincount(eff, minlength=6)[1:]
+    assert eff.min() == 1 and eff.max() == 5
+    assert stats.chisquare(observed).pvalue > 0.001
+
+
+def test_pairs_are_seeded():
+    ids = np.arange(30)
+    a = skipgram_pairs(ids, 4, np.random.default_rng(11))
+    b = skipgram_pairs(ids, 4, np.random.default_rng(11))
+    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+    assert cbow_examples(ids, 4, np.random.default_rng(5)) == cbow_examples(ids, 4, np.random.default_rng(5))
+
+
+def test_expected_pairs_per_token():
+    # With window w, an interior token has on average 2 * (w + 1) / 2 = w + 1 contexts.
+    rng = np.random.default_rng(1)
+    c, _ = skipgram_pairs(np.arange(100_000), 5, rng)
+    assert abs(c.size / 100_000 - 6.0) < 0.05
+
+
+def test_subsample_keeps_with_the_given_probability():
+    rng = np.random.default_rng(2)
+    ids = np.repeat([0, 1], 20_000)
+    kept = subsample(ids, np.array([0.25, 1.0]), rng)
+    assert (kept == 1).sum() == 20_000
+    assert abs((kept == 0).sum() / 20_000 - 0.25) < 0.02
