@@ -3,7 +3,7 @@
     python -m bench.classify speed [epoch|infer]  # TextCNN epoch on MR, batched inference
     python -m bench.classify mr [FOLDS]       # MR 10-fold CV: CNN-rand, CNN-non-static (FOLDS of the 10)
     python -m bench.classify sst2             # SST-2 test: CNN-non-static, BiLSTM
-    python -m bench.classify zh               # ChnSentiCorp 80/10/10: CNN-rand vs CNN-non-static
+    python -m bench.classify zh [EPOCHS [MODES]]  # ChnSentiCorp 80/10/10: CNN-rand vs CNN-non-static
 
 Vectors come from ``python -m bench.classify_vectors en|zh`` (``runs/vectors_{en,zh}``).
 Results are appended as JSON lines to ``bench/out/classify.jsonl``.
@@ -72,14 +72,14 @@ def sst2(which: str = "cnn,bilstm", epochs: int = 25) -> None:
                 "test_accuracy": m.accuracy, "test_macro_f1": m.macro_f1, "seconds": round(time.time() - started)})
 
 
-def zh(epochs: int = 25) -> None:
+def zh(epochs: int = 25, modes: str = "rand,non-static") -> None:
     from embed.classify import ClassifierConfig, fit, read_dataset
     from embed.classify.data import fixed_split
 
     data = read_dataset(ZH, "csv", "review", "label")
     tr, dv, te = fixed_split(len(data), (0.8, 0.1, 0.1), seed=1)
     vecs = vectors("zh")
-    for mode in ("rand", "non-static"):
+    for mode in modes.split(","):
         config = ClassifierConfig(mode=mode, tokenizer="jieba", epochs=epochs, dim=vecs.dim, max_tokens=2000)
         started = time.time()
         test = data.subset(te)
