@@ -1,7 +1,7 @@
 """Classifier benchmarks (issue 5): Kim (2014) MR / SST-2, ChnSentiCorp, speed.
 
     python -m bench.classify speed [epoch|infer]  # TextCNN epoch on MR, batched inference
-    python -m bench.classify mr [FOLDS]       # MR 10-fold CV: CNN-rand, CNN-non-static (FOLDS of the 10)
+    python -m bench.classify mr [FOLDS [MODES [EPOCHS [FIRST]]]]  # MR 10-fold CV (FOLDS of the 10, from FIRST)
     python -m bench.classify sst2             # SST-2 test: CNN-non-static, BiLSTM
     python -m bench.classify zh [EPOCHS [MODES]]  # ChnSentiCorp 80/10/10: CNN-rand vs CNN-non-static
 
@@ -41,7 +41,8 @@ def vectors(lang: str) -> Any:
     return load(RUNS / f"vectors_{lang}")
 
 
-def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25) -> None:
+def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25, first: int = 0) -> None:
+    """Folds ``first`` .. ``first + folds - 1`` (0-based) of the seeded stratified 10-fold split."""
     from embed.classify import ClassifierConfig, read_dataset
     from embed.classify.train import cross_validate
 
@@ -50,10 +51,10 @@ def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25) -> Non
     for mode in modes.split(","):
         config = ClassifierConfig(mode=mode, tokenizer="whitespace", epochs=epochs)
         started = time.time()
-        res = cross_validate(data, config, 10, None if mode == "rand" else vecs, folds=list(range(folds)),
+        res = cross_validate(data, config, 10, None if mode == "rand" else vecs, folds=list(range(first, first + folds)),
                              on_fold=lambda n, m: print(f"MR {mode} fold {n + 1}: {m.accuracy:.4f}", flush=True))
         acc = [m.accuracy for m in res]
-        record({"bench": "mr_cv", "mode": mode, "folds_run": len(res), "of": 10, "epochs": epochs, "accuracy_mean": float(np.mean(acc)),
+        record({"bench": "mr_cv", "mode": mode, "folds": [first + 1, first + folds], "folds_run": len(res), "of": 10, "epochs": epochs, "accuracy_mean": float(np.mean(acc)),
                 "accuracy_per_fold": acc, "macro_f1_mean": float(np.mean([m.macro_f1 for m in res])), "seconds": round(time.time() - started)})
 
 
