@@ -11,7 +11,7 @@ from torch import nn
 from embed.classify.config import ClassifierConfig
 from embed.classify.data import Dataset
 from embed.classify.metrics import Metrics, score
-from embed.classify.models import PAD, UNK
+from embed.classify.models import UNK
 from embed.corpus import get_tokenizer
 from embed.errors import ConfigError, FormatError
 
