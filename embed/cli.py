@@ -280,12 +280,15 @@ def evaluate(model: str, analogies: tuple[str, ...], pair_sets: tuple[str, ...],
         click.echo(f"pairs\t{p.name}\tspearman {p.spearman:.4f}\tpearson {p.pearson:.4f}\toov {p.oov_percent:.1f}%")
 
 
+from embed.cli_classify import classify as _classify  # noqa: E402
 from embed.cli_index import index as _index  # noqa: E402
 from embed.cli_index import serve as _serve  # noqa: E402
+from embed.cli_plot import plot as _plot  # noqa: E402
 
 main.add_command(_index)
 main.add_command(_serve)
-from embed.cli_plot import plot as _plot; main.add_command(_plot)  # noqa: E402,E702
+main.add_command(_plot)
+main.add_command(_classify)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,99 @@
+"""Classifier benchmarks (issue 5): Kim (2014) MR / SST-2, ChnSentiCorp, speed.
+
+    python -m bench.classify speed [epoch|infer]  # TextCNN epoch on MR, batched inference
+    python -m bench.classify mr [FOLDS [MODES [EPOCHS [FIRST]]]]  # MR 10-fold CV (FOLDS of the 10, from FIRST)
+    python -m bench.classify sst2             # SST-2 test: CNN-non-static, BiLSTM
+    python -m bench.classify zh [EPOCHS [MODES]]  # ChnSentiCorp 80/10/10: CNN-rand vs CNN-non-static
+
+Vectors come from ``python -m bench.classify_vectors en|zh`` (``runs/vectors_{en,zh}``).
+Results are appended as JSON lines to ``bench/out/classify.jsonl``.
+torch runs on 2 threads (``ClassifierConfig.threads``), the machines' core count.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+KIM = DATA / "classify_en" / "kim2014_sentence"
+ZH = DATA / "classify_zh" / "chinese_nlp_corpus" / "ChnSentiCorp_htl_all.csv"
+RUNS = Path(__file__).resolve().parents[1] / "runs"
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def record(entry: dict[str, Any]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    entry = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **entry}
+    with open(OUT / "classify.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry) + "\n")
+    print(json.dumps(entry), flush=True)
+
+
+def vectors(lang: str) -> Any:
+    from embed.io import load
+
+    return load(RUNS / f"vectors_{lang}")
+
+
+def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25, first: int = 0) -> None:
+    """Folds ``first`` .. ``first + folds - 1`` (0-based) of the seeded stratified 10-fold split."""
+    from embed.classify import ClassifierConfig, read_dataset
+    from embed.classify.train import cross_validate
+
+    data = read_dataset(KIM / "rt-polarity.all", "kim")
+    vecs = vectors("en")
+    for mode in modes.split(","):
+        config = ClassifierConfig(mode=mode, tokenizer="whitespace", epochs=epochs)
+        started = time.time()
+        res = cross_validate(data, config, 10, None if mode == "rand" else vecs, folds=list(range(first, first + folds)),
+                             on_fold=lambda n, m: print(f"MR {mode} fold {n + 1}: {m.accuracy:.4f}", flush=True))
+        acc = [m.accuracy for m in res]
+        record({"bench": "mr_cv", "mode": mode, "folds": [first + 1, first + folds], "folds_run": len(res), "of": 10, "epochs": epochs, "accuracy_mean": float(np.mean(acc)),
+                "accuracy_per_fold": acc, "macro_f1_mean": float(np.mean([m.macro_f1 for m in res])), "seconds": round(time.time() - started)})
+
+
+def sst2(which: str = "cnn,bilstm", epochs: int = 25) -> None:
+    from embed.classify import ClassifierConfig, fit, read_dataset
+
+    train, dev, test = (read_dataset(KIM / f"stsa.binary.{s}", "kim") for s in ("train", "dev", "test"))
+    vecs = vectors("en")
+    for name in which.split(","):
+        arch = {"cnn": dict(arch="cnn"), "bilstm": dict(arch="lstm", bidirectional=True)}[name]
+        config = ClassifierConfig(mode="non-static", tokenizer="whitespace", epochs=epochs, **arch)
+        started = time.time()
+        clf = fit(train, config, vecs, dev=dev, extra_texts=test.texts, on_epoch=lambda r: print(f"SST-2 {name} {r}", flush=True))
+        m = clf.evaluate(test)
+        record({"bench": "sst2", "model": name, "mode": "non-static", "epochs": epochs, "best_epoch": clf.info["best_epoch"],
+                "test_accuracy": m.accuracy, "test_macro_f1": m.macro_f1, "seconds": round(time.time() - started)})
+
+
+def zh(epochs: int = 25, modes: str = "rand,non-static") -> None:
+    from embed.classify import ClassifierConfig, fit, read_dataset
+    from embed.classify.data import fixed_split
+
+    data = read_dataset(ZH, "csv", "review", "label")
+    tr, dv, te = fixed_split(len(data), (0.8, 0.1, 0.1), seed=1)
+    vecs = vectors("zh")
+    for mode in modes.split(","):
+        config = ClassifierConfig(mode=mode, tokenizer="jieba", epochs=epochs, dim=vecs.dim, max_tokens=2000)
+        started = time.time()
+        test = data.subset(te)
+        clf = fit(data.subset(tr), config, None if mode == "rand" else vecs, dev=data.subset(dv), extra_texts=test.texts,
+                  on_epoch=lambda r: print(f"zh {mode} {r}", flush=True))
+        m = clf.evaluate(test)
+        record({"bench": "chnsenticorp", "mode": mode, "epochs": epochs, "best_epoch": clf.info["best_epoch"], "split": "80/10/10 seed 1",
+                "test_accuracy": m.accuracy, "test_macro_f1": m.macro_f1, "seconds": round(time.time() - started)})
+
+
+if __name__ == "__main__":
+    from bench.classify_speed import speed
+
+    commands = {"mr": mr, "sst2": sst2, "zh": zh, "speed": speed}
+    args = sys.argv[1:] or ["speed"]
+    commands[args[0]](*[int(a) if a.isdigit() else a for a in args[1:]])

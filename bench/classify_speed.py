@@ -1,0 +1,98 @@
+"""Speed of the TextCNN on MR (part of ``python -m bench.classify speed``).
+
+* one training epoch (9,596 sentences, Kim's settings), static and non-static, with
+  length bucketing and row-sparse Adadelta; anchor in the same run: the plain
+  reimplementation (dense embedding gradient, ``torch.optim.Adadelta`` over every
+  parameter, every sentence padded to the longest, as Kim's code does);
+* batched CPU inference on the 10,662 MR sentences (tokenise + encode + predict),
+  through the projection table; anchor: the same model through ``Conv1d``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+import embed.classify  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
+import torch  # noqa: E402
+
+
+def _setup(mode: str) -> tuple[Any, Any, np.ndarray]:
+    from bench.classify import KIM, vectors
+    from embed.classify import ClassifierConfig, read_dataset
+    from embed.classify.classifier import Classifier
+    from embed.classify.models import build_model
+    from embed.classify.train import build_vocab, init_embeddings
+
+    data = read_dataset(KIM / "rt-polarity.all", "kim")
+    config = ClassifierConfig(mode=mode, tokenizer="whitespace")
+    torch.set_num_threads(config.threads)
+    clf = Classifier(torch.nn.Identity(), build_vocab([t.split() for t in data.texts]), ["0", "1"], config)
+    init, _ = init_embeddings(clf.vocab, config, vectors("en"), torch.Generator().manual_seed(1))
+    clf.model = build_model(len(clf.vocab), 2, config, init)
+    return clf, data, np.array([int(lab) for lab in data.labels])
+
+
+def _epoch(clf: Any, x: list[list[int]], y: np.ndarray, plain: bool) -> float:
+    """Seconds for one training epoch over 90% of MR (Kim's train part of a fold)."""
+    from embed.classify.classifier import pad_batch
+    from embed.classify.train import _Optimizers, training_batches
+
+    model, config = clf.model, clf.config
+    loss_fn = torch.nn.CrossEntropyLoss()
+    rng = np.random.default_rng(1)
+    if plain:
+        dense = torch.nn.Embedding(len(clf.vocab), config.dim, padding_idx=0)
+        dense.weight.data.copy_(model.embedder.embed.weight.data)
+        dense.weight.requires_grad_(config.mode != "static")
+        model.embedder.embed = dense
+        opt: Any = torch.optim.Adadelta([p for p in model.parameters() if p.requires_grad], lr=1.0, rho=0.95, eps=1e-6)
+        width = max(len(s) for s in x) + 4
+        order = rng.permutation(len(x))
+        batches = (pad_batch([x[i] for i in order[s : s + 50]], width, 4) + (torch.as_tensor(y[order[s : s + 50]]),) for s in range(0, len(x), 50))
+    else:
+        opt = _Optimizers(model, config)
+        batches = training_batches(x, y, 50, 5, rng)
+    model.train()
+    started = time.perf_counter()
+    for ids, lengths, target in batches:
+        opt.zero_grad()
+        loss_fn(model(ids, lengths), target).backward()
+        opt.step()
+        with torch.no_grad():
+            model.out.weight.copy_(torch.renorm(model.out.weight, 2, 0, 3.0))
+    return time.perf_counter() - started
+
+
+def _inference(clf: Any, texts: list[str], table: bool, repeats: int = 3) -> float:
+    clf.frozen, clf._table = table, None
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        clf.predict_proba(texts)
+        rates.append(len(texts) / (time.perf_counter() - started))
+    return float(np.median(rates))
+
+
+def speed(what: str = "all") -> None:
+    """``what``: ``all``, ``epoch`` or ``infer``."""
+    from bench.classify import record
+
+    for mode in ("static", "non-static") if what in ("all", "epoch") else ():
+        for plain in (False, True):
+            clf, data, y = _setup(mode)
+            x = clf.encode(data.texts)
+            n = int(len(x) * 0.9)
+            secs = _epoch(clf, x[:n], y[:n], plain)
+            record({"bench": "mr_epoch", "mode": mode, "system": "plain (dense Adadelta, padded to max)" if plain else "embed (bucketed, row Adadelta)",
+                    "sentences": n, "seconds": round(secs, 2), "threads": torch.get_num_threads()})
+    if what not in ("all", "infer"):
+        return
+    clf, data, _ = _setup("non-static")
+    clf.model.eval()
+    for table in (True, False):
+        rate = _inference(clf, data.texts, table)
+        record({"bench": "mr_inference", "path": "projection table" if table else "Conv1d", "sentences": len(data.texts),
+                "sentences_per_s": round(rate), "batch": 256, "threads": torch.get_num_threads()})

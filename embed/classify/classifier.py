@@ -1,0 +1,163 @@
+"""A trained classifier: vocabulary, label names, config and torch model, ready to predict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from embed.classify.config import ClassifierConfig
+from embed.classify.data import Dataset
+from embed.classify.metrics import Metrics, score
+from embed.classify.models import UNK
+from embed.corpus import get_tokenizer
+from embed.errors import ConfigError, FormatError
+
+PAD_TOKEN, UNK_TOKEN = "<pad>", "<unk>"
+PREDICT_BATCH = 256
+TABLE_LIMIT_BYTES = 512 * 2**20
+"""The CNN's inference lookup table (vocab x 1,200 floats by default) is built up to this size."""
+
+
+def pad_batch(seqs: Sequence[list[int]], min_length: int, extra: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad id lists with zeros -> ids ``(batch, time)`` and lengths ``(batch,)``.
+
+    ``time`` is the longest sequence plus ``extra`` and at least ``min_length``, so that a
+    sentence shorter than the widest filter still yields one window per token.
+
+    >>> ids, lens = pad_batch([[5, 6], [7]], min_length=5, extra=2)
+    >>> ids.tolist(), lens.tolist()
+    ([[5, 6, 0, 0, 0], [7, 0, 0, 0, 0]], [2, 1])
+    """
+    lengths = [len(s) for s in seqs]
+    width = max(max(lengths, default=0) + extra, min_length)
+    ids = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+    return ids, torch.as_tensor(lengths, dtype=torch.long)
+
+
+class Classifier:
+    """Predicts labels for raw texts.
+
+    Args:
+        model: a :class:`~embed.classify.models.TextCNN` or ``TextRNN``.
+        vocab: token strings by id; ``vocab[0]`` is padding, ``vocab[1]`` unknown.
+        labels: label names by class id.
+        config: the configuration it was trained with.
+    """
+
+    def __init__(self, model: nn.Module, vocab: list[str], labels: list[str], config: ClassifierConfig) -> None:
+        self.model = model
+        self.vocab = vocab
+        self.index = {w: i for i, w in enumerate(vocab)}
+        self.labels = labels
+        self.config = config
+        self._tokenize = get_tokenizer(config.tokenizer)
+        self.info: dict[str, object] = {}
+        self.frozen = False
+        """True once trained or loaded: the weights no longer change, so the CNN may
+        predict through its projection table (see :meth:`TextCNN.projection_table`)."""
+        self._table: list[torch.Tensor] | None = None
+
+    def tokenize(self, texts: Sequence[str], source: str = "input") -> list[list[str]]:
+        """Tokens per text with the classifier's tokenizer.
+
+        Raises:
+            FormatError: an item is not a string.
+        """
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise FormatError(f"{source}: text {i + 1} is {type(text).__name__}, not a string")
+        return [self._tokenize(t) for t in texts]
+
+    def encode_tokens(self, token_lists: Sequence[list[str]], source: str = "input") -> list[list[int]]:
+        """Token ids per token list (unknown words -> ``<unk>``).
+
+        Raises:
+            FormatError: a text has more than ``config.max_tokens`` tokens.
+        """
+        limit = self.config.max_tokens
+        for i, tokens in enumerate(token_lists):
+            if len(tokens) > limit:
+                raise FormatError(f"{source}: text {i + 1} has {len(tokens)} tokens, more than the limit of {limit}; shorten it or train with a larger --max-tokens")
+        index = self.index
+        return [[index.get(t, UNK) for t in tokens] for tokens in token_lists]
+
+    def encode(self, texts: Sequence[str], source: str = "input") -> list[list[int]]:
+        """Token ids per text; see :meth:`tokenize` and :meth:`encode_tokens`."""
+        return self.encode_tokens(self.tokenize(texts, source), source)
+
+    def _padding(self) -> tuple[int, int]:
+        widest = max(self.config.filter_sizes) if self.config.arch == "cnn" else 1
+        return widest, widest - 1
+
+    def batches(self, encoded: list[list[int]], batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+        """Length-sorted batches (positions, ids, lengths): similar lengths waste little padding."""
+        order = np.argsort([len(s) for s in encoded], kind="stable")
+        min_length, extra = self._padding()
+        for start in range(0, len(order), batch_size):
+            pos = order[start : start + batch_size]
+            ids, lengths = pad_batch([encoded[i] for i in pos], min_length, extra)
+            yield pos, ids, lengths
+
+    def logits(self, encoded: list[list[int]], batch_size: int = PREDICT_BATCH) -> torch.Tensor:
+        """Logits ``(len(encoded), num_classes)`` in input order, in eval mode."""
+        was_training = self.model.training
+        self.model.eval()
+        out = torch.empty((len(encoded), len(self.labels)))
+        try:
+            with torch.inference_mode():
+                table = self._projection_table()
+                for pos, ids, lengths in self.batches(encoded, batch_size):
+                    if table is not None:
+                        out[torch.as_tensor(pos)] = self.model.logits_from_table(table, ids, lengths)
+                    else:
+                        out[torch.as_tensor(pos)] = self.model(ids, lengths)
+        finally:
+            self.model.train(was_training)
+        return out
+
+    def _projection_table(self) -> list[torch.Tensor] | None:
+        if not self.frozen or not hasattr(self.model, "projection_table"):
+            return None
+        if self._table is None:
+            width = sum(self.config.filter_sizes) * self.config.num_filters
+            if len(self.vocab) * width * 4 > TABLE_LIMIT_BYTES:
+                return None
+            self._table = self.model.projection_table()
+        return self._table
+
+    def predict_proba(self, texts: Sequence[str], source: str = "input") -> np.ndarray:
+        """Class probabilities ``(len(texts), num_classes)``, columns in ``labels`` order."""
+        return torch.softmax(self.logits(self.encode(texts, source)), dim=1).numpy()
+
+    def predict(self, texts: Sequence[str], k: int = 1, source: str = "input") -> list[list[tuple[str, float]]]:
+        """The top ``k`` ``(label, probability)`` pairs per text, most probable first.
+
+        Raises:
+            ConfigError: ``k`` < 1.
+            FormatError: a text is too long (see :meth:`encode`).
+        """
+        if k < 1:
+            raise ConfigError(f"k must be >= 1, got {k}")
+        k = min(k, len(self.labels))
+        probs = self.predict_proba(texts, source)
+        top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        return [[(self.labels[j], float(probs[i, j])) for j in row] for i, row in enumerate(top)]
+
+    def evaluate(self, data: Dataset) -> Metrics:
+        """Scores on labelled ``data``.
+
+        Raises:
+            FormatError: ``data`` holds a label the classifier was not trained on.
+        """
+        label_ids = {lab: i for i, lab in enumerate(self.labels)}
+        unknown = sorted(set(data.labels) - set(label_ids))
+        if unknown:
+            raise FormatError(f"{data.source}: labels {unknown[:5]} were not in the training data (known: {self.labels[:10]})")
+        gold = np.array([label_ids[lab] for lab in data.labels])
+        pred = self.logits(self.encode(data.texts, data.source)).argmax(dim=1).numpy()
+        return score(gold, pred, self.labels)

@@ -1,0 +1,233 @@
+"""Labelled sentence data: readers with format detection, splits and CV folds.
+
+Formats (``fmt``):
+
+* ``fasttext`` - ``__label__pos some text`` (several ``__label__`` prefixes: the first wins);
+* ``tsv`` - ``label<TAB>text``;
+* ``csv`` - a header row; the text and label columns are named (or guessed:
+  ``text``/``review``/``sentence`` and ``label``/``class``);
+* ``jsonl`` - one object per line with ``text`` and ``label`` (names configurable);
+* ``kim`` - ``label text`` as in Kim (2014)'s MR/SST files.
+
+Files are decoded as UTF-8, falling back to Latin-1 (MR's ``rt-polarity.all`` is
+cp1252), and split on ``\\n`` only: ``str.splitlines`` would also break at U+0085.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embed.errors import FormatError
+
+FORMATS: tuple[str, ...] = ("auto", "fasttext", "tsv", "csv", "jsonl", "kim")
+_TEXT_COLUMNS = ("text", "review", "sentence", "content")
+_LABEL_COLUMNS = ("label", "class", "category", "sentiment")
+_KIM_LINE = re.compile(r"^(\S+) (.*)$")
+
+
+@dataclass
+class Dataset:
+    """Texts with their labels (``labels[i]`` is the label name of ``texts[i]``)."""
+
+    texts: list[str]
+    labels: list[str]
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, idx: np.ndarray | list[int]) -> "Dataset":
+        return Dataset([self.texts[i] for i in idx], [self.labels[i] for i in idx], self.source)
+
+
+def decode(raw: bytes) -> str:
+    """UTF-8 (a BOM is dropped) or, failing that, Latin-1, which never fails."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """The decoded content of a file (``-`` is standard input).
+
+    Raises:
+        FormatError: the file does not exist.
+    """
+    import sys
+
+    if str(path) == "-":
+        return decode(sys.stdin.buffer.read())
+    p = Path(path)
+    if not p.is_file():
+        raise FormatError(f"{path}: no such file; pass a labelled data file")
+    return decode(p.read_bytes())
+
+
+def numbered_lines(text: str) -> list[tuple[int, str]]:
+    """``(line number, line)`` of the non-blank lines, split on ``\\n`` only, ``\\r`` stripped.
+
+    >>> numbered_lines("a\\x85b\\r\\n\\nc")
+    [(1, 'a\\x85b'), (3, 'c')]
+    """
+    return [(i, line.rstrip("\r")) for i, line in enumerate(text.split("\n"), start=1) if line.strip()]
+
+
+def detect_format(path: Path, first: str) -> str:
+    """Guess the format from the extension and the first non-empty line.
+
+    >>> detect_format(Path("x.txt"), "__label__pos great film")
+    'fasttext'
+    >>> detect_format(Path("x.txt"), "1 a stirring , funny film")
+    'kim'
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".json", ".ndjson") or first.lstrip().startswith("{"):
+        return "jsonl"
+    if first.startswith("__label__"):
+        return "fasttext"
+    if "\t" in first:
+        return "tsv"
+    if _KIM_LINE.match(first):
+        return "kim"
+    raise FormatError(f"{path}: cannot tell the format from the first line {first[:60]!r}; pass --format fasttext|tsv|csv|jsonl|kim")
+
+
+def read_dataset(
+    path: str | os.PathLike[str],
+    fmt: str = "auto",
+    text_column: str | None = None,
+    label_column: str | None = None,
+    require_labels: bool = True,
+) -> Dataset:
+    """Read a labelled data file.
+
+    Raises:
+        FormatError: missing/empty file, unknown format, a line without a label or text,
+            or a CSV/JSONL field that is absent.
+    """
+    path = Path(path)
+    text = read_text(path)
+    lines = numbered_lines(text)
+    if not lines:
+        raise FormatError(f"{path}: holds no examples; pass a file with one labelled text per line")
+    if fmt not in FORMATS:
+        raise FormatError(f"unknown data format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "auto":
+        fmt = detect_format(path, lines[0][1])
+    if fmt == "csv":
+        pairs = _read_csv(path, text, text_column, label_column)
+    elif fmt == "jsonl":
+        pairs = _read_jsonl(path, lines, text_column or "text", label_column or "label")
+    else:
+        pairs = [_split_line(path, i, line, fmt) for i, line in lines]
+    if require_labels:
+        for n, (label, _) in enumerate(pairs, start=1):
+            if not label:
+                raise FormatError(f"{path}: example {n} has no label; every example needs one ({fmt} format)")
+    if not pairs:
+        raise FormatError(f"{path}: holds no examples (only a header?)")
+    return Dataset([t for _, t in pairs], [lab for lab, _ in pairs], str(path))
+
+
+def _split_line(path: Path, lineno: int, line: str, fmt: str) -> tuple[str, str]:
+    if fmt == "fasttext":
+        if not line.startswith("__label__"):
+            raise FormatError(f"{path}:{lineno}: no __label__ prefix; every line needs '__label__X text'")
+        labels, words = [], line.split()
+        while words and words[0].startswith("__label__"):
+            labels.append(words.pop(0)[len("__label__"):])
+        return labels[0], " ".join(words)
+    if fmt == "tsv":
+        label, sep, text = line.partition("\t")
+        if not sep:
+            raise FormatError(f"{path}:{lineno}: no TAB; every line needs 'label<TAB>text'")
+        return label.strip(), text
+    m = _KIM_LINE.match(line)
+    if m is None:
+        raise FormatError(f"{path}:{lineno}: expected 'label text', got {line[:60]!r}")
+    return m.group(1), m.group(2)
+
+
+def _pick(path: Path, header: list[str], wanted: str | None, guesses: tuple[str, ...], what: str) -> int:
+    lowered = [h.strip().lower() for h in header]
+    if wanted is not None:
+        if wanted.lower() not in lowered:
+            raise FormatError(f"{path}: no column {wanted!r} in the header {header}; pass --{what}-column with one of them")
+        return lowered.index(wanted.lower())
+    for g in guesses:
+        if g in lowered:
+            return lowered.index(g)
+    raise FormatError(f"{path}: cannot tell the {what} column from the header {header}; pass --{what}-column")
+
+
+def _read_csv(path: Path, text: str, text_col: str | None, label_col: str | None) -> list[tuple[str, str]]:
+    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
+    header = rows[0]
+    ti = _pick(path, header, text_col, _TEXT_COLUMNS, "text")
+    li = _pick(path, header, label_col, _LABEL_COLUMNS, "label")
+    out = []
+    for n, row in enumerate(rows[1:], start=2):
+        if len(row) <= max(ti, li):
+            raise FormatError(f"{path}: row {n} has {len(row)} fields, the header has {len(header)}; fix or quote that row")
+        out.append((row[li].strip(), row[ti]))
+    return out
+
+
+def _read_jsonl(path: Path, lines: list[tuple[int, str]], text_key: str, label_key: str) -> list[tuple[str, str]]:
+    out = []
+    for n, line in lines:
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FormatError(f"{path}:{n}: not valid JSON ({exc.msg}); one object per line is expected") from None
+        if not isinstance(obj, dict) or text_key not in obj:
+            raise FormatError(f"{path}:{n}: no {text_key!r} field; pass --text-column to name it")
+        label = obj.get(label_key)
+        out.append(("" if label is None else str(label), str(obj[text_key])))
+    return out
+
+
+def sorted_labels(labels: list[str]) -> list[str]:
+    """Distinct labels, numerically when they are all integers.
+
+    >>> sorted_labels(["10", "2", "2", "1"])
+    ['1', '2', '10']
+    """
+    distinct = set(labels)
+    if all(re.fullmatch(r"-?\d+", lab) for lab in distinct):
+        return sorted(distinct, key=int)
+    return sorted(distinct)
+
+
+def dev_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled (train, dev) index arrays; dev holds ``round(n * fraction)`` items (>= 1)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_dev = max(1, int(round(n * fraction)))
+    return np.sort(perm[n_dev:]), np.sort(perm[:n_dev])
+
+
+def cv_folds(labels: list[str], k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified ``k``-fold (train, test) index pairs, shuffled with ``seed``."""
+    from sklearn.model_selection import StratifiedKFold
+
+    skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    return list(skf.split(np.zeros(len(labels)), labels))
+
+
+def fixed_split(n: int, fractions: tuple[float, float, float], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A seeded (train, dev, test) split, e.g. ``(0.8, 0.1, 0.1)``."""
+    perm = np.random.default_rng(seed).permutation(n)
+    a = int(round(n * fractions[0]))
+    b = a + int(round(n * fractions[1]))
+    return np.sort(perm[:a]), np.sort(perm[a:b]), np.sort(perm[b:])

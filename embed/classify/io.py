@@ -1,0 +1,103 @@
+"""Saving and loading classifier directories; no pickle.
+
+A classifier directory holds:
+
+* ``model.safetensors`` - the weights (safetensors);
+* ``config.json`` - ``{"format": "embed-classifier", "version": 1, "config": {...}, "info": {...}}``;
+* ``vocab.txt`` - one token per line, line ``i`` is id ``i`` (``<pad>``, ``<unk>`` first);
+* ``labels.json`` - the label names by class id.
+
+It is written under a temporary name and renamed when complete (``embed.io.atomic_dir``).
+Prediction needs nothing else: no vectors file, no training data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from embed.classify.classifier import Classifier
+from embed.classify.config import ClassifierConfig
+from embed.errors import ConfigError, FormatError
+from embed.io import atomic_dir
+
+CLASSIFIER_FORMAT = "embed-classifier"
+CLASSIFIER_VERSION = 1
+FILES = ("model.safetensors", "config.json", "vocab.txt", "labels.json")
+
+
+def save_classifier(out: str | os.PathLike[str], clf: Classifier, extra: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
+    """Write ``clf`` to the directory ``out`` atomically; ``extra`` goes into ``config.json``.
+
+    Raises:
+        OutputError: ``out`` exists (without ``overwrite``) or cannot be written.
+    """
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().contiguous().clone() for k, v in clf.model.state_dict().items()}
+    meta = {"format": CLASSIFIER_FORMAT, "version": CLASSIFIER_VERSION, "config": clf.config.to_dict(), "info": clf.info, **(extra or {})}
+    with atomic_dir(out, overwrite) as tmp:
+        save_file(state, str(tmp / "model.safetensors"), metadata={"format": CLASSIFIER_FORMAT})
+        (tmp / "config.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / "vocab.txt").write_text("\n".join(clf.vocab) + "\n", encoding="utf-8")
+        (tmp / "labels.json").write_text(json.dumps(clf.labels, ensure_ascii=False) + "\n", encoding="utf-8")
+    return Path(out)
+
+
+def read_classifier_meta(path: Path) -> dict[str, Any]:
+    """``config.json`` of a classifier directory, checked.
+
+    Raises:
+        FormatError: not a classifier directory, damaged, or written by a newer embed.
+    """
+    if not path.is_dir():
+        raise FormatError(f"{path}: no such directory; pass a directory written by 'embed classify train'")
+    missing = [f for f in FILES if not (path / f).is_file()]
+    if missing:
+        raise FormatError(f"{path}: not a classifier directory (missing {', '.join(missing)}); pass a directory written by 'embed classify train'")
+    try:
+        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FormatError(f"{path / 'config.json'}: not valid JSON ({exc}); retrain or restore the classifier") from None
+    if not isinstance(meta, dict) or meta.get("format") != CLASSIFIER_FORMAT:
+        raise FormatError(f"{path / 'config.json'}: not an embed classifier (format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {CLASSIFIER_FORMAT!r})")
+    if meta.get("version", 0) > CLASSIFIER_VERSION:
+        raise FormatError(f"{path / 'config.json'}: classifier format version {meta['version']} is newer than this embed ({CLASSIFIER_VERSION}); upgrade embed")
+    return meta
+
+
+def load_classifier(path: str | os.PathLike[str]) -> Classifier:
+    """Load a classifier directory written by :func:`save_classifier`.
+
+    Raises:
+        FormatError: missing or damaged files, or weights that don't fit the config.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from embed.classify.models import build_model
+
+    path = Path(path)
+    meta = read_classifier_meta(path)
+    try:
+        config = ClassifierConfig.from_dict(meta["config"])
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise FormatError(f"{path / 'config.json'}: bad classifier config ({exc}); retrain or restore the classifier") from None
+    vocab = (path / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
+    if not isinstance(labels, list) or len(labels) < 2:
+        raise FormatError(f"{path / 'labels.json'}: expected a list of at least two label names")
+    model = build_model(len(vocab), len(labels), config)
+    try:
+        state = load_file(str(path / "model.safetensors"))
+        model.load_state_dict(state, strict=True)
+    except (SafetensorError, RuntimeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FormatError(f"{path / 'model.safetensors'}: weights do not fit the config, vocabulary and labels ({first}); retrain or restore the classifier") from None
+    model.eval()
+    clf = Classifier(model, vocab, [str(lab) for lab in labels], config)
+    clf.frozen = True
+    clf.info = dict(meta.get("info") or {})
+    return clf

@@ -1,0 +1,146 @@
+"""TextCNN (Kim 2014) and TextRNN (LSTM/GRU, max-pooled over time) in torch.
+
+Both take a batch of token ids ``(batch, time)`` (0 = padding) with the true lengths
+``(batch,)`` and return logits ``(batch, num_classes)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from embed.classify.config import ClassifierConfig
+
+PAD = 0
+UNK = 1
+
+
+class Embedder(nn.Module):
+    """Token ids -> vectors for the four modes of Kim (2014).
+
+    ``multichannel`` adds a frozen copy of the pre-trained vectors to a tuned one: a
+    convolution is linear, so shared filters over the sum equal Kim's two channels
+    with shared filters whose outputs are added.
+    """
+
+    def __init__(self, vocab_size: int, config: ClassifierConfig, init: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.mode = config.mode
+        # Sparse row gradients: the optimizers (embed.classify.optim) update only the batch's words.
+        self.embed = nn.Embedding(vocab_size, config.dim, padding_idx=PAD, sparse=True)
+        if init is not None:
+            with torch.no_grad():
+                self.embed.weight.copy_(init)
+        if config.mode == "static":
+            self.embed.weight.requires_grad_(False)
+        if config.mode == "multichannel":
+            frozen = init.clone() if init is not None else torch.zeros(vocab_size, config.dim)
+            self.register_buffer("static_embed", frozen)
+        else:
+            self.static_embed: torch.Tensor | None = None
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """``(batch, time)`` ids -> ``(batch, time, dim)`` vectors."""
+        x = self.embed(ids)
+        if self.static_embed is not None:
+            x = x + nn.functional.embedding(ids, self.static_embed)
+        return x
+
+
+class TextCNN(nn.Module):
+    """Convolutions of widths ``filter_sizes`` (``num_filters`` maps each), ReLU,
+    max-over-time pooling, dropout, a linear layer."""
+
+    def __init__(self, vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.embedder = Embedder(vocab_size, config, init)
+        self.convs = nn.ModuleList(nn.Conv1d(config.dim, config.num_filters, k) for k in config.filter_sizes)
+        self.dropout = nn.Dropout(config.dropout)
+        self.out = nn.Linear(config.num_filters * len(config.filter_sizes), num_classes)
+        self.min_length = max(config.filter_sizes)
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch, time)`` ids -> pooled features ``(batch, num_filters * len(filter_sizes))``.
+
+        ``time`` must be at least the widest filter: :func:`embed.classify.classifier.pad_batch`
+        right-pads with zeros, so sentences shorter than a filter still work. With
+        ``lengths`` ``(batch,)``, only windows starting on a real token are pooled, so a
+        sentence's features do not depend on how long its batch-mates are.
+        """
+        x = self.embedder(ids).transpose(1, 2)  # conv1d wants (batch, dim, time)
+        pooled = []
+        for conv in self.convs:
+            h = torch.relu(conv(x))
+            if lengths is not None:
+                starts = torch.arange(h.shape[2], device=h.device)
+                # ReLU output is >= 0, so zeroing the windows past the end keeps the max exact.
+                h = h.masked_fill((starts[None, :] >= lengths.clamp(min=1)[:, None])[:, None, :], 0.0)
+            pooled.append(h.amax(dim=2))
+        return torch.cat(pooled, dim=1)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``ids`` ``(batch, time)``, ``lengths`` ``(batch,)`` -> logits ``(batch, classes)``."""
+        return self.out(self.dropout(self.features(ids, lengths)))
+
+    @torch.no_grad()
+    def projection_table(self) -> list[torch.Tensor]:
+        """Every word's embedding times every filter column: one ``(vocab, num_filters)``
+        table per (window width k, offset j), ``E @ W_k[:, :, j].T``.
+
+        With frozen weights (inference), a window's convolution is a sum of ``k`` rows of
+        these tables, so prediction costs lookups and additions instead of a convolution:
+        ~100x fewer FLOPs per sentence. Separate tables keep each gather cache-sized.
+        """
+        emb = self.embedder.embed.weight
+        if self.embedder.static_embed is not None:
+            emb = emb + self.embedder.static_embed
+        return [(emb @ conv.weight[:, :, j].t()).contiguous() for conv in self.convs for j in range(conv.kernel_size[0])]
+
+    def logits_from_table(self, tables: list[torch.Tensor], ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Eval-mode logits ``(batch, classes)`` from :meth:`projection_table` (same values
+        as ``forward`` up to float rounding)."""
+        pooled, p, time_steps = [], 0, ids.shape[1]
+        for conv in self.convs:
+            k = conv.kernel_size[0]
+            steps = time_steps - k + 1
+            h = nn.functional.embedding(ids[:, 0:steps], tables[p]) + conv.bias  # (batch, steps, filters)
+            for j in range(1, k):
+                h += nn.functional.embedding(ids[:, j : j + steps], tables[p + j])
+            p += k
+            h = torch.relu_(h)
+            starts = torch.arange(steps)
+            h = h.masked_fill_((starts[None, :] >= lengths.clamp(min=1)[:, None])[:, :, None], 0.0)
+            pooled.append(h.amax(dim=1))
+        return self.out(torch.cat(pooled, dim=1))
+
+
+class TextRNN(nn.Module):
+    """A one-layer LSTM or GRU (optionally bidirectional) over packed sequences, its
+    outputs max-pooled over the true time steps, dropout, a linear layer."""
+
+    def __init__(self, vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.embedder = Embedder(vocab_size, config, init)
+        cell = nn.LSTM if config.arch == "lstm" else nn.GRU
+        self.rnn = cell(config.dim, config.hidden, batch_first=True, bidirectional=config.bidirectional)
+        self.dropout = nn.Dropout(config.dropout)
+        self.out = nn.Linear(config.hidden * (2 if config.bidirectional else 1), num_classes)
+        self.min_length = 1
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``ids`` ``(batch, time)``, ``lengths`` ``(batch,)`` (>= 1) -> logits."""
+        if lengths is None:
+            lengths = (ids != PAD).sum(dim=1).clamp(min=1)
+        x = self.dropout(self.embedder(ids))
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, padding_value=float("-inf"), total_length=ids.shape[1])
+        return self.out(self.dropout(out.amax(dim=1)))
+
+
+def build_model(vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None) -> nn.Module:
+    """The model ``config.arch`` names; ``init`` ``(vocab_size, dim)`` seeds the embeddings."""
+    if config.arch == "cnn":
+        return TextCNN(vocab_size, num_classes, config, init)
+    return TextRNN(vocab_size, num_classes, config, init)

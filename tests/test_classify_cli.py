@@ -1,0 +1,111 @@
+"""``embed classify train/eval/predict`` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embed.cli import main
+from embed.vectors import Vectors
+from tests.classify_helpers import FILLER, KEYS, planted
+
+SMALL = ["--num-filters", "8", "--epochs", "5", "--threads", "1", "--batch-size", "25", "--quiet"]
+
+
+def _fasttext(path: Path, n: int, seed: int) -> Path:
+    texts, labels = planted(n, seed)
+    path.write_text("".join(f"__label__{lab} {t}\n" for t, lab in zip(texts, labels)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("cli")
+    words = [*FILLER, *KEYS.values()]
+    vecs = Vectors.from_arrays(words, np.random.default_rng(0).normal(0, 0.3, (len(words), 16)))
+    vecs.kv.save_word2vec_format(str(d / "vecs.txt"), binary=False)
+    return {"dir": d, "train": _fasttext(d / "train.txt", 300, 1), "test": _fasttext(d / "test.txt", 60, 2), "vectors": d / "vecs.txt"}
+
+
+@pytest.fixture(scope="module")
+def model_dir(files: dict[str, Path]) -> Path:
+    out = files["dir"] / "clf"
+    r = CliRunner().invoke(main, ["classify", "train", str(files["train"]), "--vectors", str(files["vectors"]), "--mode", "non-static",
+                                  "--test", str(files["test"]), "--out", str(out), *SMALL])
+    assert r.exit_code == 0, r.output
+    assert "cnn non-static" in r.output and "accuracy" in r.output
+    return out
+
+
+def test_train_eval_predict(model_dir: Path, files: dict[str, Path]) -> None:
+    runner = CliRunner()
+    r = runner.invoke(main, ["classify", "eval", str(model_dir), str(files["test"]), "--json", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    scores = json.loads(r.output)
+    assert scores["accuracy"] >= 0.9 and scores["n"] == 60 and set(scores["per_class"]) == {"mid", "neg", "pos"}
+    r = runner.invoke(main, ["classify", "predict", str(model_dir), "-", "-k", "2"], input="w1 splendid w2\n\ndreadful w5\n")
+    assert r.exit_code == 0, r.output
+    lines = [line.split("\t") for line in r.output.splitlines()]
+    assert [ln[0] for ln in lines] == ["pos", "neg"] and all(len(ln) == 4 for ln in lines)
+    assert all(float(ln[1]) >= float(ln[3]) for ln in lines)
+    r = runner.invoke(main, ["classify", "predict", str(model_dir), "--json"], input="average\n")
+    row = json.loads(r.output)
+    assert row["text"] == "average" and row["labels"] == ["mid"] and 1 / 3 < row["probabilities"][0] <= 1
+
+
+def test_cross_validation(files: dict[str, Path]) -> None:
+    r = CliRunner().invoke(main, ["classify", "train", str(files["train"]), "--cv", "3", "--dim", "16", *SMALL[:-1], "--epochs", "2"])
+    assert r.exit_code == 0, r.output
+    assert "3-fold CV: accuracy" in r.output and all(f"fold {i}/3: accuracy" in r.output for i in (1, 2, 3))
+
+
+def _bad(tmp_path: Path, content: str, *extra: str) -> tuple[int, str, Path]:
+    data = tmp_path / "bad.txt"
+    data.write_bytes(content.encode("utf-8"))
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["classify", "train", str(data), "--out", str(out), "--dim", "16", *SMALL, *extra])
+    return r.exit_code, r.output, out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "holds no examples"),
+        ("__label__a x y\n__label__a z\n__label__a w\n", "every example has the label 'a'"),
+        ("a\tx y\nb\tz\nno label here\n", "bad.txt:3: no TAB"),
+        ("__label__a " + "w " * 50 + "\n__label__b x\n" * 5, "has 50 tokens, more than the limit of 40"),
+    ],
+)
+def test_bad_training_data(tmp_path: Path, content: str, message: str) -> None:
+    code, output, out = _bad(tmp_path, content, "--max-tokens", "40")
+    assert code == 1 and "Error:" in output and message in output and "Traceback" not in output
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["bad.txt"]
+
+
+def test_vectors_of_the_wrong_dimension(tmp_path: Path, files: dict[str, Path]) -> None:
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["classify", "train", str(files["train"]), "--vectors", str(files["vectors"]), "--dim", "32", "--out", str(out), *SMALL])
+    assert r.exit_code == 1 and "vectors have 16 dimensions but the classifier is configured for 32" in r.output
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_existing_out_and_missing_out(model_dir: Path, files: dict[str, Path]) -> None:
+    r = CliRunner().invoke(main, ["classify", "train", str(files["train"]), "--out", str(model_dir), *SMALL])
+    assert r.exit_code == 1 and "already exists" in r.output
+    r = CliRunner().invoke(main, ["classify", "train", str(files["train"]), *SMALL])
+    assert r.exit_code == 2 and "--out is required" in r.output
+
+
+def test_predict_refuses_a_text_over_the_limit(model_dir: Path) -> None:
+    r = CliRunner().invoke(main, ["classify", "predict", str(model_dir)], input="splendid\n" + "w1 " * 1001 + "\n")
+    assert r.exit_code == 1 and "text 2 has 1001 tokens, more than the limit of 1000" in r.output
+    assert "pos" not in r.output  # nothing printed for the good line either
+
+
+def test_eval_on_a_non_classifier_directory(tmp_path: Path, files: dict[str, Path]) -> None:
+    r = CliRunner().invoke(main, ["classify", "eval", str(tmp_path), str(files["test"])])
+    assert r.exit_code == 1 and "not a classifier directory" in r.output
