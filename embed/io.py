@@ -128,20 +128,30 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+def read_versioned_json(path: Path, fmt: str, version: int, what: str) -> dict[str, Any]:
+    """Read a self-describing JSON file (``{"format": fmt, "version": n, ...}``) and check both fields.
+
+    Raises:
+        FormatError: not valid JSON, another format, or a newer version than this embed reads.
+    """
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FormatError(f"{path}: not valid JSON ({exc}); the {what} is damaged, retrain or restore it") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise FormatError(f"{path}: not an embed {what} (format {found!r}, expected {fmt!r})")
+    if meta.get("version", 0) > version:
+        raise FormatError(f"{path}: {what} format version {meta['version']} is newer than this embed ({version}); upgrade embed")
+    return meta
+
+
 def read_meta(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check ``meta.json`` of a model directory."""
     path = Path(model_dir) / META_FILE
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FormatError(f"{model_dir}: not a model directory (no {META_FILE}); pass a directory written by 'embed train' or a vectors file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{path}: not valid JSON ({exc}); the model directory is damaged, retrain or restore it") from None
-    if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-        raise FormatError(f"{path}: not an embed model (format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {MODEL_FORMAT!r})")
-    if meta.get("version", 0) > MODEL_VERSION:
-        raise FormatError(f"{path}: model format version {meta['version']} is newer than this embed ({MODEL_VERSION}); upgrade embed")
-    return meta
+    if not path.is_file():
+        raise FormatError(f"{model_dir}: not a model directory (no {META_FILE}); pass a directory written by 'embed train' or a vectors file")
+    return read_versioned_json(path, MODEL_FORMAT, MODEL_VERSION, "model")
 
 
 def _sniff_text_header(path: Path) -> bool:

@@ -95,3 +95,16 @@ def test_existing_output_is_refused_without_overwrite(tmp_path, small_vectors):
     save_model_dir(tmp_path / "m", small_vectors, {}, overwrite=True)
     assert (tmp_path / "m" / "vectors.bin").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_damaged_or_foreign_meta_is_refused(tmp_path, small_vectors):
+    out = save_model_dir(tmp_path / "m", small_vectors, {})
+    (out / "meta.json").write_text("{not json")
+    with pytest.raises(FormatError, match=r"meta.json: not valid JSON .*the model is damaged, retrain or restore it"):
+        embed.load(out)
+    (out / "meta.json").write_text('{"format": "other", "version": 1}')
+    with pytest.raises(FormatError, match=r"not an embed model \(format 'other', expected 'embed-model'\)"):
+        embed.load(out)
+    (out / "meta.json").write_text('{"format": "embed-model", "version": 99}')
+    with pytest.raises(FormatError, match="version 99 is newer than this embed"):
+        embed.load(out)

@@ -21,7 +21,7 @@ from typing import Any
 from embed.classify.classifier import Classifier
 from embed.classify.config import ClassifierConfig
 from embed.errors import ConfigError, FormatError
-from embed.io import atomic_dir
+from embed.io import atomic_dir, read_versioned_json
 
 CLASSIFIER_FORMAT = "embed-classifier"
 CLASSIFIER_VERSION = 1
@@ -57,14 +57,7 @@ def read_classifier_meta(path: Path) -> dict[str, Any]:
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
         raise FormatError(f"{path}: not a classifier directory (missing {', '.join(missing)}); pass a directory written by 'embed classify train'")
-    try:
-        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{path / 'config.json'}: not valid JSON ({exc}); retrain or restore the classifier") from None
-    if not isinstance(meta, dict) or meta.get("format") != CLASSIFIER_FORMAT:
-        raise FormatError(f"{path / 'config.json'}: not an embed classifier (format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {CLASSIFIER_FORMAT!r})")
-    if meta.get("version", 0) > CLASSIFIER_VERSION:
-        raise FormatError(f"{path / 'config.json'}: classifier format version {meta['version']} is newer than this embed ({CLASSIFIER_VERSION}); upgrade embed")
+    meta = read_versioned_json(path / "config.json", CLASSIFIER_FORMAT, CLASSIFIER_VERSION, "classifier")
     return meta
 
 
