@@ -240,9 +240,9 @@ class _State:
         offsets = np.concatenate([[0], np.cumsum(counts)])
         negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
         tc, tx, te, tn = (self._tensor(a) for a in (centres, contexts, example, negs))
-        tcount = self._tensor(counts.astype(np.float32))
+        tstart = self._tensor(offsets[:-1])
         for start, stop, group in self._batches(m):
             a, b = int(offsets[start]), int(offsets[stop])
             g0 = start // NEG_GROUP
             g1 = g0 + (stop - start) // group
-            cbow_step(w_in, w_out, tx[a:b], te[a:b] - start, tcount[start:stop], tc[start:stop], tn[g0:g1], self.lr(start / max(m, 1), n), group)
+            cbow_step(w_in, w_out, tx[a:b], te[a:b] - start, tstart[start:stop] - a, tc[start:stop], tn[g0:g1], self.lr(start / max(m, 1), n), group)

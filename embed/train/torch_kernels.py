@@ -34,7 +34,7 @@ import torch
 
 def _neg_scores(h: torch.Tensor, negs: torch.Tensor, w_out: torch.Tensor, group: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``h`` (B, d), ``negs`` (B // group, k) -> negative rows (B/g, k, d) and scores (B/g, g, k)."""
-    n_rows = w_out[negs]
+    n_rows = w_out.index_select(0, negs.reshape(-1)).view(*negs.shape, -1)
     scores = torch.bmm(h.view(-1, group, h.shape[1]), n_rows.transpose(1, 2))
     return n_rows, scores
 
@@ -56,7 +56,7 @@ def ns_step(
         the input rows); all gradients use the weights from before the step.
     """
     d = h.shape[1]
-    o = w_out[targets]
+    o = w_out.index_select(0, targets)
     pos = (h * o).sum(1)
     n_rows, neg = _neg_scores(h, negs, w_out, group)
     # word2vec.c skips a negative equal to the target: mask it.
@@ -73,7 +73,7 @@ def ns_step(
 
 def ns_loss(h: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor, w_out: torch.Tensor, group: int) -> torch.Tensor:
     """The summed negative-sampling loss of a batch (differentiable; the tests use it with autograd)."""
-    o = w_out[targets]
+    o = w_out.index_select(0, targets)
     pos = (h * o).sum(1)
     _, neg = _neg_scores(h, negs, w_out, group)
     keep = (negs.unsqueeze(1) != targets.view(-1, group, 1)).to(h.dtype)
@@ -82,28 +82,29 @@ def ns_loss(h: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor, w_out: t
 
 def skipgram_step(w_in: torch.Tensor, w_out: torch.Tensor, contexts: torch.Tensor, centres: torch.Tensor, negs: torch.Tensor, lr: float, group: int) -> None:
     """Skip-gram: ``in[context]`` predicts the centre (word2vec.c's order); updates both matrices in place."""
-    h = w_in[contexts]
+    h = w_in.index_select(0, contexts)
     dh = ns_step(h, centres, negs, w_out, lr, group)
     w_in.index_add_(0, contexts, dh)
 
 
 def cbow_step(
-    w_in: torch.Tensor, w_out: torch.Tensor, contexts: torch.Tensor, example: torch.Tensor, counts: torch.Tensor,
+    w_in: torch.Tensor, w_out: torch.Tensor, contexts: torch.Tensor, example: torch.Tensor, starts: torch.Tensor,
     centres: torch.Tensor, negs: torch.Tensor, lr: float, group: int,
 ) -> None:
     """CBOW: the mean of the context input vectors predicts the centre.
 
     Args:
-        contexts: (C,) flat context ids; ``example`` (C,) the batch row each belongs to.
-        counts: (B,) contexts per example (>= 1, float).
+        contexts: (C,) flat context ids, grouped by example; ``example`` (C,) the batch row
+            each belongs to.
+        starts: (B,) int64 offset in ``contexts`` of each example's first context (every
+            example has at least one).
         centres: (B,) targets.
 
-    As in word2vec.c (and gensim with ``cbow_mean=1``), the full step for the mean is added
-    to every context word's input vector (not divided by the count).
+    The mean is one ``embedding_bag`` (a fused gather-and-average; ``index_add_`` into a
+    zero matrix and a division cost twice as much on CPU). As in word2vec.c (and gensim
+    with ``cbow_mean=1``), the full step for the mean is added to every context word's
+    input vector (not divided by the count).
     """
-    d = w_in.shape[1]
-    h = torch.zeros(centres.shape[0], d, dtype=w_in.dtype, device=w_in.device)
-    h.index_add_(0, example, w_in[contexts])
-    h.div_(counts[:, None])
+    h = torch.nn.functional.embedding_bag(contexts, w_in, starts, mode="mean")
     dh = ns_step(h, centres, negs, w_out, lr, group)
-    w_in.index_add_(0, contexts, dh[example])
+    w_in.index_add_(0, contexts, dh.index_select(0, example))
