@@ -106,5 +106,12 @@ def cbow_step(
     input vector (not divided by the count).
     """
     h = torch.nn.functional.embedding_bag(contexts, w_in, starts, mode="mean")
-    dh = ns_step(h, centres, negs, w_out, lr, group)
+    b, d = h.shape
+    # Neighbouring CBOW examples share most of their contexts, so their ``h`` are nearly
+    # equal: sharing negatives among them pushed the same rows with ~group identical
+    # updates (analogy 6.6% vs 9.6% unshared, 3M tokens). Group examples b/group apart.
+    spread = b // group
+    h = h.view(group, spread, d).transpose(0, 1).reshape(b, d)
+    dh = ns_step(h, centres.view(group, spread).t().reshape(b), negs, w_out, lr, group)
+    dh = dh.view(spread, group, d).transpose(0, 1).reshape(b, d)
     w_in.index_add_(0, contexts, dh.index_select(0, example))
