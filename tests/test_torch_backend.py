@@ -68,6 +68,30 @@ def test_cbow_step_averages_contexts_and_updates_each_context() -> None:
     assert torch.allclose(w_out, w_out_ad.detach() - 0.1 * w_out_ad.grad)
 
 
+def test_cbow_step_shares_negatives_between_examples_batch_over_group_apart() -> None:
+    """Group 2 over 4 examples: examples 0 and 2 share ``negs[0]``, 1 and 3 share ``negs[1]``."""
+    gen = torch.Generator().manual_seed(2)
+    w_in = torch.randn(8, 3, generator=gen, dtype=torch.float64)
+    w_out = torch.randn(8, 3, generator=gen, dtype=torch.float64)
+    contexts, example = torch.tensor([1, 2, 2, 3, 4, 5, 6]), torch.tensor([0, 0, 1, 1, 2, 3, 3])
+    starts, centres = torch.tensor([0, 2, 4, 5]), torch.tensor([0, 7, 3, 1])
+    negs = torch.tensor([[3, 4], [7, 5]])  # 3 equals example 2's target: masked there
+    w_in_ad, w_out_ad = w_in.clone().requires_grad_(), w_out.clone().requires_grad_()
+    h = torch.stack([w_in_ad[[1, 2]].mean(0), w_in_ad[[2, 3]].mean(0), w_in_ad[4], w_in_ad[[5, 6]].mean(0)])
+    loss = sum(ns_loss(h[j : j + 1], centres[j : j + 1], negs[j % 2 : j % 2 + 1], w_out_ad, 1) for j in range(4))
+    loss.backward()
+    before = w_in.clone()
+    cbow_step(w_in, w_out, contexts, example, starts, centres, negs, 0.1, 2)
+    assert torch.allclose(w_out, w_out_ad.detach() - 0.1 * w_out_ad.grad)
+    # Every context word gets the full step for its example's mean (word2vec.c), from the old weights.
+    h0 = h.detach().clone().requires_grad_()
+    sum(ns_loss(h0[j : j + 1], centres[j : j + 1], negs[j % 2 : j % 2 + 1], w_out_ad.detach(), 1) for j in range(4)).backward()
+    expected = torch.zeros_like(w_in)
+    for c, e in zip(contexts.tolist(), example.tolist()):
+        expected[c] -= 0.1 * h0.grad[e]
+    assert torch.allclose(w_in - before, expected)
+
+
 def test_chunk_pairs_equal_sentence_by_sentence_pairs() -> None:
     rng = np.random.default_rng(3)
     ids = rng.integers(0, 50, 300)

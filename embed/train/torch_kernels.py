@@ -24,7 +24,9 @@ Deviations from word2vec.c, for speed, documented here:
   distributed memory"): each example still sees ``k`` negatives drawn from unigram^0.75,
   but the ``k`` rows are gathered and scattered once per group, turning the negative scores
   into a small matrix product. A negative equal to the example's target is masked (its
-  gradient is zero), as word2vec.c skips it.
+  gradient is zero), as word2vec.c skips it. CBOW groups examples ``batch / group`` apart
+  instead (see :func:`cbow_step`): neighbouring CBOW examples have nearly the same mean
+  context, and sharing negatives among them cost 3-4 analogy points.
 """
 
 from __future__ import annotations
