@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import platform
@@ -12,7 +13,7 @@ from typing import Any
 
 import click
 
-from embed.errors import EmbedError
+from embed.errors import ConfigError, EmbedError
 
 DEFAULT_SHOW = ("king", "god", "water", "love")
 
@@ -65,26 +66,69 @@ _tokenizer_opt = click.option("--tokenizer", type=click.Choice(["simple", "white
 @click.option("--no-eval", is_flag=True, help="Skip the evaluation on Google analogies, WS353 and SimLex-999.")
 @click.option("--show", default=",".join(DEFAULT_SHOW), show_default=True, help="Comma-separated words whose neighbours are printed at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train(corpus: str, out: Path | None, text_format: bool, overwrite: bool, no_eval: bool, show: str, quiet: bool, **opts: Any) -> None:
+@click.option("--checkpoint-every", type=click.FloatRange(0, min_open=True), default=None, metavar="SECONDS", help="torch backend: write a resumable snapshot at most every SECONDS (between 200k-token chunks).")
+@click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None, help="Where snapshots go [default: <out>.checkpoint]; removed once the model is written.")
+@click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="CKPT_DIR", help="Continue the training saved in CKPT_DIR (same CORPUS; its options and --out are reused).")
+@click.option("--distributed", is_flag=True, help="torch backend under torchrun: train this rank's share, sync touched rows (gloo on CPU, NCCL on CUDA).")
+@click.option("--sync-every", type=click.IntRange(min=1), default=1, show_default=True, help="--distributed: sync after every N rounds of one 200k-token chunk per rank.")
+@click.option("--sync-mode", type=click.Choice(["average", "sum"]), default="average", show_default=True, help="--distributed: add the ranks' mean or summed row changes.")
+@click.pass_context
+def train(
+    ctx: click.Context, corpus: str, out: Path | None, text_format: bool, overwrite: bool, no_eval: bool, show: str, quiet: bool,
+    checkpoint_every: float | None, checkpoint_dir: Path | None, resume: Path | None, distributed: bool, sync_every: int, sync_mode: str,
+    **opts: Any,
+) -> None:
     """Train word2vec on CORPUS (a file, a directory, .gz/.bz2, or - for stdin)."""
     from embed.config import TrainConfig
     from embed.corpus import Corpus
     from embed.io import check_output_dir, save_model_dir
     from embed.plots import plot_training
     from embed.train import train as run_train
+    from embed.train.checkpoint import Checkpointer, read_snapshot
 
-    config = TrainConfig(**opts)
+    snapshot = None
+    if resume is not None:
+        snapshot = read_snapshot(resume)
+        config = snapshot.config
+        _refuse_conflicts(ctx, opts, config)
+        out = out if out is not None else (Path(snapshot.out) if snapshot.out else None)
+        checkpoint_dir = checkpoint_dir or resume
+    else:
+        config = TrainConfig(**opts)
     if out is None:
         out = Path("runs") / (Path(corpus).name.split(".")[0] if corpus != "-" else "stdin")
     check_output_dir(out, overwrite)  # fail before hours of training, not after
+    checkpointer = None
+    if checkpoint_every is not None or snapshot is not None:
+        if config.backend != "torch":
+            raise ConfigError("--checkpoint-every and --resume need --backend torch (gensim's own save format is pickle, which embed does not write)")
+        if corpus == "-":
+            raise ConfigError("--checkpoint-every/--resume need a corpus file or directory, not stdin (it cannot be read again on resume)")
+        checkpoint_dir = checkpoint_dir or out.with_name(out.name + ".checkpoint")
+        every = checkpoint_every if checkpoint_every is not None else 600.0
+        checkpointer = Checkpointer(checkpoint_dir, every, out=str(out.absolute()))
+    sync, rank = None, 0
+    if distributed:
+        if config.backend != "torch":
+            raise ConfigError("--distributed needs --backend torch")
+        from embed.train.distributed import RowSync, init_from_env
+
+        rank, _ = init_from_env(config.device)
+        sync = RowSync.from_process_group(sync_every, sync_mode)
     started = time.time()
     stream = Corpus(corpus, tokenizer=config.tokenizer)
-    progress = _TqdmCallbacks(disable=quiet)
+    progress = _TqdmCallbacks(disable=quiet or rank != 0)
     try:
-        result = run_train(stream, config, progress)
+        result = run_train(stream, config, progress, checkpointer=checkpointer, resume=snapshot, sync=sync)
     finally:
         progress.close()
         stream.close()
+        if distributed:
+            from embed.train.distributed import shutdown
+
+            shutdown()
+    if rank != 0:
+        return  # rank 0 writes the model; the ranks hold the same weights after the last sync
     vectors = result.vectors
     scores: dict[str, Any] = {}
     if not no_eval:
@@ -92,7 +136,20 @@ def train(corpus: str, out: Path | None, text_format: bool, overwrite: bool, no_
     meta = _model_meta(config, stream, result, scores, started)
     title = f"{config.backend} {config.arch}, {Path(corpus).name}"
     save_model_dir(out, vectors, meta, binary=not text_format, overwrite=overwrite, extra=lambda d: plot_training(result.epochs, d / "loss.png", title))
+    if checkpointer is not None:
+        checkpointer.remove()  # the model is complete: the snapshots have served their purpose
     _print_summary(out, result, scores, [w.strip() for w in show.split(",") if w.strip()])
+
+
+def _refuse_conflicts(ctx: click.Context, opts: dict[str, Any], config: Any) -> None:
+    """With --resume the checkpoint's options rule; an option given on the command line must agree."""
+    from click.core import ParameterSource
+
+    saved = dataclasses.asdict(config)
+    for name, value in opts.items():
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE and saved.get(name) != value:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} {value} conflicts with the checkpoint's {saved.get(name)}; drop {flag} when resuming (the checkpoint's options are used)")
 
 
 def _model_meta(config: Any, stream: Any, result: Any, scores: dict[str, Any], started: float) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -44,42 +45,47 @@ def index(model: Path, **opts: object) -> None:
     )
 
 
-def _parse_models(specs: tuple[str, ...]) -> dict[str, str]:
-    """``DIR`` or ``NAME=DIR`` -> {name: absolute dir}; each must be a model directory."""
-    from embed.io import read_meta
-
-    models: dict[str, str] = {}
+def _parse_dirs(specs: tuple[str, ...], what: str, made_by: str, check: Callable[[Path], object]) -> dict[str, str]:
+    """``DIR`` or ``NAME=DIR`` -> {name: absolute dir}; ``check`` validates each directory (raises FormatError)."""
+    found: dict[str, str] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep:
             name, path = Path(spec).resolve().name, spec
         if not name or "/" in name:
-            raise ConfigError(f"{spec}: model name must be non-empty and without '/'; use NAME=DIR")
-        if name in models:
-            raise ConfigError(f"{spec}: two models named {name!r}; name them with NAME=DIR")
+            raise ConfigError(f"{spec}: {what} name must be non-empty and without '/'; use NAME=DIR")
+        if name in found:
+            raise ConfigError(f"{spec}: two {what}s named {name!r}; name them with NAME=DIR")
         if not Path(path).is_dir():
-            raise FormatError(f"{path}: not a model directory; pass directories made by 'embed train'")
-        read_meta(path)
-        models[name] = str(Path(path).resolve())
-    return models
+            raise FormatError(f"{path}: not a {what} directory; pass directories made by '{made_by}'")
+        check(Path(path))
+        found[name] = str(Path(path).resolve())
+    return found
 
 
 @click.command()
-@click.argument("models", nargs=-1, required=True)
+@click.argument("models", nargs=-1)
+@click.option("--classifier", "classifiers", multiple=True, metavar="[NAME=]DIR", help="A classifier directory from 'embed classify train' (repeatable); served at /v1/classifiers/NAME/predict.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes (one per core).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="BLAS/OpenMP/FAISS threads per worker.")
 @click.option("--access-log", is_flag=True, help="Log every request (costs throughput).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info", show_default=True)
-def serve(models: tuple[str, ...], host: str, port: int, workers: int, threads: int, access_log: bool, log_level: str) -> None:
-    """Serve MODELS (model directories, or NAME=DIR) over HTTP.
+def serve(models: tuple[str, ...], classifiers: tuple[str, ...], host: str, port: int, workers: int, threads: int, access_log: bool, log_level: str) -> None:
+    """Serve MODELS (model directories, or NAME=DIR) and --classifier directories over HTTP.
 
     Set EMBED_API_KEY to require a key on /v1 (X-API-Key or Authorization: Bearer).
     """
     import uvicorn
 
-    os.environ["EMBED_MODELS"] = json.dumps(_parse_models(models))
+    from embed.classify.io import read_classifier_meta
+    from embed.io import read_meta
+
+    if not models and not classifiers:
+        raise ConfigError("nothing to serve: give at least one model directory or --classifier DIR")
+    os.environ["EMBED_MODELS"] = json.dumps(_parse_dirs(models, "model", "embed train", read_meta))
+    os.environ["EMBED_CLASSIFIERS"] = json.dumps(_parse_dirs(classifiers, "classifier", "embed classify train", read_classifier_meta))
     os.environ["EMBED_THREADS"] = str(threads)
     # Worker processes read these before numpy/faiss start their thread pools.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -18,7 +18,7 @@ from service.errors import install_error_handlers
 from service.fastpath import WordLookupFastPath
 from service.middleware import BodyLimit
 from service.registry import Registry
-from service.routes import health, models, query, ui
+from service.routes import classify, health, models, query, ui
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service. Models load in a background thread at startup; ``/readyz`` says when done."""
     settings = settings if settings is not None else Settings()
     limit_threads(settings.threads)
-    registry = Registry(settings.models, warm=settings.warm)
+    if settings.classifiers:  # classifier inference runs in torch; word models never import it
+        import torch
+
+        torch.set_num_threads(settings.threads)
+    registry = Registry(settings.models, warm=settings.warm, classifier_paths=settings.classifiers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="embed",
         version="1",
-        summary="Nearest words, vectors, similarity and analogies over word2vec models.",
+        summary="Nearest words, vectors, similarity and analogies over word2vec models; text classifiers on top of them.",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -66,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)] if settings.api_key is not None else [])
     v1.include_router(models.router)
     v1.include_router(query.router)
+    v1.include_router(classify.router)
     app.include_router(health.router)
     ui.install(app, v1)  # the web page at / and its autocomplete route
     app.include_router(v1)

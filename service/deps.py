@@ -9,7 +9,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from service.errors import ApiError
-from service.registry import LoadedModel, Registry
+from service.registry import LoadedClassifier, LoadedModel, Registry
 from service.settings import Settings
 
 _key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The key from EMBED_API_KEY (when set).")
@@ -41,6 +41,21 @@ async def get_model(model: str, request: Request) -> LoadedModel:
 
 
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
+
+
+async def get_classifier(classifier: str, request: Request) -> LoadedClassifier:
+    """The served classifier called ``classifier``. Raises ApiError 404 (unknown) or 503 (still loading)."""
+    registry: Registry = request.app.state.registry
+    found = registry.classifiers.get(classifier)
+    if found is not None:
+        return found
+    if classifier in registry.classifier_paths and not registry.ready:
+        raise ApiError(503, "not_ready", f"classifier {classifier!r} is still loading; retry when /readyz answers 200")
+    names = ", ".join(sorted(registry.classifier_paths)) or "none"
+    raise ApiError(404, "classifier_not_found", f"no classifier named {classifier!r}; served classifiers: {names}")
+
+
+ClassifierDep = Annotated[LoadedClassifier, Depends(get_classifier)]
 
 
 async def require_api_key(

@@ -7,9 +7,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from embed.search import Searcher
+
+if TYPE_CHECKING:
+    from embed.classify.classifier import Classifier
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +25,24 @@ class LoadedModel:
     path: Path
     searcher: Searcher
     info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LoadedClassifier:
+    """One served text classifier and what ``/v1/classifiers`` shows."""
+
+    name: str
+    path: Path
+    classifier: "Classifier"
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _describe_classifier(name: str, clf: "Classifier") -> dict[str, Any]:
+    c = clf.config
+    return {
+        "name": name, "arch": c.arch, "bidirectional": c.bidirectional if c.arch != "cnn" else False, "mode": c.mode,
+        "labels": list(clf.labels), "vocab_size": len(clf.vocab), "tokenizer": c.tokenizer, "max_tokens": c.max_tokens,
+    }
 
 
 def _describe(name: str, searcher: Searcher) -> dict[str, Any]:
@@ -43,10 +64,12 @@ def _describe(name: str, searcher: Searcher) -> dict[str, Any]:
 
 
 class Registry:
-    """Models by name. ``load_all`` runs once; until it finishes ``ready`` is False."""
+    """Models and classifiers by name. ``load_all`` runs once; until it finishes ``ready`` is False."""
 
-    def __init__(self, paths: dict[str, Path], warm: bool = True) -> None:
+    def __init__(self, paths: dict[str, Path], warm: bool = True, classifier_paths: dict[str, Path] | None = None) -> None:
         self.paths = dict(paths)
+        self.classifier_paths = dict(classifier_paths or {})
+        self.classifiers: dict[str, LoadedClassifier] = {}
         self.warm = warm
         self.models: dict[str, LoadedModel] = {}
         self.ready = False
@@ -63,6 +86,11 @@ class Registry:
                     _warm(searcher)
                 self.models[name] = LoadedModel(name, path, searcher, _describe(name, searcher))
                 logger.info("loaded model %s from %s in %.1fs", name, path, time.perf_counter() - started)
+            for name, path in self.classifier_paths.items():
+                started = time.perf_counter()
+                clf = _load_classifier(path, self.warm)
+                self.classifiers[name] = LoadedClassifier(name, path, clf, _describe_classifier(name, clf))
+                logger.info("loaded classifier %s from %s in %.1fs", name, path, time.perf_counter() - started)
             self.ready = True
         except Exception as exc:  # reported by /readyz; the process stays up to say why
             self.error = f"{type(exc).__name__}: {exc}"
@@ -81,3 +109,13 @@ def _warm(searcher: Searcher) -> None:
         searcher.by_word(word, 10, metric)  # type: ignore[arg-type]
         searcher.by_vector(searcher.vectors[word], 10, metric, exact=True)  # type: ignore[arg-type]
         searcher.by_vector(searcher.vectors[word], 10, metric, exact=False)  # type: ignore[arg-type]
+
+
+def _load_classifier(path: Path, warm: bool) -> "Classifier":
+    """Load (safetensors + JSON, no pickle) and, when warming, predict once to build the CNN's lookup table."""
+    from embed.classify.io import load_classifier
+
+    clf = load_classifier(path)
+    if warm:
+        clf.predict(["warm up"], k=1)
+    return clf

@@ -151,6 +151,45 @@ class ModelsResponse(BaseModel):
     models: list[ModelInfo]
 
 
+class PredictRequest(_Request):
+    """Texts to classify, answered in the same order."""
+
+    texts: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(min_length=1, max_length=1000, description="Raw texts; tokenized like the training data.")
+    k: int = Field(1, ge=1, le=1000, description="How many labels per text, most probable first (capped at the number of labels).")
+
+
+class LabelScore(BaseModel):
+    label: str
+    probability: float
+    rank: int
+
+
+class Prediction(BaseModel):
+    label: str = Field(description="The most probable label.")
+    probability: float
+    labels: list[LabelScore] = Field(description="The top-k labels with their probabilities.")
+
+
+class PredictResponse(BaseModel):
+    classifier: str
+    predictions: list[Prediction]
+
+
+class ClassifierInfo(BaseModel):
+    name: str
+    arch: str
+    bidirectional: bool
+    mode: str
+    labels: list[str]
+    vocab_size: int
+    tokenizer: str
+    max_tokens: int
+
+
+class ClassifiersResponse(BaseModel):
+    classifiers: list[ClassifierInfo]
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
@@ -167,5 +206,5 @@ class Health(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
-    for status, text in ((401, "API key missing or wrong"), (404, "Unknown model or word"), (413, "Body over the limit"), (422, "Invalid request"), (503, "Models still loading"))
+    for status, text in ((401, "API key missing or wrong"), (404, "Unknown model, classifier or word"), (413, "Body over the limit"), (422, "Invalid request"), (503, "Models or classifiers still loading"))
 }

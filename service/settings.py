@@ -2,9 +2,11 @@
 
 * ``EMBED_MODELS`` - JSON object ``{"name": "/path/to/model-dir", ...}``: the only model
   directories the service reads; requests name a model, never a path.
+* ``EMBED_CLASSIFIERS`` - JSON object ``{"name": "/path/to/classifier-dir", ...}``: text
+  classifiers written by ``embed classify train``, answered at ``/v1/classifiers/{name}/predict``.
 * ``EMBED_API_KEY`` - when set, every ``/v1`` request needs it as ``X-API-Key: KEY`` or
   ``Authorization: Bearer KEY``.
-* ``EMBED_MAX_BODY_BYTES`` (default 1 MiB), ``EMBED_MAX_BATCH`` (queries per request, 256),
+* ``EMBED_MAX_BODY_BYTES`` (default 1 MiB), ``EMBED_MAX_BATCH`` (queries or texts per request, 256),
   ``EMBED_THREADS`` (BLAS/OpenMP/FAISS threads per worker process, 1).
 """
 
@@ -22,6 +24,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMBED_", frozen=True)
 
     models: dict[str, Path] = Field(default_factory=dict)
+    classifiers: dict[str, Path] = Field(default_factory=dict)
     api_key: SecretStr | None = None
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_batch: int = Field(256, ge=1)
@@ -29,12 +32,12 @@ class Settings(BaseSettings):
     threads: int = Field(1, ge=1)
     warm: bool = True
 
-    @field_validator("models")
+    @field_validator("models", "classifiers")
     @classmethod
     def _names(cls, models: dict[str, Path]) -> dict[str, Path]:
         for name in models:
             if not name or "/" in name or name.strip() != name:
-                raise ValueError(f"model name {name!r} must be non-empty, without '/' or surrounding spaces")
+                raise ValueError(f"name {name!r} must be non-empty, without '/' or surrounding spaces")
         return {name: Path(p).resolve() for name, p in models.items()}
 
     @field_validator("api_key")

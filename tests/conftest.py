@@ -46,3 +46,13 @@ def kjv_indexed(kjv_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     shutil.copytree(kjv_model_dir, out)
     save_index(build_index(embed.load(out), IndexConfig(kind="hnsw", k_max=100)), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny seeded TextCNN trained on planted-keyword data (tests/classify_helpers.py), saved."""
+    from embed.classify import Dataset, fit, save_classifier
+    from tests.classify_helpers import planted, small_config
+
+    texts, labels = planted(300, seed=1)
+    return save_classifier(tmp_path_factory.mktemp("served-classifier") / "tiny", fit(Dataset(texts, labels, source="train"), small_config(max_tokens=50)))

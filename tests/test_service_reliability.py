@@ -24,8 +24,9 @@ MAX_EXAMPLES = 12
 
 
 @pytest.fixture(scope="module")
-def base_url(kjv_indexed: Path) -> Iterator[str]:
-    with run_server({"kjv": kjv_indexed}, env={"EMBED_MAX_BODY_BYTES": "65536"}) as url:
+def base_url(kjv_indexed: Path, classifier_dir: Path) -> Iterator[str]:
+    env = {"EMBED_MAX_BODY_BYTES": "65536", "EMBED_CLASSIFIERS": json.dumps({"tiny": str(classifier_dir)})}
+    with run_server({"kjv": kjv_indexed}, env=env) as url:
         yield url
 
 
@@ -45,8 +46,9 @@ def test_generated_requests_never_cause_server_errors(base_url: str) -> None:
     calls = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        # Generated model names are almost never "kjv"; pin it in half the runs to reach the query code.
-        path_variants: list[dict[str, str] | None] = [None, {"model": "kjv"}] if "{model}" in operation.path else [None]
+        # Generated names are almost never "kjv" or "tiny"; pin them in half the runs to reach the query code.
+        pinned = {k: v for k, v in (("model", "kjv"), ("classifier", "tiny")) if "{" + k + "}" in operation.path}
+        path_variants: list[dict[str, str] | None] = [None, pinned] if pinned else [None]
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             for path_parameters in path_variants:
                 strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)

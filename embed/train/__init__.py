@@ -11,6 +11,8 @@ from embed.config import TrainConfig
 from embed.corpus import Corpus
 from embed.errors import ConfigError
 from embed.train.base import Callbacks, EpochStats, Trainer, TrainResult
+from embed.train.checkpoint import Checkpointer, Snapshot
+from embed.train.distributed import RowSync
 from embed.vocab import Vocab
 
 __all__ = ["train", "get_trainer", "Callbacks", "EpochStats", "TrainResult", "Trainer"]
@@ -39,12 +41,20 @@ def train(
     corpus: Corpus | Iterable[list[str]] | str | os.PathLike[str],
     config: TrainConfig | None = None,
     callbacks: Callbacks | None = None,
+    *,
+    checkpointer: Checkpointer | None = None,
+    resume: Snapshot | None = None,
+    sync: RowSync | None = None,
 ) -> TrainResult:
     """Build the vocabulary in one streaming pass, then train with ``config.backend``.
 
     Args:
         corpus: a :class:`Corpus`, a path (read with ``config.tokenizer``), or any
             re-iterable of token lists.
+        checkpointer: write resumable snapshots while training (torch backend only).
+        resume: continue from a snapshot (:func:`embed.train.checkpoint.read_snapshot`);
+            ``config`` must be the snapshot's and the corpus the one it was trained on.
+        sync: train as one rank of a torch.distributed run (:mod:`embed.train.distributed`).
 
     Raises:
         CorpusError, VocabError, ConfigError: bad input, with a message naming the fix.
@@ -54,10 +64,24 @@ def train(
     if isinstance(corpus, (str, os.PathLike)):
         corpus = Corpus(corpus, tokenizer=config.tokenizer)
     trainer = get_trainer(config.backend)
+    if sync is not None and config.backend != "torch":
+        raise ConfigError("--distributed needs --backend torch")
+    if sync is not None and (checkpointer is not None or resume is not None):
+        raise ConfigError("--distributed cannot be combined with --checkpoint-every/--resume yet; checkpoint single-process runs")
+    if (checkpointer is not None or resume is not None) and config.backend != "torch":
+        raise ConfigError("checkpoints and --resume need --backend torch (gensim's own save format is pickle, which embed does not write)")
     t0 = time.perf_counter()
     source = corpus.source if isinstance(corpus, Corpus) else "corpus"
     vocab = Vocab.build(corpus, min_count=config.min_count, max_vocab=config.max_vocab, source=source, count_limit=config.count_limit)
     vocab_seconds = time.perf_counter() - t0
-    result = trainer.fit(corpus, vocab, config, callbacks)
+    if resume is not None:
+        resume.check_vocab(vocab, source)
+        result = trainer.fit(corpus, vocab, config, callbacks, checkpointer=checkpointer, resume=resume)  # type: ignore[call-arg]
+    elif checkpointer is not None:
+        result = trainer.fit(corpus, vocab, config, callbacks, checkpointer=checkpointer)  # type: ignore[call-arg]
+    elif sync is not None:
+        result = trainer.fit(corpus, vocab, config, callbacks, sync=sync)  # type: ignore[call-arg]
+    else:
+        result = trainer.fit(corpus, vocab, config, callbacks)
     result.vocab_seconds = vocab_seconds
     return result

@@ -55,6 +55,11 @@ class LossProbe:
                 break
         self.centres = np.array(centres[:n_examples], dtype=np.int64)
         self.contexts = contexts[:n_examples]
+        # Flat contexts and per-example starts: the CBOW mean as one np.add.reduceat.
+        sizes = np.array([c.size for c in self.contexts], dtype=np.int64)
+        self._flat = np.concatenate(self.contexts) if self.contexts else np.zeros(0, dtype=np.int64)
+        self._starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes.size else sizes
+        self._sizes = sizes
         noise = vocab.noise_distribution()
         self.negatives = rng.choice(len(vocab), size=(self.centres.size, negative), p=noise)
 
@@ -69,9 +74,9 @@ class LossProbe:
         w_out = np.asarray(w_out, dtype=np.float64)
         if self.arch == "skipgram":
             # Skip-gram: the context word's input vector predicts the centre (word2vec.c order).
-            h = w_in[np.concatenate(self.contexts)]
+            h = w_in[self._flat]
         else:
-            h = np.stack([w_in[c].mean(0) for c in self.contexts])
+            h = np.add.reduceat(w_in[self._flat], self._starts, axis=0) / self._sizes[:, None]
         pos = np.einsum("ij,ij->i", h, w_out[self.centres])
         neg = np.einsum("ij,ikj->ik", h, w_out[self.negatives])
         mask = self.negatives != self.centres[:, None]

@@ -70,11 +70,11 @@ class TokenCache:
         """
         if self.size == 0:
             return
-        mm = np.memmap(self.path, dtype=np.uint32, mode="r")
-        for start in range(0, mm.size, chunk_tokens):
-            raw = np.asarray(mm[start : start + chunk_tokens])
-            is_sep = raw == SENTINEL
-            sent = np.cumsum(is_sep)
-            keep = ~is_sep
-            yield raw[keep].astype(np.int64), sent[keep]
-        del mm
+        # Plain reads, not a memory map: mapped pages that were read stay in the process's
+        # resident set, so RSS would grow with the corpus (4 bytes a token).
+        with open(self.path, "rb") as fh:
+            while (raw := np.fromfile(fh, dtype=np.uint32, count=chunk_tokens)).size:
+                is_sep = raw == SENTINEL
+                sent = np.cumsum(is_sep)
+                keep = ~is_sep
+                yield raw[keep].astype(np.int64), sent[keep]

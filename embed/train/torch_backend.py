@@ -23,6 +23,7 @@ import logging
 import os
 import tempfile
 import time
+from dataclasses import asdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from embed.config import TrainConfig
 from embed.errors import ConfigError
 from embed.pairs import chunk_cbow_examples, chunk_skipgram_pairs
 from embed.train.base import Callbacks, EpochStats, TrainResult
+from embed.train.checkpoint import Checkpointer, Snapshot
+from embed.train.distributed import RowSync
 from embed.train.loss import LossProbe
 from embed.train.token_cache import TokenCache
 from embed.vectors import Vectors
@@ -91,7 +94,12 @@ class TorchTrainer:
 
     name = "torch"
 
-    def fit(self, corpus: Iterable[list[str]], vocab: Vocab, config: TrainConfig, callbacks: Callbacks) -> TrainResult:
+    def fit(
+        self, corpus: Iterable[list[str]], vocab: Vocab, config: TrainConfig, callbacks: Callbacks,
+        checkpointer: Checkpointer | None = None, resume: Snapshot | None = None, sync: RowSync | None = None,
+    ) -> TrainResult:
+        """Train; with ``checkpointer`` write resumable snapshots, with ``resume`` continue from
+        one; with ``sync`` train this rank's share of a data-parallel run (:mod:`embed.train.distributed`)."""
         import torch
 
         device = resolve_device(config.device)
@@ -103,28 +111,46 @@ class TorchTrainer:
             pass
         try:
             with tempfile.TemporaryDirectory(prefix="embed-tokens-") as tmp:
-                return self._fit(corpus, vocab, config, callbacks, device, Path(tmp))
+                return self._fit(corpus, vocab, config, callbacks, device, Path(tmp), checkpointer, resume, sync)
         finally:
             torch.set_num_threads(threads)
 
-    def _fit(self, corpus: Iterable[list[str]], vocab: Vocab, config: TrainConfig, callbacks: Callbacks, device: str, tmp: Path) -> TrainResult:
+    def _fit(
+        self, corpus: Iterable[list[str]], vocab: Vocab, config: TrainConfig, callbacks: Callbacks, device: str, tmp: Path,
+        checkpointer: Checkpointer | None, resume: Snapshot | None, sync: RowSync | None = None,
+    ) -> TrainResult:
         import torch
 
         t0 = time.perf_counter()
         probe = LossProbe(corpus, vocab, config.arch, config.window, config.negative, config.seed)
         cache = TokenCache(corpus, vocab, tmp / "tokens.u32")
-        rng = np.random.default_rng(config.seed)
+        rng = np.random.default_rng(config.seed + (sync.rank if sync is not None else 0))
         gen = torch.Generator().manual_seed(config.seed)
         v, d = len(vocab), config.dim
         w_in = ((torch.rand(v, d, generator=gen) - 0.5) / d).to(device)
         w_out = torch.zeros(v, d, device=device)
         state = _State(config, vocab, cache, rng, device)
-        callbacks.on_train_begin(vocab.total_tokens, config.epochs)
+        state.sync = sync
+        if sync is not None:
+            sync.start(w_in, w_out)
         epochs: list[EpochStats] = []
-        for epoch in range(config.epochs):
+        first_epoch, skip = 0, 0
+        if resume is not None:
+            w_in = torch.from_numpy(resume.w_in).to(device)
+            w_out = torch.from_numpy(resume.w_out).to(device)
+            rng.bit_generator.state = resume.rng_state
+            state.processed = resume.processed
+            epochs = [EpochStats(**e) for e in resume.epochs]
+            first_epoch, skip = resume.epoch, resume.chunk
+        callbacks.on_train_begin(vocab.total_tokens, config.epochs)
+        for epoch in range(first_epoch, config.epochs):
             e0 = time.perf_counter()
-            for done in state.run_epoch(epoch, w_in, w_out):
+            for done in state.run_epoch(epoch, w_in, w_out, skip if epoch == first_epoch else 0):
                 callbacks.on_progress(epoch, int(vocab.total_tokens * done / max(len(cache), 1)))
+                if checkpointer is not None and checkpointer.due():
+                    checkpointer.save(config, vocab, epoch, state.chunk, state.processed, rng, [asdict(e) for e in epochs], w_in.cpu().numpy(), w_out.cpu().numpy())
+            if sync is not None:
+                sync.sync(w_in, w_out)  # every rank ends the epoch with the same weights
             seconds = time.perf_counter() - e0
             if epoch == 0:
                 seconds += state.setup_seconds(t0, e0)
@@ -143,7 +169,7 @@ class TorchTrainer:
             vocab=vocab,
             epochs=epochs,
             train_seconds=time.perf_counter() - t0,
-            backend_info=self._info(config, device, torch),
+            backend_info=self._info(config, device, torch) | ({"distributed": sync.info(v, d)} if sync is not None else {}),
         )
 
     @staticmethod
@@ -167,6 +193,8 @@ class _State:
         self.sampler = _Sampler(vocab, rng)
         self.total = max(len(cache) * config.epochs, 1)
         self.processed = 0
+        self.chunk = 0
+        self.sync: RowSync | None = None
 
     @staticmethod
     def setup_seconds(t0: float, e0: float) -> float:
@@ -187,11 +215,30 @@ class _State:
             t = t.pin_memory().to(self.device, non_blocking=True)
         return t
 
-    def run_epoch(self, epoch: int, w_in: Any, w_out: Any) -> Iterator[int]:
-        """Train one epoch; yields retained tokens processed so far in this epoch."""
+    def run_epoch(self, epoch: int, w_in: Any, w_out: Any, skip: int = 0) -> Iterator[int]:
+        """Train one epoch; yields tokens processed so far in this epoch after each chunk.
+
+        ``skip`` chunks (already trained before a checkpoint) are passed over without
+        drawing from the generator; ``self.chunk`` counts the chunks done in this epoch.
+        """
         done = 0
+        self.chunk = 0
+        sync = self.sync
         for ids, sent in self.cache.chunks(CHUNK_TOKENS):
             n = ids.size
+            index = self.chunk
+            if index < skip:
+                self.chunk += 1
+                done += n
+                continue
+            if sync is not None and not sync.owns(index):  # another rank's chunk: counts for the schedule only
+                self.processed += n
+                done += n
+                self.chunk += 1
+                if sync.due(index):
+                    sync.sync(w_in, w_out)
+                yield done
+                continue
             mask = self.rng.random(n) < self.keep[ids]
             ids, sent = ids[mask], sent[mask]
             if self.config.arch == "skipgram":
@@ -200,6 +247,9 @@ class _State:
                 self._cbow_chunk(ids, sent, n, w_in, w_out)
             self.processed += n
             done += n
+            self.chunk += 1
+            if sync is not None and sync.due(index):
+                sync.sync(w_in, w_out)
             yield done
 
     def _batches(self, m: int) -> Iterator[tuple[int, int, int]]:
@@ -225,6 +275,8 @@ class _State:
         centres, contexts = chunk_skipgram_pairs(ids, sent, self.config.window, self.rng)
         m = centres.size
         negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
+        if self.sync is not None:
+            self.sync.mark(ids, negs)
         tc, tx, tn = self._tensor(centres), self._tensor(contexts), self._tensor(negs)
         for start, stop, group in self._batches(m):
             g0 = start // NEG_GROUP
@@ -239,6 +291,8 @@ class _State:
         counts = np.bincount(example, minlength=m)
         offsets = np.concatenate([[0], np.cumsum(counts)])
         negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
+        if self.sync is not None:
+            self.sync.mark(ids, negs)
         tc, tx, te, tn = (self._tensor(a) for a in (centres, contexts, example, negs))
         tstart = self._tensor(offsets[:-1])
         for start, stop, group in self._batches(m):

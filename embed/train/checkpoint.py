@@ -1,0 +1,160 @@
+"""Resumable training state for the torch backend: write every N seconds, resume after a crash.
+
+A checkpoint directory holds one complete snapshot at a time::
+
+    CKPT/latest.json          -> {"snapshot": "snap-000012"}   (replaced atomically)
+    CKPT/snap-000012/state.json  config, corpus fingerprint, position, RNG state, epochs so far
+    CKPT/snap-000012/w_in.npy    input vectors  (float32, allow_pickle=False)
+    CKPT/snap-000012/w_out.npy   output vectors
+
+A snapshot is written under a temporary name and renamed into place, then ``latest.json``
+is replaced; the previous snapshot is removed only after that. A ``kill -9`` at any moment
+leaves the last complete snapshot readable. No pickle: JSON and ``.npy``.
+
+Snapshots are taken between chunks (200k tokens, see ``torch_backend.CHUNK_TOKENS``). The
+position is (epoch, chunks done in that epoch, tokens processed for the learning-rate
+schedule) and the state of the one ``numpy.random.Generator`` that draws windows,
+subsampling and negatives; resuming skips the finished chunks without drawing, so on the
+same device and thread count a resumed run gives the same vectors as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embed.config import TrainConfig
+from embed.errors import ConfigError, FormatError
+from embed.io import atomic_write_text
+from embed.vocab import Vocab
+
+FORMAT = "embed-checkpoint"
+VERSION = 1
+
+
+def vocab_fingerprint(vocab: Vocab) -> dict[str, Any]:
+    """What must match for a checkpoint to continue on a corpus: token count, vocabulary and its hash."""
+    digest = hashlib.sha256("\n".join(vocab.words).encode("utf-8")).hexdigest()
+    return {"tokens": int(vocab.total_tokens), "vocab_size": len(vocab), "vocab_sha256": digest}
+
+
+@dataclass
+class Snapshot:
+    """A loaded checkpoint: where training stood and the weights at that point."""
+
+    path: Path
+    config: TrainConfig
+    corpus: dict[str, Any]
+    epoch: int
+    chunk: int
+    processed: int
+    rng_state: dict[str, Any]
+    epochs: list[dict[str, Any]]
+    out: str | None
+    w_in: np.ndarray
+    w_out: np.ndarray
+
+    def check_vocab(self, vocab: Vocab, source: str) -> None:
+        """Raises ConfigError when the corpus read now is not the one the checkpoint was trained on."""
+        now = vocab_fingerprint(vocab)
+        if now != self.corpus:
+            raise ConfigError(
+                f"{source}: not the corpus this checkpoint was trained on ({now['tokens']:,} tokens, "
+                f"{now['vocab_size']:,} words now; {self.corpus['tokens']:,} tokens, {self.corpus['vocab_size']:,} words "
+                f"in {self.path}); resume with the same corpus and tokenizer"
+            )
+
+
+def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
+    """Load the latest complete snapshot of checkpoint directory ``ckpt``.
+
+    Raises:
+        FormatError: not a checkpoint directory, or a damaged one.
+    """
+    ckpt = Path(ckpt)
+    latest = ckpt / "latest.json"
+    if not latest.is_file():
+        raise FormatError(f"{ckpt}: not a checkpoint directory (no latest.json); pass the directory written by --checkpoint-every")
+    try:
+        snap = ckpt / json.loads(latest.read_text(encoding="utf-8"))["snapshot"]
+        state = json.loads((snap / "state.json").read_text(encoding="utf-8"))
+        if state.get("format") != FORMAT:
+            raise ValueError("not an embed checkpoint")
+        if state.get("version", 0) > VERSION:
+            raise ValueError(f"written by a newer embed (version {state['version']})")
+        w_in = np.load(snap / "w_in.npy", allow_pickle=False)
+        w_out = np.load(snap / "w_out.npy", allow_pickle=False)
+        pos = state["position"]
+        config = TrainConfig(**state["config"])
+    except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
+        raise FormatError(f"{ckpt}: damaged checkpoint ({exc}); start the training again without --resume") from None
+    if w_in.shape != w_out.shape or w_in.shape != (state["corpus"]["vocab_size"], config.dim):
+        raise FormatError(f"{ckpt}: damaged checkpoint (weights {w_in.shape}/{w_out.shape} do not fit the vocabulary and dim)")
+    return Snapshot(
+        path=ckpt, config=config, corpus=state["corpus"], epoch=int(pos["epoch"]), chunk=int(pos["chunk"]),
+        processed=int(pos["processed"]), rng_state=state["rng"], epochs=list(state["epochs"]), out=state.get("out"),
+        w_in=w_in, w_out=w_out,
+    )
+
+
+@dataclass
+class Checkpointer:
+    """Writes snapshots into ``directory`` at most every ``every`` seconds (checked between chunks)."""
+
+    directory: Path
+    every: float
+    out: str | None = None
+    _last: float = field(default_factory=time.monotonic)
+    _count: int = 0
+    written: int = 0
+
+    def due(self) -> bool:
+        return time.monotonic() - self._last >= self.every
+
+    def save(self, config: TrainConfig, vocab: Vocab, epoch: int, chunk: int, processed: int, rng: np.random.Generator,
+             epochs: list[dict[str, Any]], w_in: np.ndarray, w_out: np.ndarray) -> Path:
+        """Write one complete snapshot, then point ``latest.json`` at it and drop the previous one."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        previous = self._current()
+        self._count += 1
+        name = f"snap-{int(time.time() * 1000):013d}-{self._count:06d}"
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=self.directory))
+        try:
+            np.save(tmp / "w_in.npy", np.ascontiguousarray(w_in, dtype=np.float32), allow_pickle=False)
+            np.save(tmp / "w_out.npy", np.ascontiguousarray(w_out, dtype=np.float32), allow_pickle=False)
+            state = {
+                "format": FORMAT, "version": VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "config": config.to_dict() | {"alpha": config.alpha}, "corpus": vocab_fingerprint(vocab),
+                "position": {"epoch": epoch, "chunk": chunk, "processed": processed},
+                "rng": rng.bit_generator.state, "epochs": epochs, "out": self.out,
+            }
+            (tmp / "state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+            os.rename(tmp, self.directory / name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        atomic_write_text(self.directory / "latest.json", json.dumps({"snapshot": name}) + "\n")
+        if previous is not None and previous != name:
+            shutil.rmtree(self.directory / previous, ignore_errors=True)
+        self._last = time.monotonic()
+        self.written += 1
+        return self.directory / name
+
+    def _current(self) -> str | None:
+        try:
+            return str(json.loads((self.directory / "latest.json").read_text(encoding="utf-8"))["snapshot"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def remove(self) -> None:
+        """Delete the checkpoint directory (after the finished model has been written)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
