@@ -107,6 +107,11 @@ def train(
         checkpoint_dir = checkpoint_dir or out.with_name(out.name + ".checkpoint")
         every = checkpoint_every if checkpoint_every is not None else 600.0
         checkpointer = Checkpointer(checkpoint_dir, every, out=str(out.absolute()))
+    if checkpoint_dir is not None and checkpoint_every is None and resume is None:
+        raise ConfigError("--checkpoint-dir needs --checkpoint-every SECONDS (or --resume)")
+    source = ctx.get_parameter_source
+    if not distributed and any(source(n) is click.core.ParameterSource.COMMANDLINE for n in ("sync_every", "sync_mode")):
+        raise ConfigError("--sync-every and --sync-mode need --distributed (under torchrun)")
     sync, rank = None, 0
     if distributed:
         if config.backend != "torch":

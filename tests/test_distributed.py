@@ -45,7 +45,14 @@ def test_distributed_outside_torchrun_is_refused(tmp_path: Path) -> None:
     assert "torchrun --nproc-per-node 2 -m embed train" in result.output and not out.exists()
 
 
-@pytest.mark.parametrize(("extra", "message"), [(["--backend", "gensim"], "--distributed needs --backend torch")])
-def test_distributed_needs_the_torch_backend(tmp_path: Path, extra: list[str], message: str) -> None:
-    result = CliRunner().invoke(main, ["train", str(KJV), "--distributed", *extra, "--out", str(tmp_path / "m"), "-q"])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--distributed", "--backend", "gensim"], "--distributed needs --backend torch"),
+        (["--sync-every", "2"], "--sync-every and --sync-mode need --distributed"),
+        (["--backend", "torch", "--sync-mode", "sum"], "--sync-every and --sync-mode need --distributed"),
+    ],
+)
+def test_distributed_options_are_refused_where_they_do_not_apply(tmp_path: Path, extra: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, ["train", str(KJV), *extra, "--out", str(tmp_path / "m"), "-q"])
     assert result.exit_code != 0 and message in result.output and not (tmp_path / "m").exists()
