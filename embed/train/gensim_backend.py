@@ -60,7 +60,7 @@ class GensimTrainer:
                 seconds = time.perf_counter() - self.t0
                 stats = EpochStats(
                     epoch=len(epochs),
-                    loss=probe.loss(m.wv.vectors[perm], m.syn1neg[perm]),
+                    loss=probe.loss(m.wv.vectors, m.syn1neg, order=perm),
                     words=vocab.total_tokens,
                     seconds=seconds,
                     words_per_sec=vocab.total_tokens / max(seconds, 1e-9),

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+from scipy import sparse
 
 from embed.pairs import reduced_windows
 from embed.vocab import Vocab
@@ -55,30 +56,42 @@ class LossProbe:
                 break
         self.centres = np.array(centres[:n_examples], dtype=np.int64)
         self.contexts = contexts[:n_examples]
-        # Flat contexts and per-example starts: the CBOW mean as one np.add.reduceat.
+        # Flat contexts, and the CBOW mean as a sparse (examples x vocabulary) averaging matrix.
         sizes = np.array([c.size for c in self.contexts], dtype=np.int64)
-        self._flat = np.concatenate(self.contexts) if self.contexts else np.zeros(0, dtype=np.int64)
-        self._starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes.size else sizes
-        self._sizes = sizes
+        self._flat = np.concatenate(self.contexts).astype(np.int64) if self.contexts else np.zeros(0, dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         noise = vocab.noise_distribution()
         self.negatives = rng.choice(len(vocab), size=(self.centres.size, negative), p=noise)
+        self._rows, local = np.unique(self._flat, return_inverse=True)  # the distinct context rows
+        self._mean = sparse.csr_matrix((np.repeat(1.0 / np.maximum(sizes, 1), sizes), local.ravel(), indptr), shape=(sizes.size, self._rows.size))
 
     def __len__(self) -> int:
         return int(self.centres.size)
 
-    def loss(self, w_in: np.ndarray, w_out: np.ndarray) -> float:
-        """Mean loss per example (float64), or NaN when the probe is empty."""
+    def loss(self, w_in: np.ndarray, w_out: np.ndarray, order: np.ndarray | None = None) -> float:
+        """Mean loss per example (float64), or NaN when the probe is empty.
+
+        ``order[i]`` is the row of vocabulary id ``i`` in ``w_in``/``w_out`` when the
+        backend stores words in another order (gensim); default: the same order.
+        """
         if not len(self):
             return float("nan")
-        w_in = np.asarray(w_in, dtype=np.float64)
-        w_out = np.asarray(w_out, dtype=np.float64)
+        # Only the probe's rows are gathered and widened to float64: converting whole
+        # (vocabulary x dim) matrices, or gathering (examples x negatives x dim) at once,
+        # cost ~1 s per call in page faults on these machines.
+        w_in, w_out = np.asarray(w_in), np.asarray(w_out)
+        at = (lambda ids: ids) if order is None else (lambda ids: order[ids])
         if self.arch == "skipgram":
             # Skip-gram: the context word's input vector predicts the centre (word2vec.c order).
-            h = w_in[self._flat]
+            h = w_in[at(self._flat)].astype(np.float64)
         else:
-            h = np.add.reduceat(w_in[self._flat], self._starts, axis=0) / self._sizes[:, None]
-        pos = np.einsum("ij,ij->i", h, w_out[self.centres])
-        neg = np.einsum("ij,ikj->ik", h, w_out[self.negatives])
+            h = np.asarray(self._mean @ w_in[at(self._rows)].astype(np.float64))
+        pos = np.einsum("ij,ij->i", h, w_out[at(self.centres)].astype(np.float64))
+        neg = np.empty(self.negatives.shape)
+        rows = np.empty((len(self), w_out.shape[1]), dtype=w_out.dtype)
+        for j in range(self.negatives.shape[1]):
+            np.take(w_out, at(self.negatives[:, j]), axis=0, out=rows)
+            neg[:, j] = np.einsum("ij,ij->i", h, rows.astype(np.float64))
         mask = self.negatives != self.centres[:, None]
         total = -_log_sigmoid(pos) - (_log_sigmoid(-neg) * mask).sum(1)
         return float(total.mean())

@@ -1,0 +1,31 @@
+"""The per-epoch loss probe equals the negative-sampling loss written out example by example."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embed.train.loss import LossProbe
+from embed.vocab import Vocab
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_probe_loss_equals_the_formula(arch: str) -> None:
+    rng = np.random.default_rng(4)
+    sentences = [[f"w{i}" for i in rng.integers(0, 40, rng.integers(1, 12))] for _ in range(300)]
+    vocab = Vocab.build(sentences, min_count=1)
+    probe = LossProbe(sentences, vocab, arch, window=3, negative=4, seed=2, n_examples=500)
+    w_in = rng.normal(0, 0.5, (len(vocab), 8)).astype(np.float32)
+    w_out = rng.normal(0, 0.5, (len(vocab), 8)).astype(np.float32)
+    total = 0.0
+    for centre, ctx, negs in zip(probe.centres, probe.contexts, probe.negatives):
+        h = w_in[ctx].astype(np.float64).mean(0)  # skip-gram: one context row
+        out = w_out.astype(np.float64)
+        total += np.logaddexp(0, -h @ out[centre]) + sum(np.logaddexp(0, h @ out[n]) for n in negs if n != centre)
+    assert len(probe) == 500
+    assert probe.loss(w_in, w_out) == pytest.approx(total / 500, rel=1e-12)
+    # Rows stored in another order (gensim's): order[i] is vocabulary id i's row.
+    order = rng.permutation(len(vocab))
+    shuffled_in, shuffled_out = np.empty_like(w_in), np.empty_like(w_out)
+    shuffled_in[order], shuffled_out[order] = w_in, w_out
+    assert probe.loss(shuffled_in, shuffled_out, order=order) == pytest.approx(total / 500, rel=1e-12)
