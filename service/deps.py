@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -28,16 +28,24 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 
+T = TypeVar("T")
+
+
+def _served(kind: str, name: str, loaded: dict[str, T], configured: dict[str, Any], ready: bool) -> T:
+    """``loaded[name]``, or ApiError 503 (configured, still loading) or 404 (naming what is served)."""
+    found = loaded.get(name)
+    if found is not None:
+        return found
+    if name in configured and not ready:
+        raise ApiError(503, "not_ready", f"{kind} {name!r} is still loading; retry when /readyz answers 200")
+    names = ", ".join(sorted(configured)) or "none"
+    raise ApiError(404, f"{kind}_not_found", f"no {kind} named {name!r}; served {kind}s: {names}")
+
+
 async def get_model(model: str, request: Request) -> LoadedModel:
     """The served model called ``model``. Raises ApiError 404 (unknown) or 503 (still loading)."""
     registry: Registry = request.app.state.registry  # not a sub-dependency: this runs on every query
-    found = registry.models.get(model)
-    if found is not None:
-        return found
-    if model in registry.paths and not registry.ready:
-        raise ApiError(503, "not_ready", f"model {model!r} is still loading; retry when /readyz answers 200")
-    names = ", ".join(sorted(registry.paths)) or "none"
-    raise ApiError(404, "model_not_found", f"no model named {model!r}; served models: {names}")
+    return _served("model", model, registry.models, registry.paths, registry.ready)
 
 
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
@@ -46,13 +54,7 @@ ModelDep = Annotated[LoadedModel, Depends(get_model)]
 async def get_classifier(classifier: str, request: Request) -> LoadedClassifier:
     """The served classifier called ``classifier``. Raises ApiError 404 (unknown) or 503 (still loading)."""
     registry: Registry = request.app.state.registry
-    found = registry.classifiers.get(classifier)
-    if found is not None:
-        return found
-    if classifier in registry.classifier_paths and not registry.ready:
-        raise ApiError(503, "not_ready", f"classifier {classifier!r} is still loading; retry when /readyz answers 200")
-    names = ", ".join(sorted(registry.classifier_paths)) or "none"
-    raise ApiError(404, "classifier_not_found", f"no classifier named {classifier!r}; served classifiers: {names}")
+    return _served("classifier", classifier, registry.classifiers, registry.classifier_paths, registry.ready)
 
 
 ClassifierDep = Annotated[LoadedClassifier, Depends(get_classifier)]
