@@ -1,8 +1,8 @@
 """Classifier benchmarks (issue 5): Kim (2014) MR / SST-2, ChnSentiCorp, speed.
 
     python -m bench.classify speed [epoch|infer]  # TextCNN epoch on MR, batched inference
-    python -m bench.classify mr [FOLDS [MODES [EPOCHS [FIRST]]]]  # MR 10-fold CV (FOLDS of the 10, from FIRST)
-    python -m bench.classify sst2             # SST-2 test: CNN-non-static, BiLSTM
+    python -m bench.classify mr [FOLDS [MODES [EPOCHS [FIRST [PATIENCE]]]]]  # MR 10-fold CV (FOLDS of the 10, from FIRST)
+    python -m bench.classify sst2 [WHICH [EPOCHS [sentences|phrases [PATIENCE]]]]  # SST-2 test: CNN-non-static, BiLSTM
     python -m bench.classify zh [EPOCHS [MODES]]  # ChnSentiCorp 80/10/10: CNN-rand vs CNN-non-static
 
 Vectors come from ``python -m bench.classify_vectors en|zh`` (``runs/vectors_{en,zh}``).
@@ -22,6 +22,7 @@ import numpy as np
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 KIM = DATA / "classify_en" / "kim2014_sentence"
+TREES = DATA / "classify_en" / "sst_ptb_trees"
 ZH = DATA / "classify_zh" / "chinese_nlp_corpus" / "ChnSentiCorp_htl_all.csv"
 RUNS = Path(__file__).resolve().parents[1] / "runs"
 OUT = Path(__file__).resolve().parent / "out"
@@ -41,35 +42,79 @@ def vectors(lang: str) -> Any:
     return load(RUNS / f"vectors_{lang}")
 
 
-def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25, first: int = 0) -> None:
-    """Folds ``first`` .. ``first + folds - 1`` (0-based) of the seeded stratified 10-fold split."""
+def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25, first: int = 0, patience: str = "") -> None:
+    """Folds ``first`` .. ``first + folds - 1`` (0-based) of the seeded stratified 10-fold split;
+    ``patience``: stop a fold after that many epochs without a better dev accuracy."""
     from embed.classify import ClassifierConfig, read_dataset
     from embed.classify.train import cross_validate
 
     data = read_dataset(KIM / "rt-polarity.all", "kim")
     vecs = vectors("en")
     for mode in modes.split(","):
-        config = ClassifierConfig(mode=mode, tokenizer="whitespace", epochs=epochs)
+        config = ClassifierConfig(mode=mode, tokenizer="whitespace", epochs=epochs, patience=int(patience) if patience else None)
         started = time.time()
         res = cross_validate(data, config, 10, None if mode == "rand" else vecs, folds=list(range(first, first + folds)),
                              on_fold=lambda n, m: print(f"MR {mode} fold {n + 1}: {m.accuracy:.4f}", flush=True))
         acc = [m.accuracy for m in res]
-        record({"bench": "mr_cv", "mode": mode, "folds": [first + 1, first + folds], "folds_run": len(res), "of": 10, "epochs": epochs, "accuracy_mean": float(np.mean(acc)),
+        record({"bench": "mr_cv", "mode": mode, "folds": [first + 1, first + folds], "folds_run": len(res), "of": 10, "epochs": epochs, "patience": patience or None, "accuracy_mean": float(np.mean(acc)),
                 "accuracy_per_fold": acc, "macro_f1_mean": float(np.mean([m.macro_f1 for m in res])), "seconds": round(time.time() - started)})
 
 
-def sst2(which: str = "cnn,bilstm", epochs: int = 25) -> None:
+def sst_phrases() -> Any:
+    """SST-2 training phrases as Kim (2014) trained on them: every node of the 8,544 training
+    trees with a non-neutral label (0-1 negative, 3-4 positive), lower-cased, deduplicated."""
+    import re
+
+    from embed.classify.data import Dataset
+
+    texts: list[str] = []
+    labels: list[str] = []
+    seen: set[str] = set()
+    with open(TREES / "train.txt", encoding="utf-8") as fh:
+        for line in fh:
+            stack: list[tuple[str, list[str]]] = []
+            tokens = re.findall(r"\(|\)|[^\s()]+", line)
+            i = 0
+            while i < len(tokens):
+                tok = tokens[i]
+                if tok == "(":
+                    stack.append((tokens[i + 1], []))
+                    i += 2
+                    continue
+                if tok == ")":
+                    label, words = stack.pop()
+                    if stack:
+                        stack[-1][1].extend(words)
+                    text = " ".join(words).lower()
+                    if label != "2" and text not in seen:
+                        seen.add(text)
+                        texts.append(text)
+                        labels.append("0" if label in ("0", "1") else "1")
+                else:
+                    stack[-1][1].append(tok)
+                i += 1
+    return Dataset(texts, labels, source=str(TREES / "train.txt"))
+
+
+def sst2(which: str = "cnn,bilstm", epochs: int = 25, train_on: str = "sentences", patience: str = "") -> None:
+    """``train_on``: ``sentences`` (stsa.binary.train) or ``phrases`` (every labelled phrase of
+    the training trees, Kim's protocol); ``patience``: stop after that many epochs without a
+    better dev accuracy (empty: run every epoch)."""
     from embed.classify import ClassifierConfig, fit, read_dataset
 
     train, dev, test = (read_dataset(KIM / f"stsa.binary.{s}", "kim") for s in ("train", "dev", "test"))
+    if train_on == "phrases":
+        train = sst_phrases()
+    print(f"SST-2 training on {train_on}: {len(train):,} examples", flush=True)
     vecs = vectors("en")
     for name in which.split(","):
         arch = {"cnn": dict(arch="cnn"), "bilstm": dict(arch="lstm", bidirectional=True)}[name]
-        config = ClassifierConfig(mode="non-static", tokenizer="whitespace", epochs=epochs, **arch)
+        config = ClassifierConfig(mode="non-static", tokenizer="whitespace", epochs=epochs, patience=int(patience) if patience else None, **arch)
         started = time.time()
         clf = fit(train, config, vecs, dev=dev, extra_texts=test.texts, on_epoch=lambda r: print(f"SST-2 {name} {r}", flush=True))
         m = clf.evaluate(test)
-        record({"bench": "sst2", "model": name, "mode": "non-static", "epochs": epochs, "best_epoch": clf.info["best_epoch"],
+        record({"bench": "sst2", "model": name, "mode": "non-static", "train_on": train_on, "train_examples": len(train), "epochs": epochs,
+                "patience": patience or None, "epochs_run": len(clf.info["epochs"]), "best_epoch": clf.info["best_epoch"],
                 "test_accuracy": m.accuracy, "test_macro_f1": m.macro_f1, "seconds": round(time.time() - started)})
 
 
