@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from embed.classify import Dataset, fit, load_classifier, save_classifier
-from embed.classify.classifier import pad_batch
+from embed.classify import ClassifierConfig
+from embed.classify.classifier import pad_batch, padding
 from embed.classify.optim import RowAdadelta
 from embed.classify.train import cross_validate
 from embed.errors import ConfigError, FormatError, OutputError
@@ -146,6 +147,17 @@ def test_short_sentences_are_zero_padded_and_independent_of_batch(cnn) -> None: 
     assert cnn.predict(["", "dreadful"])[1][0][0] == "neg"  # an empty text still gets a label
 
 
+def test_cnn_pads_both_sides_like_kim_and_old_configs_keep_right_padding() -> None:
+    assert padding(ClassifierConfig()) == (5, 4, 4)
+    assert padding(ClassifierConfig(pad_left=False)) == (5, 4, 0)
+    assert padding(ClassifierConfig(arch="lstm")) == (1, 0, 0)
+    ids, lengths = pad_batch([[7, 8], [9]], *padding(ClassifierConfig()))
+    assert ids.tolist() == [[0] * 4 + [7, 8] + [0] * 4, [0] * 4 + [9] + [0] * 5] and lengths.tolist() == [2, 1]
+    saved_before = ClassifierConfig().to_dict()
+    del saved_before["pad_left"]
+    assert ClassifierConfig.from_dict(saved_before).pad_left is False
+
+
 def test_projection_table_equals_the_convolution(cnn) -> None:  # type: ignore[no-untyped-def]
     texts = ["splendid w1", "w2 w3 w4 dreadful w5 w6 w7 w8", "average"]
     via_table = cnn.predict_proba(texts)
@@ -186,6 +198,6 @@ def test_chinese_with_jieba() -> None:
     pos = ["房间很干净，服务很好", "早餐丰富，位置方便", "服务热情，房间舒适", "环境很好，交通方便"]
     neg = ["房间太脏，服务很差", "早餐难吃，位置偏僻", "服务冷漠，房间吵闹", "环境很差，交通不便"]
     texts, labels = (pos + neg) * 8, (["1"] * 4 + ["0"] * 4) * 8
-    clf = fit(Dataset(texts, labels, "zh"), small_config(tokenizer="jieba", epochs=8))
+    clf = fit(Dataset(texts, labels, "zh"), small_config(tokenizer="jieba", epochs=20))
     assert "房间" in clf.vocab and "干净" in clf.vocab
     assert clf.evaluate(Dataset(pos + neg, ["1"] * 4 + ["0"] * 4, "zh")).accuracy >= 0.75

@@ -22,22 +22,36 @@ TABLE_LIMIT_BYTES = 512 * 2**20
 """The CNN's inference lookup table (vocab x 1,200 floats by default) is built up to this size."""
 
 
-def pad_batch(seqs: Sequence[list[int]], min_length: int, extra: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad id lists with zeros -> ids ``(batch, time)`` and lengths ``(batch,)``.
+def pad_batch(seqs: Sequence[list[int]], min_length: int, extra: int, left: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad id lists -> ids ``(batch, time)`` and true lengths ``(batch,)``.
 
-    ``time`` is the longest sequence plus ``extra`` and at least ``min_length``, so that a
-    sentence shorter than the widest filter still yields one window per token.
+    Every sequence starts after ``left`` zeros; ``time`` is ``left`` plus the longest
+    sequence plus ``extra``, and at least ``left + min_length``, so that a sentence shorter
+    than the widest filter still yields one window per token. Kim (2014) pads
+    ``widest - 1`` zeros on both sides, so edge words fall in as many windows as inner ones.
 
     >>> ids, lens = pad_batch([[5, 6], [7]], min_length=5, extra=2)
     >>> ids.tolist(), lens.tolist()
     ([[5, 6, 0, 0, 0], [7, 0, 0, 0, 0]], [2, 1])
+    >>> pad_batch([[5, 6], [7]], min_length=3, extra=2, left=2)[0].tolist()
+    [[0, 0, 5, 6, 0, 0], [0, 0, 7, 0, 0, 0]]
     """
     lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-    width = max(int(lengths.max(initial=0)) + extra, min_length)
+    width = left + max(int(lengths.max(initial=0)) + extra, min_length)
     ids = np.zeros((len(seqs), width), dtype=np.int64)
-    # one vectorised fill instead of a tensor per sentence: row i gets its first lengths[i] slots
-    ids[np.arange(width)[None, :] < lengths[:, None]] = np.fromiter(chain.from_iterable(seqs), dtype=np.int64, count=int(lengths.sum()))
+    # one vectorised fill instead of a tensor per sentence: row i gets slots left .. left + lengths[i]
+    cols = np.arange(width)[None, :] - left
+    ids[(cols >= 0) & (cols < lengths[:, None])] = np.fromiter(chain.from_iterable(seqs), dtype=np.int64, count=int(lengths.sum()))
     return torch.from_numpy(ids), torch.from_numpy(lengths)
+
+
+def padding(config: ClassifierConfig) -> tuple[int, int, int]:
+    """``(min_length, extra, left)`` for :func:`pad_batch`: the CNN needs ``widest - 1``
+    zeros after each sentence (and before it with ``pad_left``); RNNs need none."""
+    if config.arch != "cnn":
+        return 1, 0, 0
+    widest = max(config.filter_sizes)
+    return widest, widest - 1, widest - 1 if config.pad_left else 0
 
 
 class Classifier:
@@ -91,17 +105,16 @@ class Classifier:
         """Token ids per text; see :meth:`tokenize` and :meth:`encode_tokens`."""
         return self.encode_tokens(self.tokenize(texts, source), source)
 
-    def _padding(self) -> tuple[int, int]:
-        widest = max(self.config.filter_sizes) if self.config.arch == "cnn" else 1
-        return widest, widest - 1
+    def _padding(self) -> tuple[int, int, int]:
+        return padding(self.config)
 
     def batches(self, encoded: list[list[int]], batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
         """Length-sorted batches (positions, ids, lengths): similar lengths waste little padding."""
         order = np.argsort([len(s) for s in encoded], kind="stable")
-        min_length, extra = self._padding()
+        min_length, extra, left = self._padding()
         for start in range(0, len(order), batch_size):
             pos = order[start : start + batch_size]
-            ids, lengths = pad_batch([encoded[i] for i in pos], min_length, extra)
+            ids, lengths = pad_batch([encoded[i] for i in pos], min_length, extra, left)
             yield pos, ids, lengths
 
     def logits(self, encoded: list[list[int]], batch_size: int = PREDICT_BATCH) -> torch.Tensor:

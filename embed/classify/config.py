@@ -34,6 +34,10 @@ class ClassifierConfig:
     unknown word's uniform(-0.25, 0.25) vector (Kim matched the two scales; vectors from
     small corpora have frequent words 4x longer than rare ones, which cost 3.7 points of
     SST-2 accuracy here).
+
+    ``pad_left``: the CNN pads ``widest - 1`` zeros before each sentence as well as after
+    it, as Kim's code does, so a sentence's first words fall in as many windows as the
+    others. Models saved before this option existed were trained without it.
     """
 
     arch: ClassifierArch = "cnn"
@@ -52,6 +56,7 @@ class ClassifierConfig:
     lr: float | None = None
     dev_fraction: float = 0.1
     normalize_vectors: bool = True
+    pad_left: bool = True
     tokenizer: str = "simple"
     max_tokens: int = 1000
     seed: int = 1
@@ -103,7 +108,7 @@ class ClassifierConfig:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ConfigError(f"unknown classifier config keys {unknown}; the model was written by a newer embed")
-        return cls(**d)
+        return cls(**{"pad_left": False, **d})  # configs written before pad_left existed
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -59,14 +59,17 @@ class TextCNN(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.out = nn.Linear(config.num_filters * len(config.filter_sizes), num_classes)
         self.min_length = max(config.filter_sizes)
+        self.left = self.min_length - 1 if config.pad_left else 0
+        """Zeros before each sentence (Kim's padding); windows starting there are pooled too."""
 
     def features(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, time)`` ids -> pooled features ``(batch, num_filters * len(filter_sizes))``.
 
         ``time`` must be at least the widest filter: :func:`embed.classify.classifier.pad_batch`
-        right-pads with zeros, so sentences shorter than a filter still work. With
-        ``lengths`` ``(batch,)``, only windows starting on a real token are pooled, so a
-        sentence's features do not depend on how long its batch-mates are.
+        pads with zeros (``self.left`` before each sentence, ``widest - 1`` after), so
+        sentences shorter than a filter still work. With ``lengths`` ``(batch,)``, only
+        windows starting before the end of the real tokens are pooled, so a sentence's
+        features do not depend on how long its batch-mates are.
         """
         x = self.embedder(ids).transpose(1, 2)  # conv1d wants (batch, dim, time)
         pooled = []
@@ -75,7 +78,7 @@ class TextCNN(nn.Module):
             if lengths is not None:
                 starts = torch.arange(h.shape[2], device=h.device)
                 # ReLU output is >= 0, so zeroing the windows past the end keeps the max exact.
-                h = h.masked_fill((starts[None, :] >= lengths.clamp(min=1)[:, None])[:, None, :], 0.0)
+                h = h.masked_fill((starts[None, :] >= lengths.clamp(min=1)[:, None] + self.left)[:, None, :], 0.0)
             pooled.append(h.amax(dim=2))
         return torch.cat(pooled, dim=1)
 
@@ -110,7 +113,7 @@ class TextCNN(nn.Module):
             p += k
             h = torch.relu_(h)
             starts = torch.arange(steps)
-            h = h.masked_fill_((starts[None, :] >= lengths.clamp(min=1)[:, None])[:, :, None], 0.0)
+            h = h.masked_fill_((starts[None, :] >= lengths.clamp(min=1)[:, None] + self.left)[:, :, None], 0.0)
             pooled.append(h.amax(dim=1))
         return self.out(torch.cat(pooled, dim=1))
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from embed.classify.classifier import PAD_TOKEN, UNK_TOKEN, Classifier, pad_batch
+from embed.classify.classifier import PAD_TOKEN, UNK_TOKEN, Classifier, pad_batch, padding
 from embed.classify.config import ClassifierConfig
 from embed.classify.data import Dataset, dev_split, sorted_labels
 from embed.classify.metrics import Metrics
@@ -84,7 +84,7 @@ def init_embeddings(vocab: list[str], config: ClassifierConfig, vectors: Vectors
     return matrix, found
 
 
-def training_batches(encoded: list[list[int]], y: np.ndarray, batch_size: int, widest: int, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def training_batches(encoded: list[list[int]], y: np.ndarray, batch_size: int, pads: tuple[int, int, int], rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Shuffled batches ``(ids, lengths, targets)`` of similar lengths (bucketing).
 
     The data are shuffled, cut into chunks of ``BUCKET_BATCHES`` batches, each chunk is
@@ -98,7 +98,7 @@ def training_batches(encoded: list[list[int]], y: np.ndarray, batch_size: int, w
         groups += [part[j : j + batch_size] for j in range(0, len(part), batch_size)]
     for g in rng.permutation(len(groups)):
         idx = groups[g]
-        ids, lengths = pad_batch([encoded[i] for i in idx], widest, widest - 1)
+        ids, lengths = pad_batch([encoded[i] for i in idx], *pads)
         yield ids, lengths, torch.as_tensor(y[idx], dtype=torch.long)
 
 
@@ -193,12 +193,12 @@ def _loop(clf: Classifier, x_train: list[list[int]], y_train: np.ndarray, x_dev:
     model, rng = clf.model, np.random.default_rng(config.seed)
     optimizer = _Optimizers(model, config)
     loss_fn = torch.nn.CrossEntropyLoss()
-    widest = max(config.filter_sizes) if config.arch == "cnn" else 1
+    pads = padding(config)
     best_acc, best_state, since_best, history = -1.0, None, 0, []
     for epoch in range(1, config.epochs + 1):
         started, total_loss, correct = time.perf_counter(), 0.0, 0
         model.train()
-        for ids, lengths, target in training_batches(x_train, y_train, config.batch_size, widest, rng):
+        for ids, lengths, target in training_batches(x_train, y_train, config.batch_size, pads, rng):
             optimizer.zero_grad()
             logits = model(ids, lengths)
             loss = loss_fn(logits, target)
