@@ -52,7 +52,7 @@ def _epoch(clf: Any, x: list[list[int]], y: np.ndarray, plain: bool) -> float:
         opt: Any = torch.optim.Adadelta([p for p in model.parameters() if p.requires_grad], lr=1.0, rho=0.95, eps=1e-6)
         width = max(len(s) for s in x) + 4
         order = rng.permutation(len(x))
-        batches = (pad_batch([x[i] for i in order[s : s + 50]], width, 4, 4 if config.pad_left else 0) + (torch.as_tensor(y[order[s : s + 50]]),) for s in range(0, len(x), 50))
+        batches = (pad_batch([x[i] for i in order[s : s + 50]], width, 4, padding(config)[2]) + (torch.as_tensor(y[order[s : s + 50]]),) for s in range(0, len(x), 50))
     else:
         opt = _Optimizers(model, config)
         batches = training_batches(x, y, 50, padding(config), rng)

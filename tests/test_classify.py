@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from embed.classify import Dataset, fit, load_classifier, save_classifier
-from embed.classify import ClassifierConfig
+from embed.classify import ClassifierConfig, Dataset, fit, load_classifier, save_classifier
 from embed.classify.classifier import pad_batch, padding
 from embed.classify.optim import RowAdadelta
 from embed.classify.train import cross_validate

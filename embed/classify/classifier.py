@@ -12,7 +12,7 @@ from torch import nn
 from embed.classify.config import ClassifierConfig
 from embed.classify.data import Dataset
 from embed.classify.metrics import Metrics, score
-from embed.classify.models import UNK
+from embed.classify.models import UNK, padding
 from embed.corpus import get_tokenizer
 from embed.errors import ConfigError, FormatError
 
@@ -43,15 +43,6 @@ def pad_batch(seqs: Sequence[list[int]], min_length: int, extra: int, left: int 
     cols = np.arange(width)[None, :] - left
     ids[(cols >= 0) & (cols < lengths[:, None])] = np.fromiter(chain.from_iterable(seqs), dtype=np.int64, count=int(lengths.sum()))
     return torch.from_numpy(ids), torch.from_numpy(lengths)
-
-
-def padding(config: ClassifierConfig) -> tuple[int, int, int]:
-    """``(min_length, extra, left)`` for :func:`pad_batch`: the CNN needs ``widest - 1``
-    zeros after each sentence (and before it with ``pad_left``); RNNs need none."""
-    if config.arch != "cnn":
-        return 1, 0, 0
-    widest = max(config.filter_sizes)
-    return widest, widest - 1, widest - 1 if config.pad_left else 0
 
 
 class Classifier:
@@ -105,16 +96,13 @@ class Classifier:
         """Token ids per text; see :meth:`tokenize` and :meth:`encode_tokens`."""
         return self.encode_tokens(self.tokenize(texts, source), source)
 
-    def _padding(self) -> tuple[int, int, int]:
-        return padding(self.config)
-
     def batches(self, encoded: list[list[int]], batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
         """Length-sorted batches (positions, ids, lengths): similar lengths waste little padding."""
         order = np.argsort([len(s) for s in encoded], kind="stable")
-        min_length, extra, left = self._padding()
+        pads = padding(self.config)
         for start in range(0, len(order), batch_size):
             pos = order[start : start + batch_size]
-            ids, lengths = pad_batch([encoded[i] for i in pos], min_length, extra, left)
+            ids, lengths = pad_batch([encoded[i] for i in pos], *pads)
             yield pos, ids, lengths
 
     def logits(self, encoded: list[list[int]], batch_size: int = PREDICT_BATCH) -> torch.Tensor:

@@ -16,6 +16,16 @@ PAD = 0
 UNK = 1
 
 
+def padding(config: ClassifierConfig) -> tuple[int, int, int]:
+    """``(min_length, extra, left)`` for :func:`embed.classify.classifier.pad_batch`: the CNN
+    needs ``widest - 1`` zeros after each sentence (and before it with ``pad_left``); RNNs
+    need none."""
+    if config.arch != "cnn":
+        return 1, 0, 0
+    widest = max(config.filter_sizes)
+    return widest, widest - 1, widest - 1 if config.pad_left else 0
+
+
 class Embedder(nn.Module):
     """Token ids -> vectors for the four modes of Kim (2014).
 
@@ -59,7 +69,7 @@ class TextCNN(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.out = nn.Linear(config.num_filters * len(config.filter_sizes), num_classes)
         self.min_length = max(config.filter_sizes)
-        self.left = self.min_length - 1 if config.pad_left else 0
+        self.left = padding(config)[2]
         """Zeros before each sentence (Kim's padding); windows starting there are pooled too."""
 
     def features(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
