@@ -1,12 +1,17 @@
 """Speed of the TextCNN on MR (part of ``python -m bench.classify speed``).
 
 * one training epoch (9,596 sentences, Kim's settings), static and non-static, with
-  length bucketing and row-sparse Adadelta; anchor in the same run: the plain
-  reimplementation (dense embedding gradient, ``torch.optim.Adadelta`` over every
-  parameter, every sentence padded to the longest, as Kim's code does);
+  length bucketing, row-sparse Adadelta and the convolutions as window sums of
+  per-batch projected rows (``TextCNN.features``); anchor in the same run: the plain
+  reimplementation (``Conv1d``, dense embedding gradient, ``torch.optim.Adadelta`` over
+  every parameter, every sentence padded to the longest, as Kim's code does); between
+  them, embed's batches and optimizer with ``Conv1d`` (what the window sums add).
+  Each system runs ``repeats`` epochs (default 3) from the same start; the median is
+  recorded.
 * batched CPU inference on the 10,662 MR sentences (tokenise + encode + predict),
-  through the projection table; anchor: the same model through ``Conv1d``. Median of 7
-  passes after a first pass (recorded too) that builds the table.
+  through the projection table; anchors: the same model through per-batch window sums
+  (no table) and through ``Conv1d``. Median of 7 passes after a first pass (recorded
+  too) that builds the table.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ def _setup(mode: str) -> tuple[Any, Any, np.ndarray]:
     return clf, data, np.array([int(lab) for lab in data.labels])
 
 
+def _conv1d(model: Any) -> None:
+    """Make ``model`` compute its convolutions with ``Conv1d`` (the textbook form)."""
+    model.features = model.conv_features
+
+
 def _epoch(clf: Any, x: list[list[int]], y: np.ndarray, plain: bool) -> float:
     """Seconds for one training epoch over 90% of MR (Kim's train part of a fold)."""
     from embed.classify.classifier import pad_batch, padding
@@ -49,6 +59,7 @@ def _epoch(clf: Any, x: list[list[int]], y: np.ndarray, plain: bool) -> float:
         dense.weight.data.copy_(model.embedder.embed.weight.data)
         dense.weight.requires_grad_(config.mode != "static")
         model.embedder.embed = dense
+        _conv1d(model)
         opt: Any = torch.optim.Adadelta([p for p in model.parameters() if p.requires_grad], lr=1.0, rho=0.95, eps=1e-6)
         width = max(len(s) for s in x) + 4
         order = rng.permutation(len(x))
@@ -82,23 +93,37 @@ def _inference(clf: Any, texts: list[str], table: bool, repeats: int = 7) -> tup
     return first, float(np.median(rates))
 
 
-def speed(what: str = "all") -> None:
-    """``what``: ``all``, ``epoch`` or ``infer``."""
+SYSTEMS = {
+    "embed": "embed (window sums of projected rows, bucketed, row Adadelta)",
+    "embed-conv1d": "embed with Conv1d (bucketed, row Adadelta)",
+    "plain": "plain (Conv1d, dense Adadelta, padded to max)",
+}
+
+
+def speed(what: str = "all", repeats: int = 3) -> None:
+    """``what``: ``all``, ``epoch`` or ``infer``; ``repeats``: epochs timed per system (median recorded)."""
     from bench.classify import record
 
     for mode in ("static", "non-static") if what in ("all", "epoch") else ():
-        for plain in (False, True):
-            clf, data, y = _setup(mode)
-            x = clf.encode(data.texts)
-            n = int(len(x) * 0.9)
-            secs = _epoch(clf, x[:n], y[:n], plain)
-            record({"bench": "mr_epoch", "mode": mode, "system": "plain (dense Adadelta, padded to max)" if plain else "embed (bucketed, row Adadelta)",
-                    "sentences": n, "seconds": round(secs, 2), "threads": torch.get_num_threads()})
+        times: dict[str, list[float]] = {name: [] for name in SYSTEMS}
+        for _ in range(int(repeats)):  # interleaved, so a slow spell of the machine hits every system
+            for name in SYSTEMS:
+                clf, data, y = _setup(mode)
+                if name == "embed-conv1d":
+                    _conv1d(clf.model)
+                x = clf.encode(data.texts)
+                n = int(len(x) * 0.9)
+                times[name].append(round(_epoch(clf, x[:n], y[:n], name == "plain"), 2))
+        for name, secs in times.items():
+            record({"bench": "mr_epoch", "mode": mode, "system": SYSTEMS[name], "sentences": n, "seconds": float(np.median(secs)),
+                    "repeats": secs, "ratio_to_plain": round(float(np.median(secs) / np.median(times["plain"])), 3), "threads": torch.get_num_threads()})
     if what not in ("all", "infer"):
         return
     clf, data, _ = _setup("non-static")
     clf.model.eval()
-    for table in (True, False):
-        first, rate = _inference(clf, data.texts, table)
-        record({"bench": "mr_inference", "path": "projection table" if table else "Conv1d", "sentences": len(data.texts),
+    for path in ("projection table", "window sums, no table", "Conv1d"):
+        if path == "Conv1d":
+            _conv1d(clf.model)
+        first, rate = _inference(clf, data.texts, path == "projection table")
+        record({"bench": "mr_inference", "path": path, "sentences": len(data.texts),
                 "sentences_per_s": round(rate), "first_pass_sentences_per_s": round(first), "repeats": 7, "batch": 256, "threads": torch.get_num_threads()})

@@ -162,10 +162,45 @@ def test_projection_table_equals_the_convolution(cnn) -> None:  # type: ignore[n
     via_table = cnn.predict_proba(texts)
     cnn.frozen, cnn._table = False, None
     try:
-        via_conv = cnn.predict_proba(texts)
+        via_sums = cnn.predict_proba(texts)
+        ids, lengths = pad_batch(cnn.encode(texts), *padding(cnn.config))
+        with torch.no_grad():
+            via_conv = torch.softmax(cnn.model.out(cnn.model.conv_features(ids, lengths)), dim=1).numpy()
     finally:
         cnn.frozen = True
     np.testing.assert_allclose(via_table, via_conv, atol=1e-5)
+    np.testing.assert_allclose(via_sums, via_conv, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["non-static", "multichannel"])
+def test_window_sums_train_like_conv1d(mode: str) -> None:
+    """Training features (window sums of per-batch projected rows) and their gradients
+    for every parameter equal the Conv1d form, repeated words and padding included."""
+    from embed.classify.models import build_model
+
+    torch.manual_seed(3)
+    config = ClassifierConfig(mode=mode, dim=8, num_filters=5, filter_sizes=(2, 3, 5))
+    model = build_model(12, 3, config, torch.randn(12, 8))
+    ids, lengths = pad_batch([[4, 5, 4, 4, 9], [7], [11, 2, 3, 2, 5, 6, 8, 10, 4]], *padding(config))
+    weights = torch.randn(3, 15)
+    grads = []
+    for features in (model.features, model.conv_features):
+        model.zero_grad()
+        out = features(ids, lengths)
+        (out * weights).sum().backward()
+        grads.append((out.detach(), *(p.grad.to_dense() for p in [model.embedder.embed.weight, *model.convs.parameters()])))
+    assert len(grads[0]) == 8  # features, embedding, 3 conv weights and 3 biases
+    for ours, reference in zip(*grads):
+        torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-4)
+
+
+def test_window_sums_gradient_passes_gradcheck() -> None:
+    from embed.classify.models import _WindowSums
+
+    torch.manual_seed(0)
+    table = torch.randn(6, (2 + 3) * 4, dtype=torch.double, requires_grad=True)
+    ids = torch.tensor([[0, 1, 1, 5, 2, 0], [3, 3, 4, 0, 0, 0]])
+    assert torch.autograd.gradcheck(lambda y: _WindowSums.apply(y, ids, (2, 3), 4), (table,))
 
 
 def test_row_adadelta_equals_dense_adadelta() -> None:

@@ -6,6 +6,8 @@ Both take a batch of token ids ``(batch, time)`` (0 = padding) with the true len
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -58,9 +60,67 @@ class Embedder(nn.Module):
         return x
 
 
+class _WindowSums(torch.autograd.Function):
+    """Every filter's pre-activation at every window, from projected rows.
+
+    A width-``k`` convolution at window ``t`` is ``sum_j W_j x[t + j]`` (``W_j`` the
+    ``(filters, dim)`` slice of offset ``j``). With ``y = x @ [W_0; W_1; ...].T`` computed
+    per *distinct* word of the batch (a batch of 50 MR sentences has ~1,500 padded
+    positions but ~530 distinct ids), the window is a sum of ``k`` column blocks of
+    gathered rows of ``y``: the same values as ``Conv1d`` (up to float rounding), with the
+    three matrix products (forward, weight and input gradients) 2.9x smaller.
+
+    ``forward(y, ids, widths, filters)``: ``y`` ``(rows, sum(widths) * filters)``, ``ids``
+    ``(batch, time)`` rows of ``y``; returns one ``(batch, time - k + 1, filters)`` tensor
+    per width. The backward pass scatters each window's gradient back to its rows once
+    (autograd through 12 slices would allocate and zero-fill 12 full-size gradients).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, y: torch.Tensor, ids: torch.Tensor, widths: tuple[int, ...], filters: int) -> tuple[torch.Tensor, ...]:
+        batch, time_steps = ids.shape
+        cols = y.shape[1]
+        rows = y.index_select(0, ids.reshape(-1)).view(batch, time_steps, cols)
+        outs, p = [], 0
+        for k in widths:
+            steps = time_steps - k + 1
+            h = rows[:, 0:steps, p * filters : (p + 1) * filters].clone()
+            for j in range(1, k):
+                h += rows[:, j : j + steps, (p + j) * filters : (p + j + 1) * filters]
+            outs.append(h)
+            p += k
+        ctx.save_for_backward(ids)
+        ctx.shape = (widths, filters, y.shape[0], cols)
+        return tuple(outs)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        (ids,) = ctx.saved_tensors
+        widths, filters, n_rows, cols = ctx.shape
+        batch, time_steps = ids.shape
+        d_rows = torch.empty((batch, time_steps, cols), dtype=grads[0].dtype, device=grads[0].device)
+        p = 0
+        for k, g in zip(widths, grads):
+            steps = time_steps - k + 1
+            for j in range(k):  # each (position, column) belongs to one window offset: copy, no sum
+                block = slice((p + j) * filters, (p + j + 1) * filters)
+                d_rows[:, j : j + steps, block] = g
+                d_rows[:, :j, block] = 0.0
+                d_rows[:, j + steps :, block] = 0.0
+            p += k
+        d_y = torch.zeros((n_rows, cols), dtype=d_rows.dtype, device=d_rows.device).index_add_(0, ids.reshape(-1), d_rows.view(-1, cols))
+        return d_y, None, None, None
+
+
 class TextCNN(nn.Module):
     """Convolutions of widths ``filter_sizes`` (``num_filters`` maps each), ReLU,
-    max-over-time pooling, dropout, a linear layer."""
+    max-over-time pooling, dropout, a linear layer.
+
+    The convolutions are ``nn.Conv1d`` modules (their weights are what is saved), but
+    :meth:`features` computes them as sums of projected word rows (:class:`_WindowSums`):
+    the same function, 1.7-2.4x faster to train on CPU. :meth:`conv_features` is the
+    ``Conv1d`` form, kept as the reference the tests compare against.
+    """
 
     def __init__(self, vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None) -> None:
         super().__init__()
@@ -72,6 +132,27 @@ class TextCNN(nn.Module):
         self.left = padding(config)[2]
         """Zeros before each sentence (Kim's padding); windows starting there are pooled too."""
 
+    def project(self, vectors: torch.Tensor) -> torch.Tensor:
+        """``(n, dim)`` vectors -> ``(n, sum(filter_sizes) * num_filters)``: each vector times
+        every filter's slice at every offset (block ``(width k, offset j)`` is ``x @ W_j.T``)."""
+        weight = torch.cat([conv.weight[:, :, j] for conv in self.convs for j in range(conv.kernel_size[0])])
+        return vectors @ weight.t()
+
+    def _pool(self, table: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """Max-over-time of ReLU(window sums + bias), windows past a sentence's end masked."""
+        widths = tuple(conv.kernel_size[0] for conv in self.convs)
+        sums = _WindowSums.apply(table, ids, widths, self.convs[0].out_channels)
+        past = None
+        if lengths is not None:  # ReLU output is >= 0, so zeroing windows past the end keeps the max exact
+            past = (torch.arange(ids.shape[1], device=ids.device)[None, :] >= lengths.clamp(min=1)[:, None] + self.left)[:, :, None]
+        pooled = []
+        for conv, h in zip(self.convs, sums):
+            h = torch.relu(h + conv.bias)
+            if past is not None:
+                h = h.masked_fill(past[:, : h.shape[1]], 0.0)
+            pooled.append(h.amax(dim=1))
+        return torch.cat(pooled, dim=1)
+
     def features(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, time)`` ids -> pooled features ``(batch, num_filters * len(filter_sizes))``.
 
@@ -81,13 +162,17 @@ class TextCNN(nn.Module):
         windows starting before the end of the real tokens are pooled, so a sentence's
         features do not depend on how long its batch-mates are.
         """
+        distinct, rows = torch.unique(ids, return_inverse=True)
+        return self._pool(self.project(self.embedder(distinct)), rows, lengths)
+
+    def conv_features(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`features` computed with ``Conv1d`` over the embedded batch (the textbook form)."""
         x = self.embedder(ids).transpose(1, 2)  # conv1d wants (batch, dim, time)
         pooled = []
         for conv in self.convs:
             h = torch.relu(conv(x))
             if lengths is not None:
                 starts = torch.arange(h.shape[2], device=h.device)
-                # ReLU output is >= 0, so zeroing the windows past the end keeps the max exact.
                 h = h.masked_fill((starts[None, :] >= lengths.clamp(min=1)[:, None] + self.left)[:, None, :], 0.0)
             pooled.append(h.amax(dim=2))
         return torch.cat(pooled, dim=1)

@@ -111,7 +111,7 @@ class _Optimizers:
         lr = config.resolved_lr
         self.parts: list = []
         if config.resolved_optimizer == "adadelta":  # Kim: rho 0.95, eps 1e-6
-            self.parts.append(torch.optim.Adadelta(dense, lr=lr, rho=0.95, eps=1e-6))
+            self.parts.append(torch.optim.Adadelta(dense, lr=lr, rho=0.95, eps=1e-6, foreach=True))
             if embed.requires_grad:
                 self.parts.append(RowAdadelta(embed, lr=lr, rho=0.95, eps=1e-6))
         else:
