@@ -36,27 +36,29 @@ def record(entry: dict[str, Any]) -> None:
     print(json.dumps(entry), flush=True)
 
 
-def vectors(lang: str) -> Any:
+def vectors(lang: str, arch: str = "cbow") -> Any:
+    """The vectors ``python -m bench.classify_vectors LANG [ARCH]`` trained."""
     from embed.io import load
 
-    return load(RUNS / f"vectors_{lang}")
+    return load(RUNS / (f"vectors_{lang}" if arch == "cbow" else f"vectors_{lang}_{arch}"))
 
 
-def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25, first: int = 0, patience: str = "") -> None:
+def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25, first: int = 0, patience: str = "", arch: str = "cbow") -> None:
     """Folds ``first`` .. ``first + folds - 1`` (0-based) of the seeded stratified 10-fold split;
-    ``patience``: stop a fold after that many epochs without a better dev accuracy."""
+    ``patience``: stop a fold after that many epochs without a better dev accuracy (0 or
+    empty: never); ``arch``: which word vectors (``cbow`` or ``skipgram``, see bench.classify_vectors)."""
     from embed.classify import ClassifierConfig, read_dataset
     from embed.classify.train import cross_validate
 
     data = read_dataset(KIM / "rt-polarity.all", "kim")
-    vecs = vectors("en")
+    vecs = vectors("en", arch)
     for mode in modes.split(","):
         config = ClassifierConfig(mode=mode, tokenizer="whitespace", epochs=epochs, patience=int(patience) if patience else None)
         started = time.time()
         res = cross_validate(data, config, 10, None if mode == "rand" else vecs, folds=list(range(first, first + folds)),
                              on_fold=lambda n, m: print(f"MR {mode} fold {n + 1}: {m.accuracy:.4f}", flush=True))
         acc = [m.accuracy for m in res]
-        record({"bench": "mr_cv", "mode": mode, "folds": [first + 1, first + folds], "folds_run": len(res), "of": 10, "epochs": epochs, "patience": patience or None, "accuracy_mean": float(np.mean(acc)),
+        record({"bench": "mr_cv", "mode": mode, "vectors": arch, "folds": [first + 1, first + folds], "folds_run": len(res), "of": 10, "epochs": epochs, "patience": patience or None, "accuracy_mean": float(np.mean(acc)),
                 "accuracy_per_fold": acc, "macro_f1_mean": float(np.mean([m.macro_f1 for m in res])), "seconds": round(time.time() - started)})
 
 

@@ -7,6 +7,7 @@ Chinese: the four classic novels + ChnSentiCorp review text, segmented with jieb
 
     python -m bench.classify_vectors en      # -> runs/vectors_en (CBOW, 300 dims)
     python -m bench.classify_vectors zh      # -> runs/vectors_zh (CBOW, 300 dims, jieba)
+    python -m bench.classify_vectors en skipgram   # -> runs/vectors_en_skipgram
 
 Cached corpora go to ``bench/out/``; vectors to ``runs/``. Both are git-ignored.
 """
@@ -82,12 +83,13 @@ def build(lang: str) -> Path:
     return path
 
 
-def main(lang: str = "en", dim: int = 300) -> None:
+def main(lang: str = "en", arch: str = "cbow", dim: int = 300) -> None:
     started = time.time()
     corpus = build(lang)
     print(f"corpus {corpus} ready after {time.time() - started:.0f} s", flush=True)
     tokenizer = "whitespace" if lang == "en" else "jieba"
-    cmd = [sys.executable, "-m", "embed", "train", str(corpus), "--out", str(RUNS / f"vectors_{lang}"), "--arch", "cbow",
+    out = RUNS / (f"vectors_{lang}" if arch == "cbow" else f"vectors_{lang}_{arch}")
+    cmd = [sys.executable, "-m", "embed", "train", str(corpus), "--out", str(out), "--arch", arch,
            "--dim", str(dim), "--min-count", "3" if lang == "zh" else "5", "--epochs", "5", "--workers", "2",
            "--tokenizer", tokenizer, "--no-eval", "--overwrite", "--quiet", "--show", ""]
     print(" ".join(cmd), flush=True)
@@ -96,4 +98,4 @@ def main(lang: str = "en", dim: int = 300) -> None:
 
 
 if __name__ == "__main__":
-    main(*(sys.argv[1:2] or ["en"]))
+    main(*(sys.argv[1:3] or ["en"]))
