@@ -20,7 +20,6 @@ negatives; same seed, device and thread count give the same vectors.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from dataclasses import asdict
@@ -43,10 +42,11 @@ from embed.vocab import Vocab
 
 logger = logging.getLogger(__name__)
 
-# OpenMP threads that spin while waiting collapse on a shared or oversubscribed machine
-# (measured here: 4.6k pairs/s spinning vs 290k passive, 2 threads, load ~10). Only takes
-# effect if torch is first imported after this module; set it in the environment otherwise.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP wait policy: left to libgomp (spin a while, then sleep; it spins less when it finds
+# more threads than cores). ``OMP_WAIT_POLICY=PASSIVE`` (sleep at once) halved CBOW's speed on
+# a quiet machine (3M tokens, 2 threads: 143k vs 430k words/s, a third of the CPU in futex
+# system calls between the many small ops of a step); ``ACTIVE`` (spin forever) collapsed on
+# an oversubscribed one (4.6k vs 290k pairs/s at load ~10). Set it in the environment to choose.
 
 CHUNK_TOKENS = 200_000
 # Examples that share one draw of negatives (see torch_kernels); consecutive skip-gram
