@@ -20,6 +20,7 @@ negatives; same seed, device and thread count give the same vectors.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from dataclasses import asdict
@@ -42,11 +43,14 @@ from embed.vocab import Vocab
 
 logger = logging.getLogger(__name__)
 
-# OpenMP wait policy: left to libgomp (spin a while, then sleep; it spins less when it finds
-# more threads than cores). ``OMP_WAIT_POLICY=PASSIVE`` (sleep at once) halved CBOW's speed on
-# a quiet machine (3M tokens, 2 threads: 143k vs 430k words/s, a third of the CPU in futex
-# system calls between the many small ops of a step); ``ACTIVE`` (spin forever) collapsed on
-# an oversubscribed one (4.6k vs 290k pairs/s at load ~10). Set it in the environment to choose.
+# OpenMP waiting between the many small ops of a step (3M tokens, CBOW, 2 threads, this VM):
+#   quiet machine:       OMP_WAIT_POLICY=PASSIVE 143k words/s (a third of the CPU in futex calls),
+#                        libgomp's default spin (300k) 399k, GOMP_SPINCOUNT=10000 490k;
+#   3 busy processes:    PASSIVE 127k, default spin >3x slower (did not finish), 10000 59k.
+# A short spin keeps most of the quiet-machine speed and degrades, not collapses, under load.
+# Only takes effect if torch is first imported after this module; the environment wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 CHUNK_TOKENS = 200_000
 # Examples that share one draw of negatives (see torch_kernels); consecutive skip-gram
