@@ -12,6 +12,7 @@ torch runs on 2 threads (``ClassifierConfig.threads``), the machines' core count
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -24,7 +25,6 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 KIM = DATA / "classify_en" / "kim2014_sentence"
 TREES = DATA / "classify_en" / "sst_ptb_trees"
 ZH = DATA / "classify_zh" / "chinese_nlp_corpus" / "ChnSentiCorp_htl_all.csv"
-RUNS = Path(__file__).resolve().parents[1] / "runs"
 OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -36,11 +36,13 @@ def record(entry: dict[str, Any]) -> None:
     print(json.dumps(entry), flush=True)
 
 
+@functools.cache
 def vectors(lang: str, arch: str = "cbow") -> Any:
-    """The vectors ``python -m bench.classify_vectors LANG [ARCH]`` trained."""
+    """The vectors ``python -m bench.classify_vectors LANG [ARCH]`` trained (loaded once per process)."""
+    from bench.classify_vectors import vectors_dir
     from embed.io import load
 
-    return load(RUNS / (f"vectors_{lang}" if arch == "cbow" else f"vectors_{lang}_{arch}"))
+    return load(vectors_dir(lang, arch))
 
 
 def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25, first: int = 0, patience: str = "", arch: str = "cbow") -> None:

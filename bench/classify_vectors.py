@@ -83,13 +83,17 @@ def build(lang: str) -> Path:
     return path
 
 
+def vectors_dir(lang: str, arch: str = "cbow") -> Path:
+    """Where ``main(lang, arch)`` writes its vectors."""
+    return RUNS / (f"vectors_{lang}" if arch == "cbow" else f"vectors_{lang}_{arch}")
+
+
 def main(lang: str = "en", arch: str = "cbow", dim: int = 300) -> None:
     started = time.time()
     corpus = build(lang)
     print(f"corpus {corpus} ready after {time.time() - started:.0f} s", flush=True)
     tokenizer = "whitespace" if lang == "en" else "jieba"
-    out = RUNS / (f"vectors_{lang}" if arch == "cbow" else f"vectors_{lang}_{arch}")
-    cmd = [sys.executable, "-m", "embed", "train", str(corpus), "--out", str(out), "--arch", arch,
+    cmd = [sys.executable, "-m", "embed", "train", str(corpus), "--out", str(vectors_dir(lang, arch)), "--arch", arch,
            "--dim", str(dim), "--min-count", "3" if lang == "zh" else "5", "--epochs", "5", "--workers", "2",
            "--tokenizer", tokenizer, "--no-eval", "--overwrite", "--quiet", "--show", ""]
     print(" ".join(cmd), flush=True)
