@@ -297,10 +297,14 @@ class _State:
         negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
         if self.sync is not None:
             self.sync.mark(ids, negs)
-        tc, tx, te, tn = (self._tensor(a) for a in (centres, contexts, example, negs))
-        tstart = self._tensor(offsets[:-1])
-        for start, stop, group in self._batches(m):
+        batches = list(self._batches(m))
+        # Batch-local indices, computed here once per chunk rather than by two torch ops per step.
+        first = np.repeat(np.array([start for start, _, _ in batches], dtype=np.int64), [stop - start for start, stop, _ in batches])
+        local_example = example - first[example]
+        local_starts = offsets[:-1] - offsets[first]
+        tc, tx, te, tn, ts = (self._tensor(a) for a in (centres, contexts, local_example, negs, local_starts))
+        for start, stop, group in batches:
             a, b = int(offsets[start]), int(offsets[stop])
             g0 = start // NEG_GROUP
             g1 = g0 + (stop - start) // group
-            cbow_step(w_in, w_out, tx[a:b], te[a:b] - start, tstart[start:stop] - a, tc[start:stop], tn[g0:g1], self.lr(start / max(m, 1), n), group)
+            cbow_step(w_in, w_out, tx[a:b], te[a:b], ts[start:stop], tc[start:stop], tn[g0:g1], self.lr(start / max(m, 1), n), group)
