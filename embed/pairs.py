@@ -148,3 +148,26 @@ def chunk_cbow_examples(ids: np.ndarray, sent: np.ndarray, window: int, rng: np.
     pos = pos[has]
     rows, cols = np.nonzero(valid)
     return ids[has], ids[pos[rows, cols]], rows
+
+
+def interleave_examples(
+    centres: np.ndarray, contexts: np.ndarray, example: np.ndarray, batch: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reorder CBOW examples so that ``batch`` consecutive ones lie about ``m / batch`` apart in the text.
+
+    With ``k = ceil(m / batch)``, the new order is examples ``0, k, 2k, ...``, then ``1, k + 1, ...``,
+    and so on; each example keeps its centre and its contexts (``example`` is renumbered).
+
+    >>> c, x, e = interleave_examples(np.array([10, 11, 12]), np.array([11, 10, 12, 11]), np.array([0, 1, 1, 2]), 2)
+    >>> c.tolist(), x.tolist(), e.tolist()
+    ([10, 12, 11], [11, 11, 10, 12], [0, 1, 2, 2])
+    """
+    m = centres.size
+    stride = max(-(-m // max(batch, 1)), 1)
+    order = np.argsort(np.arange(m) % stride, kind="stable")
+    counts = np.bincount(example, minlength=m)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    lens = counts[order]
+    new_starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    flat = np.repeat(starts[order] - new_starts, lens) + np.arange(int(lens.sum()))
+    return centres[order], contexts[flat], np.repeat(np.arange(m), lens)

@@ -2,8 +2,10 @@ import numpy as np
 from scipy import stats
 
 from embed.pairs import (
+    interleave_examples,
     cbow_examples,
     cbow_examples_from_windows,
+    chunk_cbow_examples,
     reduced_windows,
     skipgram_pairs,
     skipgram_pairs_from_windows,
@@ -75,3 +77,25 @@ def test_subsample_keeps_with_the_given_probability():
     kept = subsample(ids, np.array([0.25, 1.0]), rng)
     assert (kept == 1).sum() == 20_000
     assert abs((kept == 0).sum() / 20_000 - 0.25) < 0.02
+
+
+def test_interleave_keeps_every_example_and_spreads_each_batch():
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 50, 3000)
+    sent = np.repeat(np.arange(30), 100)
+    centres, contexts, example = chunk_cbow_examples(ids, sent, 5, rng)
+    batch = 64
+    c2, x2, e2 = interleave_examples(centres, contexts, example, batch)
+
+    def bags(c, x, e):
+        return sorted((int(c[i]), tuple(sorted(x[e == i].tolist()))) for i in range(c.size))
+
+    assert bags(c2, x2, e2) == bags(centres, contexts, example)
+    assert np.all(np.diff(e2) >= 0)  # contexts still grouped by example, in the new order
+    # Where each new example came from: consecutive examples of a batch are ceil(m / batch) apart.
+    m = centres.size
+    stride = -(-m // batch)
+    order = np.argsort(np.arange(m) % stride, kind="stable")
+    assert np.array_equal(c2, centres[order])
+    gaps = np.diff(order[:batch])
+    assert gaps.min() == stride

@@ -32,7 +32,7 @@ import numpy as np
 
 from embed.config import TrainConfig
 from embed.errors import ConfigError
-from embed.pairs import chunk_cbow_examples, chunk_skipgram_pairs
+from embed.pairs import chunk_cbow_examples, chunk_skipgram_pairs, interleave_examples
 from embed.train.base import Callbacks, EpochStats, TrainResult
 from embed.train.checkpoint import Checkpointer, Snapshot
 from embed.train.distributed import RowSync
@@ -256,6 +256,11 @@ class _State:
                 sync.sync(w_in, w_out)
             yield done
 
+    def _batch_examples(self) -> int:
+        """Examples per batch: ``batch_size`` (CBOW: ``batch_size // 4``), a multiple of the negative group."""
+        size = self.config.batch_size if self.config.arch == "skipgram" else max(self.config.batch_size // CBOW_DIVISOR, 1)
+        return max(size // NEG_GROUP, 1) * NEG_GROUP
+
     def _batches(self, m: int) -> Iterator[tuple[int, int, int]]:
         """(start, stop, group) over ``m`` examples; a tail that is not a multiple of the group is its own group.
 
@@ -263,8 +268,7 @@ class _State:
         at lr 0.05, and summed stale updates of 4096 CBOW examples diverged on enwiki (loss
         ~1e16 by epoch 2) while 1024 did not, so CBOW batches hold ``batch_size // 4`` examples.
         """
-        size = self.config.batch_size if self.config.arch == "skipgram" else max(self.config.batch_size // CBOW_DIVISOR, 1)
-        bs = max(size // NEG_GROUP, 1) * NEG_GROUP
+        bs = self._batch_examples()
         for start in range(0, m, bs):
             stop = min(start + bs, m)
             main = stop - (stop - start) % NEG_GROUP
@@ -291,6 +295,11 @@ class _State:
         from embed.train.torch_kernels import cbow_step
 
         centres, contexts, example = chunk_cbow_examples(ids, sent, self.config.window, self.rng)
+        # A batch of consecutive CBOW examples shares most of its context rows (each word is a
+        # context of ~2 x window neighbours), and their summed stale updates cost quality; a
+        # batch of examples ~m/batch apart in the text does not: analogy 33.7% -> 34.3%, full
+        # enwiki benchmark, 2026-12-01 (BENCHMARKS.md). word2vec.c's order is the text's.
+        centres, contexts, example = interleave_examples(centres, contexts, example, self._batch_examples())
         m = centres.size
         counts = np.bincount(example, minlength=m)
         offsets = np.concatenate([[0], np.cumsum(counts)])
