@@ -151,20 +151,22 @@ def chunk_cbow_examples(ids: np.ndarray, sent: np.ndarray, window: int, rng: np.
 
 
 def interleave_examples(
-    centres: np.ndarray, contexts: np.ndarray, example: np.ndarray, batch: int
+    centres: np.ndarray, contexts: np.ndarray, example: np.ndarray, batch: int, spacing: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reorder CBOW examples so that ``batch`` consecutive ones lie about ``m / batch`` apart in the text.
+    """Reorder CBOW examples so that ``batch`` consecutive ones lie ``spacing`` apart in the text.
 
-    With ``k = ceil(m / batch)``, the new order is examples ``0, k, 2k, ...``, then ``1, k + 1, ...``,
-    and so on; each example keeps its centre and its contexts (``example`` is renumbered).
+    Within each block of ``spacing * batch`` examples the new order is ``0, s, 2s, ...``, then
+    ``1, s + 1, ...``, and so on (``s = spacing``); each example keeps its centre and its
+    contexts (``example`` is renumbered).
 
-    >>> c, x, e = interleave_examples(np.array([10, 11, 12]), np.array([11, 10, 12, 11]), np.array([0, 1, 1, 2]), 2)
+    >>> c, x, e = interleave_examples(np.array([10, 11, 12]), np.array([11, 10, 12, 11]), np.array([0, 1, 1, 2]), 2, 2)
     >>> c.tolist(), x.tolist(), e.tolist()
     ([10, 12, 11], [11, 11, 10, 12], [0, 1, 2, 2])
     """
     m = centres.size
-    stride = max(-(-m // max(batch, 1)), 1)
-    order = np.argsort(np.arange(m) % stride, kind="stable")
+    spacing, batch = max(spacing, 1), max(batch, 1)
+    idx = np.arange(m)
+    order = np.argsort((idx // (spacing * batch)) * spacing + idx % spacing, kind="stable")
     counts = np.bincount(example, minlength=m)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     lens = counts[order]

@@ -84,18 +84,21 @@ def test_interleave_keeps_every_example_and_spreads_each_batch():
     ids = rng.integers(0, 50, 3000)
     sent = np.repeat(np.arange(30), 100)
     centres, contexts, example = chunk_cbow_examples(ids, sent, 5, rng)
-    batch = 64
-    c2, x2, e2 = interleave_examples(centres, contexts, example, batch)
+    batch, spacing = 64, 3
+    c2, x2, e2 = interleave_examples(centres, contexts, example, batch, spacing)
 
     def bags(c, x, e):
         return sorted((int(c[i]), tuple(sorted(x[e == i].tolist()))) for i in range(c.size))
 
     assert bags(c2, x2, e2) == bags(centres, contexts, example)
     assert np.all(np.diff(e2) >= 0)  # contexts still grouped by example, in the new order
-    # Where each new example came from: consecutive examples of a batch are ceil(m / batch) apart.
+    # Where each new example came from: within a batch, consecutive examples are `spacing` apart.
     m = centres.size
-    stride = -(-m // batch)
-    order = np.argsort(np.arange(m) % stride, kind="stable")
-    assert np.array_equal(c2, centres[order])
-    gaps = np.diff(order[:batch])
-    assert gaps.min() == stride
+    source = {}
+    for i in range(m):
+        source.setdefault((int(c2[i]), tuple(x2[e2 == i].tolist())), []).append(i)
+    order = np.array([source[(int(centres[j]), tuple(contexts[example == j].tolist()))].pop(0) for j in range(m)])
+    new_to_old = np.argsort(order)
+    first_batch = new_to_old[:batch]
+    assert np.all(np.diff(first_batch) == spacing)
+    assert sorted(new_to_old.tolist()) == list(range(m))

@@ -58,6 +58,10 @@ CHUNK_TOKENS = 200_000
 NEG_GROUP = 8
 # CBOW examples per batch = batch_size // CBOW_DIVISOR (see _State._batches).
 CBOW_DIVISOR = 4
+# CBOW batches take every 3rd example of a block of 3 x batch (embed.pairs.interleave_examples).
+# Full enwiki benchmark, 2026-12-01, analogy / relative speed: consecutive 33.7% / 1.0,
+# every 2nd 33.9%, every 3rd 35.0% / 0.92, spread over the whole chunk 34.3% / 0.77-0.86.
+CBOW_SPACING = 3
 
 
 def resolve_device(name: str) -> str:
@@ -297,9 +301,8 @@ class _State:
         centres, contexts, example = chunk_cbow_examples(ids, sent, self.config.window, self.rng)
         # A batch of consecutive CBOW examples shares most of its context rows (each word is a
         # context of ~2 x window neighbours), and their summed stale updates cost quality; a
-        # batch of examples ~m/batch apart in the text does not: analogy 33.7% -> 34.3%, full
-        # enwiki benchmark, 2026-12-01 (BENCHMARKS.md). word2vec.c's order is the text's.
-        centres, contexts, example = interleave_examples(centres, contexts, example, self._batch_examples())
+        # batch of examples CBOW_SPACING apart shares fewer (BENCHMARKS.md, issue 3).
+        centres, contexts, example = interleave_examples(centres, contexts, example, self._batch_examples(), CBOW_SPACING)
         m = centres.size
         counts = np.bincount(example, minlength=m)
         offsets = np.concatenate([[0], np.cumsum(counts)])

@@ -20,7 +20,7 @@ Deviations from word2vec.c, for speed, documented here:
   example at a time; with the default batch sizes a word rarely repeats enough within a
   batch to matter (frequent words are subsampled).
 * **CBOW batches are interleaved** (:func:`embed.pairs.interleave_examples`): a batch holds
-  every ``m / batch``-th example of a chunk rather than ``batch`` consecutive ones, whose
+  every 3rd example of a block of 3 x batch rather than ``batch`` consecutive ones, whose
   windows overlap so that each context row would get ~2 x window summed stale updates.
 * **Negatives shared by a group** of ``group`` consecutive examples (the group's examples
   mostly share one centre word, as in Ji et al. 2016, "Parallelizing word2vec in shared and
