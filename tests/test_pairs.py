@@ -2,10 +2,10 @@ import numpy as np
 from scipy import stats
 
 from embed.pairs import (
-    interleave_examples,
     cbow_examples,
     cbow_examples_from_windows,
     chunk_cbow_examples,
+    interleave_examples,
     reduced_windows,
     skipgram_pairs,
     skipgram_pairs_from_windows,

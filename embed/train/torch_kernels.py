@@ -37,18 +37,17 @@ from __future__ import annotations
 import torch
 
 
-def _neg_scores(h: torch.Tensor, negs: torch.Tensor, w_out: torch.Tensor, group: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``h`` (B, d), ``negs`` (B // group, k) -> negative rows (B/g, k, d) and scores (B/g, g, k)."""
-    n_rows = w_out.index_select(0, negs.reshape(-1)).view(*negs.shape, -1)
-    scores = torch.bmm(h.view(-1, group, h.shape[1]), n_rows.transpose(1, 2))
-    return n_rows, scores
-
-
 def _grouped(t: torch.Tensor, group: int, spread: bool) -> torch.Tensor:
     """A view of the rows of ``t`` (B, ...) as (B // group, group, ...): members adjacent, or ``B // group`` apart."""
     if spread:
         return t.view(group, -1, *t.shape[1:]).transpose(0, 1)
     return t.view(-1, group, *t.shape[1:])
+
+
+def _neg_scores(hg: torch.Tensor, negs: torch.Tensor, w_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grouped ``hg`` (B/g, g, d), ``negs`` (B/g, k) -> negative rows (B/g, k, d) and scores (B/g, g, k)."""
+    n_rows = w_out.index_select(0, negs.reshape(-1)).view(*negs.shape, hg.shape[2])
+    return n_rows, torch.bmm(hg, n_rows.transpose(1, 2))
 
 
 def ns_step(
@@ -75,8 +74,7 @@ def ns_step(
     hg = _grouped(h, group, spread)  # (B/g, g, d)
     o = w_out.index_select(0, targets)
     pos = (h * o).sum(1)
-    n_rows = w_out.index_select(0, negs.reshape(-1)).view(*negs.shape, d)  # (B/g, k, d)
-    neg = torch.bmm(hg, n_rows.transpose(1, 2))  # (B/g, g, k)
+    n_rows, neg = _neg_scores(hg, negs, w_out)
     # word2vec.c skips a negative equal to the target: mask it.
     keep = (negs.unsqueeze(1) != _grouped(targets, group, spread).unsqueeze(2)).to(h.dtype)
     g_pos = torch.sigmoid(pos.neg_()).mul_(lr)  # (1 - s(x)) lr = s(-x) lr, (B,)
@@ -97,7 +95,7 @@ def ns_loss(h: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor, w_out: t
     """The summed negative-sampling loss of a batch (differentiable; the tests use it with autograd)."""
     o = w_out.index_select(0, targets)
     pos = (h * o).sum(1)
-    _, neg = _neg_scores(h, negs, w_out, group)
+    _, neg = _neg_scores(_grouped(h, group, False), negs, w_out)
     keep = (negs.unsqueeze(1) != targets.view(-1, group, 1)).to(h.dtype)
     return -torch.nn.functional.logsigmoid(pos).sum() - (torch.nn.functional.logsigmoid(-neg) * keep).sum()
 
