@@ -28,7 +28,7 @@ class Query(BaseModel):
 def create_app() -> FastAPI:
     from threadpoolctl import threadpool_limits
 
-    from embed.index import IndexConfig, WordIndex, load_index, set_threads
+    from embed.index import load_index, set_threads
     from embed.io import load
     from embed.neighbours import normalise
 
@@ -44,28 +44,31 @@ def create_app() -> FastAPI:
 
         return app
     vectors = load(os.environ["ANCHOR_MODEL"])
-    keys = vectors.kv.index_to_key
+    keys = vectors.words
     if kind == "gensim":
-        vectors.kv.fill_norms()
+        kv = vectors.to_gensim()  # the usual word2vec-api pattern: gensim's KeyedVectors in the worker
+        kv.fill_norms()
 
         @app.post("/similar")
         def gensim_similar(q: Query) -> dict[str, Any]:
-            return {"word": q.word, "results": [{"word": w, "score": float(s)} for w, s in vectors.kv.most_similar(q.word, topn=q.k)]}
+            return {"word": q.word, "results": [{"word": w, "score": float(s)} for w, s in kv.most_similar(q.word, topn=q.k)]}
 
         return app
+    unit = normalise(vectors.matrix)
     if kind == "flat":
-        index = WordIndex(IndexConfig(kind="flat"), {}, None).attach(vectors)
+        import faiss
+
+        index: Any = faiss.IndexFlatIP(vectors.dim)  # plain FAISS, as a service without embed would
+        index.add(unit)
     else:
         loaded = load_index(os.environ["ANCHOR_MODEL"], vectors)
         assert loaded is not None and loaded.config.kind == "hnsw", "run 'embed index DIR --kind hnsw' first"
-        index = loaded
-    unit = normalise(vectors.matrix)
-    exact = kind == "flat"
+        index = loaded.ann
 
     @app.post("/similar")
     def faiss_similar(q: Query) -> dict[str, Any]:
         row = vectors.index(q.word)
-        ids, scores, _ = index.search(unit[row][None, :], q.k + 1, "cosine", exact=exact)
+        scores, ids = index.search(unit[row][None, :], q.k + 1)
         hits = [(keys[i], float(s)) for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i != row and i >= 0][: q.k]
         return {"word": q.word, "results": [{"word": w, "score": s} for w, s in hits]}
 

@@ -283,38 +283,6 @@ def pairs(corpus: str, window: int, arch: str, limit: int, min_count: int, sampl
 
 @main.command()
 @click.argument("model")
-@click.argument("word")
-@click.option("-k", "topn", type=click.IntRange(1, 1000), default=10, show_default=True)
-@click.option("--metric", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True)
-def similar(model: str, word: str, topn: int, metric: str) -> None:
-    """Nearest neighbours of WORD (cosine similarity or Euclidean distance)."""
-    from embed.io import load
-
-    vectors = load(model)
-    label = "cosine" if metric == "cosine" else "distance"
-    click.echo(f"rank\tword\t{label}")
-    for rank, (w, s) in enumerate(vectors.most_similar(word, topn=topn, metric=metric), 1):  # type: ignore[arg-type]
-        click.echo(f"{rank}\t{w}\t{s:.4f}")
-
-
-@main.command()
-@click.argument("model")
-@click.argument("a")
-@click.argument("b")
-@click.argument("c")
-@click.option("-k", "topn", type=click.IntRange(1, 1000), default=5, show_default=True)
-@click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
-def analogy(model: str, a: str, b: str, c: str, topn: int, method: str) -> None:
-    """A is to B as C is to ?  (b - a + c)"""
-    from embed.io import load
-
-    vectors = load(model)
-    for rank, (w, s) in enumerate(vectors.analogy(a, b, c, topn=topn, method=method), 1):  # type: ignore[arg-type]
-        click.echo(f"{rank}\t{w}\t{s:.4f}")
-
-
-@main.command()
-@click.argument("model")
 @click.option("--analogies", multiple=True, help="Analogy file or 'google' (repeatable) [default: google].")
 @click.option("--pairs", "pair_sets", multiple=True, help="Word-pair file, 'ws353' or 'simlex999' (repeatable) [default: ws353, simlex999].")
 @click.option("--restrict-vocab", type=click.IntRange(min=1), default=30_000, show_default=True, help="Analogies use only the N most frequent words.")
@@ -331,7 +299,9 @@ def evaluate(model: str, analogies: tuple[str, ...], pair_sets: tuple[str, ...],
 
     if not analogies and not pair_sets:
         analogies, pair_sets = ("google",), ("ws353", "simlex999")
-    vectors = load(model)
+    from embed.cli_vectors import open_model
+
+    vectors = load(open_model(model))
     report = run_eval(vectors, analogies=analogies, pairs=pair_sets, restrict_vocab=restrict_vocab)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
@@ -346,11 +316,18 @@ from embed.cli_classify import classify as _classify  # noqa: E402
 from embed.cli_index import index as _index  # noqa: E402
 from embed.cli_index import serve as _serve  # noqa: E402
 from embed.cli_plot import plot as _plot  # noqa: E402
+from embed.cli_vectors import analogy as _analogy  # noqa: E402
+from embed.cli_vectors import export as _export  # noqa: E402
+from embed.cli_vectors import import_ as _import  # noqa: E402
+from embed.cli_vectors import similar as _similar  # noqa: E402
+from embed.cli_vectors import vectors as _vectors  # noqa: E402
 
 main.add_command(_index)
 main.add_command(_serve)
 main.add_command(_plot)
 main.add_command(_classify)
+for _command in (_import, _export, _similar, _analogy, _vectors):
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

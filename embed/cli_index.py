@@ -1,4 +1,4 @@
-"""``embed index`` (exact neighbour tables + FAISS index into a model directory) and ``embed serve``."""
+"""``embed index`` (FAISS index, plus exact neighbour tables for small vocabularies) and ``embed serve``."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from embed.errors import ConfigError, FormatError
 
 
 @click.command()
-@click.argument("model", type=click.Path(path_type=Path))
-@click.option("--kind", type=click.Choice(["flat", "hnsw", "ivf"]), default="hnsw", show_default=True, help="Approximate index for vector/arithmetic queries with exact=false (flat: none).")
-@click.option("--metric", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True, help="Metric of the approximate index (exact tables are built for both).")
+@click.argument("model")
+@click.option("--kind", type=click.Choice(["flat", "hnsw", "ivf"]), default="hnsw", show_default=True, help="Approximate index (flat: none, exact scans only).")
+@click.option("--metric", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True, help="Metric of the approximate index and of the exact tables.")
+@click.option("--tables", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True, help="Exact all-pairs top-k tables (cost grows as vocab^2): auto builds them up to 200,000 words.")
 @click.option("--k-max", type=click.IntRange(min=1), default=100, show_default=True, help="Neighbours per word in the exact tables; by-word queries up to this k are look-ups.")
 @click.option("--hnsw-m", type=click.IntRange(min=2), default=32, show_default=True)
 @click.option("--ef-construction", type=click.IntRange(min=1), default=80, show_default=True)
@@ -24,40 +25,79 @@ from embed.errors import ConfigError, FormatError
 @click.option("--nlist", type=click.IntRange(min=1), default=None, help="IVF lists [default: 4*sqrt(vocab)].")
 @click.option("--nprobe", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch/FAISS threads while building.")
-def index(model: Path, **opts: object) -> None:
-    """Build the similarity index of MODEL (a model directory); writes MODEL/index/."""
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def index(model: str, quiet: bool, **opts: object) -> None:
+    """Build the similarity index of MODEL (a model directory, or a vectors file: its cached import); writes MODEL/index/."""
+    from embed.cli_vectors import open_model
     from embed.index import IndexConfig, build_index, save_index
-    from embed.io import load, read_meta
+    from embed.io import load
 
-    if not model.is_dir():
-        raise FormatError(f"{model}: not a model directory; 'embed index' writes into a directory made by 'embed train'")
-    read_meta(model)
     config = IndexConfig(**opts)  # type: ignore[arg-type]
-    vectors = load(model)
+    if not Path(model).exists():
+        raise FormatError(f"{model}: not a model directory; 'embed index' writes into a directory made by 'embed train' or 'embed import'")
+    folder = open_model(model, quiet)
+    vectors = load(folder)
     started = time.perf_counter()
-    built = build_index(vectors, config)
-    out = save_index(built, model)
+    bar = _StageBar(disable=quiet)
+    try:
+        built = build_index(vectors, config, progress=bar)
+    finally:
+        bar.close()
+    out = save_index(built, folder)
     t = built.info["timings"]
+    tables = f"exact top-{config.k_max} {config.metric} table ({t[f'table_{config.metric}_seconds']}s)" if built.tables else "no exact tables (by-word queries use the ANN index)"
     click.echo(
         f"wrote {out}: {config.kind} ({config.metric}) over {len(vectors):,} words x {vectors.dim} dims, "
-        f"exact top-{config.k_max} tables for cosine and euclidean; {time.perf_counter() - started:.1f}s "
-        f"(tables {t['table_cosine_seconds']}s + {t['table_euclidean_seconds']}s, ann {t['ann_seconds']}s)"
+        f"{tables}; {time.perf_counter() - started:.1f}s (ann {t['ann_seconds']}s)"
     )
 
 
-def _parse_dirs(specs: tuple[str, ...], what: str, made_by: str, check: Callable[[Path], object]) -> dict[str, str]:
-    """``DIR`` or ``NAME=DIR`` -> {name: absolute dir}; ``check`` validates each directory (raises FormatError)."""
+class _StageBar:
+    """One tqdm bar per build stage (table, ANN inserts), with rate and ETA."""
+
+    def __init__(self, disable: bool) -> None:
+        self.disable, self.bar, self.stage = disable, None, ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, unit="w", unit_scale=True, desc=stage, disable=self.disable, dynamic_ncols=True, mininterval=0.5)
+        assert self.bar is not None
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _parse_dirs(specs: tuple[str, ...], what: str, made_by: str, check: Callable[[Path], object], files: bool = False) -> dict[str, str]:
+    """``DIR`` or ``NAME=DIR`` -> {name: absolute dir}; ``check`` validates each directory (raises FormatError).
+
+    With ``files``, a vectors file is accepted too: it is imported (once) into the cache and its
+    directory served, named after the file (``cc.en.300.vec.gz`` -> ``cc``... use NAME=FILE to choose).
+    """
     found: dict[str, str] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep:
             name, path = Path(spec).resolve().name, spec
+            if files and Path(spec).is_file():
+                name = Path(spec).name.split(".")[0]
         if not name or "/" in name:
             raise ConfigError(f"{spec}: {what} name must be non-empty and without '/'; use NAME=DIR")
         if name in found:
             raise ConfigError(f"{spec}: two {what}s named {name!r}; name them with NAME=DIR")
+        if files and Path(path).is_file():
+            from embed.cli_vectors import open_model
+
+            path = str(open_model(path))
         if not Path(path).is_dir():
-            raise FormatError(f"{path}: not a {what} directory; pass directories made by '{made_by}'")
+            also = " or vectors files" if files else ""
+            raise FormatError(f"{path}: not a {what} directory; pass directories made by '{made_by}'{also}")
         check(Path(path))
         found[name] = str(Path(path).resolve())
     return found
@@ -73,7 +113,10 @@ def _parse_dirs(specs: tuple[str, ...], what: str, made_by: str, check: Callable
 @click.option("--access-log", is_flag=True, help="Log every request (costs throughput).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info", show_default=True)
 def serve(models: tuple[str, ...], classifiers: tuple[str, ...], host: str, port: int, workers: int, threads: int, access_log: bool, log_level: str) -> None:
-    """Serve MODELS (model directories, or NAME=DIR) and --classifier directories over HTTP.
+    """Serve MODELS (model directories or vectors files, or NAME=PATH) and --classifier directories over HTTP.
+
+    A vectors file (word2vec, fastText .vec, GloVe) is imported once into the cache
+    (``$EMBED_CACHE``, default ``~/.cache/embed``) and served memory-mapped from there.
 
     Set EMBED_API_KEY to require a key on /v1 (X-API-Key or Authorization: Bearer).
     """
@@ -84,7 +127,7 @@ def serve(models: tuple[str, ...], classifiers: tuple[str, ...], host: str, port
 
     if not models and not classifiers:
         raise ConfigError("nothing to serve: give at least one model directory or --classifier DIR")
-    os.environ["EMBED_MODELS"] = json.dumps(_parse_dirs(models, "model", "embed train", read_meta))
+    os.environ["EMBED_MODELS"] = json.dumps(_parse_dirs(models, "model", "embed train", read_meta, files=True))
     os.environ["EMBED_CLASSIFIERS"] = json.dumps(_parse_dirs(classifiers, "classifier", "embed classify train", read_classifier_meta))
     os.environ["EMBED_THREADS"] = str(threads)
     # Worker processes read these before numpy/faiss start their thread pools.

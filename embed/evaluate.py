@@ -70,11 +70,14 @@ def resolve_eval_file(name: str, named: dict[str, str]) -> tuple[str, Path]:
     return path.stem, path
 
 
-def evaluate_analogies(vectors: "Vectors", name: str = "google", restrict_vocab: int = 30_000) -> AnalogyResult:
-    """Accuracy on a Google-format analogy file (``: section`` headers, ``a b c d`` lines)."""
+def evaluate_analogies(vectors: "Vectors", name: str = "google", restrict_vocab: int = 30_000, kv: Any = None) -> AnalogyResult:
+    """Accuracy on a Google-format analogy file (``: section`` headers, ``a b c d`` lines).
+
+    ``kv``: a gensim copy of ``vectors`` to reuse (:meth:`Vectors.to_gensim`); made when None.
+    """
     label, path = resolve_eval_file(name, NAMED_ANALOGIES)
     try:
-        score, sections = vectors.kv.evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab, case_insensitive=True)
+        score, sections = (kv if kv is not None else vectors.to_gensim(limit=restrict_vocab)).evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab, case_insensitive=True)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FormatError(f"{path}: not an analogy file ({exc}); expected ': section' headers and 'a b c d' lines") from None
     total = next((s for s in sections if s["section"] == "Total accuracy"), {"correct": [], "incorrect": []})
@@ -87,11 +90,11 @@ def evaluate_analogies(vectors: "Vectors", name: str = "google", restrict_vocab:
     return AnalogyResult(label, float(score) if correct + incorrect else 0.0, correct, correct + incorrect, per_section)
 
 
-def evaluate_pairs(vectors: "Vectors", name: str = "ws353") -> PairsResult:
+def evaluate_pairs(vectors: "Vectors", name: str = "ws353", kv: Any = None) -> PairsResult:
     """Spearman (and Pearson) correlation on a ``word1<TAB>word2<TAB>score`` file."""
     label, path = resolve_eval_file(name, NAMED_PAIRS)
     try:
-        pearson, spearman, oov = vectors.kv.evaluate_word_pairs(str(path), restrict_vocab=len(vectors), case_insensitive=True)
+        pearson, spearman, oov = (kv if kv is not None else vectors.to_gensim()).evaluate_word_pairs(str(path), restrict_vocab=len(vectors), case_insensitive=True)
     except (ValueError, UnicodeDecodeError, IndexError) as exc:
         raise FormatError(f"{path}: not a word-pair file ({exc}); expected 'word1<TAB>word2<TAB>score' lines") from None
     return PairsResult(label, _nan_to_zero(spearman[0]), _nan_to_zero(pearson[0]), float(oov))
@@ -112,8 +115,9 @@ def evaluate(
     # gensim logs every section at INFO; keep our own logs readable.
     logging.getLogger("gensim.models.keyedvectors").setLevel(logging.WARNING)
     report = EvalReport()
+    kv = vectors.to_gensim() if pairs else None  # one copy for every set (gensim answers them)
     for a in analogies:
-        report.analogies.append(evaluate_analogies(vectors, str(a), restrict_vocab))
+        report.analogies.append(evaluate_analogies(vectors, str(a), restrict_vocab, kv))
     for p in pairs:
-        report.pairs.append(evaluate_pairs(vectors, str(p)))
+        report.pairs.append(evaluate_pairs(vectors, str(p), kv))
     return report

@@ -2,24 +2,27 @@
 
 An indexed model directory gains an ``index/`` folder (written atomically):
 
-* ``index.json`` - ``{"format": "embed-index", "version": 1, "kind", "metric", "k_max", ...}``
+* ``index.json`` - ``{"format": "embed-index", "version": 2, "kind", "metric", "k_max", ...}``
   and a fingerprint of the vectors it was built from;
 * ``table_<metric>_ids.npy`` / ``table_<metric>_scores.npy`` - the exact top-``k_max``
-  neighbours of every word for both metrics (int32 / float32 ``(n, k_max)``, loaded with
-  ``allow_pickle=False`` and memory-mapped, so worker processes share the pages);
-* ``ann.faiss`` - the approximate index (HNSW or IVF; ``faiss.write_index``, not pickle).
+  neighbours of every word, for the index's metric only, and only where all-pairs work is
+  cheap (``tables="auto"``: at most :data:`TABLE_MAX_WORDS` words; it grows as V^2);
+* ``ann.faiss`` - the approximate index (HNSW or IVF; ``faiss.write_index``, not pickle),
+  memory-mapped when loaded (``IO_FLAG_MMAP_IFC``), so server workers share its pages.
 
-Queries by a single word with ``k <= k_max`` are table look-ups; vector and arithmetic
-queries go to FAISS: exact ones to a flat index, approximate ones to the ANN index.
+By-word queries with ``k <= k_max`` are table look-ups where a table exists, else ANN
+searches; exact queries without a table are blocked matrix products over the (memory-mapped)
+matrix (:func:`embed.neighbours.exact_search`). Cost of building: O(V) ANN inserts, plus
+O(V^2 d) for tables on small vocabularies.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +31,8 @@ import faiss
 import numpy as np
 
 from embed.errors import ConfigError, FormatError
-from embed.io import atomic_dir
-from embed.neighbours import METRICS, Metric, check_metric, exact_topk, normalise
+from embed.io import atomic_dir, read_versioned_json
+from embed.neighbours import Metric, check_metric, exact_search, exact_topk, normalise
 from embed.vectors import Vectors
 
 logger = logging.getLogger(__name__)
@@ -38,7 +41,14 @@ Kind = Literal["flat", "hnsw", "ivf"]
 KINDS: tuple[str, ...] = ("flat", "hnsw", "ivf")
 INDEX_DIR = "index"
 INDEX_FORMAT = "embed-index"
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+# All-pairs tables cost V^2 d: 100k x 100 took ~40 s per metric on 2 cores, 200k x 100 ~3 min
+# (BENCHMARKS.md, issue 15). Above this many words "auto" builds none.
+TABLE_MAX_WORDS = 200_000
+# Exact by-vector search scans the matrix: ~5 ms at 100k x 100, ~0.3 s at 2M x 300. Above this
+# many words a query that does not ask for exactness goes to the ANN index.
+EXACT_MAX_WORDS = 200_000
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class IndexConfig:
 
     kind: Kind = "hnsw"
     metric: Metric = "cosine"
+    tables: Literal["auto", "on", "off"] = "auto"
     k_max: int = 100
     hnsw_m: int = 32
     ef_construction: int = 80
@@ -60,66 +71,70 @@ class IndexConfig:
         if self.kind not in KINDS:
             raise ConfigError(f"index kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         check_metric(self.metric)
+        if self.tables not in ("auto", "on", "off"):
+            raise ConfigError(f"tables must be 'auto', 'on' or 'off', got {self.tables!r}")
         for name in ("k_max", "hnsw_m", "ef_construction", "ef_search", "nprobe", "block", "threads"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+
+    def wants_tables(self, n: int) -> bool:
+        return self.tables == "on" or (self.tables == "auto" and n <= TABLE_MAX_WORDS)
 
 
 @dataclass
 class WordIndex:
-    """Exact neighbour tables plus FAISS indexes over one :class:`Vectors`."""
+    """Exact neighbour tables and an ANN index over one :class:`Vectors` (``attach`` before searching)."""
 
     config: IndexConfig
     tables: dict[str, tuple[np.ndarray, np.ndarray]]
-    ann: Any | None  # faiss.Index over normed (cosine) or raw (euclidean) vectors
+    ann: Any | None  # faiss.Index over unit (cosine) or raw (euclidean) rows
     info: dict[str, Any] = field(default_factory=dict)
-    _flat: dict[str, Any] = field(default_factory=dict, repr=False)
+    vectors: Vectors | None = field(default=None, repr=False)
 
     @property
     def k_max(self) -> int:
-        return int(next(iter(self.tables.values()))[0].shape[1])
+        return int(next(iter(self.tables.values()))[0].shape[1]) if self.tables else 0
 
     def attach(self, vectors: Vectors) -> "WordIndex":
-        """Build the exact flat indexes (cosine on unit rows, L2 on raw rows) for ``vectors``."""
-        m = np.ascontiguousarray(vectors.matrix, dtype=np.float32)
-        flat_ip = faiss.IndexFlatIP(m.shape[1])
-        flat_ip.add(normalise(m))
-        flat_l2 = faiss.IndexFlatL2(m.shape[1])
-        flat_l2.add(m)
-        self._flat = {"cosine": flat_ip, "euclidean": flat_l2}
+        """The vectors exact searches scan (nothing is copied)."""
+        self.vectors = vectors
         return self
 
-    def lookup(self, row: int, k: int, metric: Metric) -> tuple[np.ndarray, np.ndarray] | None:
-        """The exact top-``k`` of word ``row`` from the table, or None when ``k > k_max``."""
-        ids, scores = self.tables[metric]
-        if k > ids.shape[1]:
+    def has_ann(self, metric: str) -> bool:
+        return self.ann is not None and self.config.metric == metric
+
+    def lookup(self, row: int, k: int, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The exact top-``k`` of word ``row`` from the table, or None when there is none for ``k``."""
+        table = self.tables.get(metric)
+        if table is None or k > table[0].shape[1]:
             return None
-        return ids[row, :k], scores[row, :k]
+        return table[0][row, :k], table[1][row, :k]
 
     def search(self, queries: np.ndarray, k: int, metric: Metric, exact: bool = True) -> tuple[np.ndarray, np.ndarray, str]:
-        """Top-``k`` rows for ``queries`` ``(q, dim)``.
+        """Top-``k`` rows for ``queries`` ``(q, dim)``, one call for the whole batch.
 
-        Cosine queries must be unit length (see :func:`embed.neighbours.query_vector`).
+        Cosine queries must be unit length (see :meth:`Vectors.query_vector`).
 
         Returns:
             ``ids`` int64 ``(q, k)`` (-1 where fewer exist), ``scores`` float32 ``(q, k)``
             (cosine similarity, or Euclidean distance - not squared), and the method used:
-            ``"flat"`` (exact) or the ANN kind. An ANN index built for the other metric is
-            not used; the query falls back to exact.
+            ``"flat"`` (exact) or the ANN kind. Without an ANN index for ``metric`` the search
+            is exact.
         """
         check_metric(metric)
-        if not self._flat:
+        if self.vectors is None:
             raise ConfigError("WordIndex.attach(vectors) must be called before search")
-        q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self._flat[metric].d)
-        use_ann = not exact and self.ann is not None and self.config.metric == metric
-        index = self.ann if use_ann else self._flat[metric]
+        q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.vectors.dim)
+        if exact or not self.has_ann(metric):
+            ids, scores = exact_search(self.vectors.matrix, self.vectors.norms, q, k, metric)
+            return ids, scores, "flat"
         if _threads is not None:
             faiss.omp_set_num_threads(_threads)  # per calling thread; see set_threads
-        k_eff = min(k, index.ntotal)
-        scores, ids = index.search(q, k_eff)
+        scores, ids = self.ann.search(q, min(k, self.ann.ntotal))
         if metric == "euclidean":
             scores = np.sqrt(np.maximum(scores, 0.0))
-        return ids, scores, self.config.kind if use_ann else "flat"
+        return ids, scores, self.config.kind
 
 
 _threads: int | None = None
@@ -138,16 +153,14 @@ def set_threads(n: int) -> None:
     faiss.omp_set_num_threads(n)
 
 
-def fingerprint(matrix: np.ndarray) -> str:
-    """sha256 of the float32 matrix bytes, shape included: detects an index built for other vectors."""
-    m = np.ascontiguousarray(matrix, dtype=np.float32)
-    h = hashlib.sha256(f"{m.shape}".encode())
-    h.update(m.tobytes())
-    return h.hexdigest()
+def _rows(vectors: Vectors, start: int, stop: int, metric: str) -> np.ndarray:
+    block = np.ascontiguousarray(vectors.matrix[start:stop], dtype=np.float32)
+    return normalise(block) if metric == "cosine" else block
 
 
-def _build_ann(unit_or_raw: np.ndarray, config: IndexConfig) -> Any | None:
-    n, dim = unit_or_raw.shape
+def _build_ann(vectors: Vectors, config: IndexConfig, progress: Progress | None, chunk: int = 50_000) -> Any | None:
+    """The ANN index, fed in chunks of ``chunk`` rows (memory: the index plus one chunk)."""
+    n, dim = len(vectors), vectors.dim
     fmetric = faiss.METRIC_INNER_PRODUCT if config.metric == "cosine" else faiss.METRIC_L2
     if config.kind == "flat":
         return None
@@ -155,40 +168,53 @@ def _build_ann(unit_or_raw: np.ndarray, config: IndexConfig) -> Any | None:
         ann = faiss.IndexHNSWFlat(dim, config.hnsw_m, fmetric)
         ann.hnsw.efConstruction = config.ef_construction
         ann.hnsw.efSearch = config.ef_search
-        ann.add(unit_or_raw)
-        return ann
-    nlist = config.nlist or max(1, min(n // 39, int(4 * math.sqrt(n))))  # faiss wants >= 39 points per list
-    quantizer = faiss.IndexFlatIP(dim) if config.metric == "cosine" else faiss.IndexFlatL2(dim)
-    ann = faiss.IndexIVFFlat(quantizer, dim, nlist, fmetric)
-    ann.train(unit_or_raw)
-    ann.add(unit_or_raw)
-    ann.nprobe = min(config.nprobe, nlist)
+    else:
+        nlist = config.nlist or max(1, min(n // 39, int(4 * math.sqrt(n))))  # faiss wants >= 39 points per list
+        quantizer = faiss.IndexFlatIP(dim) if config.metric == "cosine" else faiss.IndexFlatL2(dim)
+        ann = faiss.IndexIVFFlat(quantizer, dim, nlist, fmetric)
+        sample = np.sort(np.random.default_rng(0).choice(n, size=min(n, 256 * nlist), replace=False))
+        ann.train(_rows_at(vectors, sample, config.metric))
+        ann.nprobe = min(config.nprobe, nlist)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        ann.add(_rows(vectors, start, stop, config.metric))
+        if progress is not None:
+            progress(f"{config.kind} index", stop, n)
     return ann
 
 
-def build_index(vectors: Vectors, config: IndexConfig) -> WordIndex:
-    """Exact top-``k_max`` tables for both metrics, plus the ANN index of ``config.kind``.
+def _rows_at(vectors: Vectors, rows: np.ndarray, metric: str) -> np.ndarray:
+    block = np.ascontiguousarray(vectors.matrix[rows], dtype=np.float32)
+    return normalise(block) if metric == "cosine" else block
+
+
+def build_index(vectors: Vectors, config: IndexConfig, progress: Progress | None = None) -> WordIndex:
+    """The ANN index of ``config.kind``, plus exact top-``k_max`` tables where ``config`` wants them.
+
+    ``progress(stage, done, total)`` is called as rows are processed.
 
     Raises:
-        ConfigError: ``k_max`` is not below the vocabulary size.
+        ConfigError: tables wanted and ``k_max`` is not below the vocabulary size.
     """
     n = len(vectors)
-    if config.k_max > n - 1:
+    with_tables = config.wants_tables(n)
+    if with_tables and config.k_max > n - 1:
         raise ConfigError(f"k_max {config.k_max} must be below the vocabulary size ({n}); pass a smaller --k-max")
     set_threads(config.threads)
     started = time.perf_counter()
     tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     timings: dict[str, float] = {}
-    for metric in METRICS:
+    if with_tables:
         t0 = time.perf_counter()
-        tables[metric] = exact_topk(vectors.matrix, config.k_max, metric, block=config.block, threads=config.threads)  # type: ignore[arg-type]
-        timings[f"table_{metric}_seconds"] = round(time.perf_counter() - t0, 2)
+        report = None if progress is None else (lambda done, total: progress(f"{config.metric} table", done, total))
+        matrix = np.asarray(vectors.matrix, dtype=np.float32)
+        tables[config.metric] = exact_topk(matrix, config.k_max, config.metric, block=config.block, threads=config.threads, progress=report)
+        timings[f"table_{config.metric}_seconds"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
-    base = normalise(vectors.matrix) if config.metric == "cosine" else np.ascontiguousarray(vectors.matrix, dtype=np.float32)
-    ann = _build_ann(base, config)
+    ann = _build_ann(vectors, config, progress)
     timings["ann_seconds"] = round(time.perf_counter() - t0, 2)
     timings["total_seconds"] = round(time.perf_counter() - started, 2)
-    info = {"vocab_size": n, "dim": vectors.dim, "fingerprint": fingerprint(vectors.matrix), "timings": timings, "faiss": faiss.__version__}
+    info = {"vocab_size": n, "dim": vectors.dim, "fingerprint": vectors.fingerprint, "timings": timings, "faiss": faiss.__version__}
     return WordIndex(config, tables, ann, info).attach(vectors)
 
 
@@ -201,7 +227,7 @@ def save_index(index: WordIndex, model_dir: str | Path) -> Path:
             np.save(tmp / f"table_{metric}_scores.npy", scores, allow_pickle=False)
         if index.ann is not None:
             faiss.write_index(index.ann, str(tmp / "ann.faiss"))
-        meta = {"format": INDEX_FORMAT, "version": INDEX_VERSION, **asdict(index.config), **index.info}
+        meta = {"format": INDEX_FORMAT, "version": INDEX_VERSION, **asdict(index.config), "table_metrics": sorted(index.tables), **index.info}
         (tmp / "index.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out
 
@@ -216,16 +242,15 @@ def read_index_meta(model_dir: str | Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{path}: not valid JSON ({exc}); rebuild it with 'embed index {model_dir}'") from None
-    if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT or meta.get("version", 0) > INDEX_VERSION:
-        raise FormatError(f"{path}: not an embed index of version <= {INDEX_VERSION}; rebuild it with 'embed index {model_dir}'")
-    return meta
+        return read_versioned_json(path, INDEX_FORMAT, INDEX_VERSION, "index")
+    except FormatError as exc:
+        raise FormatError(f"{exc}; rebuild it with 'embed index {model_dir}'") from None
 
 
 def load_index(model_dir: str | Path, vectors: Vectors, check: bool = True) -> WordIndex | None:
     """Load ``model_dir/index/`` for ``vectors`` (None if the directory has no index).
+
+    Tables and the FAISS file are memory-mapped read-only.
 
     Raises:
         FormatError: files missing or damaged, or built for other vectors (``check``).
@@ -235,24 +260,34 @@ def load_index(model_dir: str | Path, vectors: Vectors, check: bool = True) -> W
         return None
     folder = Path(model_dir) / INDEX_DIR
     fix = f"rebuild it with 'embed index {model_dir}'"
-    if check and meta.get("fingerprint") != fingerprint(vectors.matrix):
+    if check and meta.get("fingerprint") != vectors.fingerprint:
         raise FormatError(f"{folder}: built for other vectors than {model_dir} holds now; {fix}")
     names = {f.name for f in IndexConfig.__dataclass_fields__.values()}  # type: ignore[attr-defined]
-    config = IndexConfig(**{k: v for k, v in meta.items() if k in names})
+    try:
+        config = IndexConfig(**{k: v for k, v in meta.items() if k in names})
+    except (ConfigError, TypeError) as exc:
+        raise FormatError(f"{folder / 'index.json'}: {exc}; {fix}") from None
+    # Version 1 indexes held tables for both metrics and said nothing.
+    metrics = meta.get("table_metrics", ["cosine", "euclidean"] if meta.get("version") == 1 else [])
     tables = {}
     try:
-        for metric in METRICS:
+        for metric in metrics:
+            check_metric(metric)
             ids = np.load(folder / f"table_{metric}_ids.npy", mmap_mode="r", allow_pickle=False)
             scores = np.load(folder / f"table_{metric}_scores.npy", mmap_mode="r", allow_pickle=False)
             if ids.shape != (len(vectors), config.k_max) or scores.shape != ids.shape:
                 raise FormatError(f"{folder}: table_{metric} has shape {ids.shape}, expected {(len(vectors), config.k_max)}; {fix}")
             tables[metric] = (ids, scores)
-        ann = faiss.read_index(str(folder / "ann.faiss")) if config.kind != "flat" else None
-    except (OSError, ValueError, RuntimeError) as exc:
+        ann = None
+        if config.kind != "flat":
+            ann = faiss.read_index(str(folder / "ann.faiss"), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+    except (OSError, ValueError, RuntimeError, ConfigError) as exc:
         raise FormatError(f"{folder}: cannot read the index ({type(exc).__name__}: {exc}); {fix}") from None
+    if ann is not None and ann.ntotal != len(vectors):
+        raise FormatError(f"{folder}: ann.faiss holds {ann.ntotal} vectors, the model {len(vectors)}; {fix}")
     if ann is not None and config.kind == "hnsw":
-        ann.hnsw.efSearch = config.ef_search
+        faiss.downcast_index(ann).hnsw.efSearch = config.ef_search
     elif ann is not None:
-        ann.nprobe = config.nprobe
+        faiss.extract_index_ivf(ann).nprobe = config.nprobe
     info = {k: meta[k] for k in ("vocab_size", "dim", "fingerprint", "timings", "faiss") if k in meta}
     return WordIndex(config, tables, ann, info).attach(vectors)

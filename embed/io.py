@@ -2,12 +2,18 @@
 
 A model directory holds:
 
+* the memory-mapped store (:mod:`embed.store`: ``vectors.npy``, ``norms.npy``, ``words.utf8``,
+  ``word_offsets.npy``, ``word_hash.npy``, ``counts.npy``) that :func:`load` opens without
+  reading the matrix;
 * ``vectors.bin`` - word2vec binary format (or ``vectors.txt``, word2vec text), readable
-  by gensim's ``KeyedVectors.load_word2vec_format`` and word2vec.c;
-* ``vocab.txt`` - ``word count`` per line (gensim's ``fvocab`` format);
-* ``meta.json`` - ``{"format": "embed-model", "version": 1, ...}``: parameters, corpus
-  statistics, timings, versions and evaluation scores;
+  by gensim's ``KeyedVectors.load_word2vec_format`` and word2vec.c (trained models; ``embed
+  import`` skips it: ``embed export`` writes one);
+* ``vocab.txt`` - ``word count`` per line (gensim's ``fvocab`` format), when counts are known;
+* ``meta.json`` - ``{"format": "embed-model", "version": 2, "store": {...}, ...}``: parameters,
+  corpus statistics, timings, versions and evaluation scores;
 * ``loss.png`` - the loss (and words/s) per epoch, when training wrote it.
+
+Version-1 directories (``vectors.bin`` without a store) still load, into memory.
 
 Directories are written under a temporary name beside the target and renamed when
 complete, so an interrupted write leaves nothing at the target path.
@@ -25,13 +31,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from embed.errors import FormatError, OutputError
+from embed.store import ListWords, StoreWriter, open_store
 from embed.vectors import Vectors
 
 logger = logging.getLogger(__name__)
 
 MODEL_FORMAT = "embed-model"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 META_FILE = "meta.json"
 VOCAB_FILE = "vocab.txt"
 
@@ -92,8 +101,23 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def save_vectors(vectors: Vectors, path: str | os.PathLike[str], binary: bool = True, vocab_path: str | os.PathLike[str] | None = None) -> None:
-    """Write word2vec binary (``binary=True``) or text format with gensim's writer."""
-    vectors.kv.save_word2vec_format(str(path), fvocab=None if vocab_path is None else str(vocab_path), binary=binary)
+    """Write word2vec binary (``binary=True``) or text format with gensim's writer (via a gensim copy)."""
+    kv = vectors.to_gensim()
+    kv.save_word2vec_format(str(path), fvocab=None if vocab_path is None else str(vocab_path), binary=binary)
+
+
+def write_store(vectors: Vectors, folder: Path, batch: int = 65_536) -> dict[str, Any]:
+    """Write ``vectors`` as a memory-mappable store into ``folder``; returns its ``meta.json`` entry."""
+    writer = StoreWriter(folder, vectors.dim, counts=vectors.counts is not None)
+    try:
+        for start in range(0, len(vectors), batch):
+            stop = min(start + batch, len(vectors))
+            counts = None if vectors.counts is None else vectors.counts[start:stop].tolist()
+            writer.add([vectors.word(i) for i in range(start, stop)], np.asarray(vectors.matrix[start:stop]), counts)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
 
 
 def save_model_dir(
@@ -103,22 +127,30 @@ def save_model_dir(
     binary: bool = True,
     overwrite: bool = False,
     extra: Callable[[Path], None] | None = None,
+    word2vec: bool = True,
 ) -> Path:
-    """Write a complete model directory atomically; ``extra(tmpdir)`` may add files (plots)."""
-    vectors_file = "vectors.bin" if binary else "vectors.txt"
+    """Write a complete model directory atomically: the store, and (``word2vec``) ``vectors.bin``/``.txt``.
+
+    ``extra(tmpdir)`` may add files (plots).
+    """
+    vectors_file = ("vectors.bin" if binary else "vectors.txt") if word2vec else None
     with atomic_dir(out, overwrite) as tmp:
-        has_counts = "count" in vectors.kv.expandos
-        save_vectors(vectors, tmp / vectors_file, binary=binary, vocab_path=tmp / VOCAB_FILE if has_counts else None)
-        full = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "vectors_file": vectors_file, **meta}
-        (tmp / META_FILE).write_text(json.dumps(full, indent=2, ensure_ascii=False, default=_jsonable) + "\n", encoding="utf-8")
+        store = write_store(vectors, tmp)
+        if vectors_file is not None:
+            has_counts = vectors.counts is not None
+            save_vectors(vectors, tmp / vectors_file, binary=binary, vocab_path=tmp / VOCAB_FILE if has_counts else None)
+        full = {"format": MODEL_FORMAT, "version": MODEL_VERSION, **meta, "vectors_file": vectors_file, "store": store}
+        write_meta(tmp, full)
         if extra is not None:
             extra(tmp)
     return Path(out)
 
 
-def _jsonable(obj: Any) -> Any:
-    import numpy as np
+def write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=_jsonable) + "\n", encoding="utf-8")
 
+
+def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
@@ -138,11 +170,13 @@ def read_versioned_json(path: Path, fmt: str, version: int, what: str) -> dict[s
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FormatError(f"{path}: not valid JSON ({exc}); the {what} is damaged, retrain or restore it") from None
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read ({exc.strerror}); check its permissions") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise FormatError(f"{path}: not an embed {what} (format {found!r}, expected {fmt!r})")
-    if meta.get("version", 0) > version:
-        raise FormatError(f"{path}: {what} format version {meta['version']} is newer than this embed ({version}); upgrade embed")
+    if not isinstance(meta.get("version", 0), int) or meta.get("version", 0) > version:
+        raise FormatError(f"{path}: {what} format version {meta.get('version')!r} is newer than this embed ({version}); upgrade embed")
     return meta
 
 
@@ -150,65 +184,88 @@ def read_meta(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check ``meta.json`` of a model directory."""
     path = Path(model_dir) / META_FILE
     if not path.is_file():
-        raise FormatError(f"{model_dir}: not a model directory (no {META_FILE}); pass a directory written by 'embed train' or a vectors file")
+        raise FormatError(f"{model_dir}: not a model directory (no {META_FILE}); pass a directory written by 'embed train' or 'embed import', or a vectors file")
     return read_versioned_json(path, MODEL_FORMAT, MODEL_VERSION, "model")
 
 
-def _sniff_text_header(path: Path) -> bool:
-    """True if the first line is a word2vec text header ``<count> <dim>``."""
-    import gzip
+def _inside(model_dir: Path, name: Any, what: str) -> Path:
+    """``model_dir / name`` for a plain file name in the directory; anything else is refused.
 
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as fh:
-        first = fh.readline(1024).split()
-    return len(first) == 2 and all(tok.isdigit() for tok in first)
+    A ``meta.json`` naming ``../../etc/passwd``, ``/dev/zero`` or a FIFO must not be followed.
+    """
+    import stat
 
-
-def _is_binary_word2vec(path: Path) -> bool:
-    """word2vec binary files start with an ASCII header and then hold raw float bytes."""
-    import gzip
-
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as fh:
-        head = fh.read(4096)
-    first, _, rest = head.partition(b"\n")
-    parts = first.split()
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        return False
+    if not isinstance(name, str) or not name or name != Path(name).name or name in (".", ".."):
+        raise FormatError(f"{model_dir / META_FILE}: {what} {name!r} must be a file name inside the model directory; retrain or re-import it")
+    path = model_dir / name
     try:
-        rest.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise FormatError(f"{path}: missing from the model directory; retrain or restore it") from None
+    if not stat.S_ISREG(mode):
+        raise FormatError(f"{path}: not a regular file; the model directory is damaged, retrain or re-import it")
+    return path
 
 
-def load_vectors_file(path: str | os.PathLike[str], binary: bool | None = None) -> Vectors:
-    """Load a word2vec binary/text file or a header-less GloVe text file.
+def _store_shape(model_dir: Path, store: Any) -> tuple[int, int]:
+    ok = isinstance(store, dict) and all(isinstance(store.get(k), int) and not isinstance(store.get(k), bool) for k in ("rows", "dim"))
+    if not ok or store["rows"] < 1 or store["dim"] < 1:
+        raise FormatError(f"{model_dir / META_FILE}: 'store' must hold positive integers 'rows' and 'dim'; re-import or retrain it")
+    for name in store.get("files", []):
+        _inside(model_dir, name, "store file")
+    return int(store["rows"]), int(store["dim"])
 
-    ``binary=None`` detects the format from the content.
+
+def load_model_dir(path: Path) -> Vectors:
+    """Open a model directory: memory-map its store (version 2) or read ``vectors.bin`` (version 1)."""
+    meta = read_meta(path)
+    info = {**meta, "path": str(path)}
+    if "store" in meta:
+        rows, dim = _store_shape(path, meta["store"])
+        matrix, norms, words, counts = open_store(path, rows, dim)
+        return Vectors(words, matrix, norms=norms, counts=counts, meta=info)
+    vfile = _inside(path, meta.get("vectors_file", "vectors.bin"), "vectors_file")
+    vocab = path / VOCAB_FILE
+    from gensim.models import KeyedVectors
+
+    try:
+        kv = KeyedVectors.load_word2vec_format(str(vfile), binary=vfile.suffix == ".bin", fvocab=str(vocab) if vocab.exists() else None)
+    except (ValueError, UnicodeDecodeError, EOFError) as exc:
+        raise FormatError(f"{vfile}: damaged vectors file ({exc}); retrain or restore it") from None
+    counts = np.asarray(kv.expandos["count"], dtype=np.int64) if "count" in kv.expandos else None
+    return Vectors(ListWords(kv.index_to_key), np.ascontiguousarray(kv.vectors, dtype=np.float32), counts=counts, meta=info)
+
+
+def load_vectors_file(path: str | os.PathLike[str], limit: int | None = None, allow_nonfinite: bool = False) -> Vectors:
+    """Read a word2vec binary/text, fastText ``.vec`` or GloVe file (also ``.gz``/``.bz2``) into memory.
+
+    For large files prefer ``embed import`` and :func:`load` of the directory (memory-mapped).
 
     Raises:
-        FormatError: the file is missing or not a vectors file.
+        FormatError: the file is missing or not a vectors file (the message names the line).
     """
-    from gensim.models import KeyedVectors
+    from embed.formats import VectorFileReader
 
     path = Path(path)
     if not path.is_file():
-        raise FormatError(f"{path}: no such file; pass a model directory or a .bin/.txt vectors file")
-    try:
-        if binary is None:
-            binary = _is_binary_word2vec(path)
-        no_header = not binary and not _sniff_text_header(path)
-        kv = KeyedVectors.load_word2vec_format(str(path), binary=binary, no_header=no_header)
-    except (ValueError, UnicodeDecodeError, EOFError, IndexError, OSError) as exc:
-        raise FormatError(f"{path}: not a word2vec (binary or text) or GloVe vectors file ({type(exc).__name__}: {exc})") from None
-    if len(kv) == 0:
-        raise FormatError(f"{path}: holds no vectors")
-    return Vectors(kv, meta={"source": str(path)})
+        raise FormatError(f"{path}: no such file; pass a model directory or a .bin/.txt/.vec vectors file")
+    words: list[str] = []
+    parts: list[np.ndarray] = []
+    with VectorFileReader(path, limit=limit, allow_nonfinite=allow_nonfinite) as reader:
+        for batch_words, rows in reader:
+            words.extend(batch_words)
+            parts.append(rows)
+        report = reader.report
+    for line in report.messages():
+        logger.warning("%s: %s", path, line)
+    matrix = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return Vectors(ListWords(words), matrix, meta={"source": str(path), "format": report.format})
 
 
 def load(path: str | os.PathLike[str]) -> Vectors:
-    """Load a model directory (from ``embed train``) or any word2vec/GloVe vectors file.
+    """Load a model directory (``embed train``/``embed import``) or any word2vec/fastText/GloVe file.
+
+    A model directory is memory-mapped: opening it reads no vectors. A file is read into memory.
 
     Returns:
         :class:`~embed.vectors.Vectors`, with ``meta`` from ``meta.json`` for a model directory.
@@ -218,18 +275,7 @@ def load(path: str | os.PathLike[str]) -> Vectors:
     """
     path = Path(path)
     if path.is_dir():
-        meta = read_meta(path)
-        vfile = path / meta.get("vectors_file", "vectors.bin")
-        vocab = path / VOCAB_FILE
-        from gensim.models import KeyedVectors
-
-        try:
-            kv = KeyedVectors.load_word2vec_format(str(vfile), binary=vfile.suffix == ".bin", fvocab=str(vocab) if vocab.exists() else None)
-        except FileNotFoundError:
-            raise FormatError(f"{vfile}: missing from the model directory; retrain or restore it") from None
-        except (ValueError, UnicodeDecodeError, EOFError) as exc:
-            raise FormatError(f"{vfile}: damaged vectors file ({exc}); retrain or restore it") from None
-        return Vectors(kv, meta={**meta, "path": str(path)})
+        return load_model_dir(path)
     if not path.exists():
         raise FormatError(f"{path}: no such file or directory; pass a model directory or a vectors file")
     return load_vectors_file(path)

@@ -1,4 +1,4 @@
-"""Exact nearest neighbours by blocked matrix products, and the query vectors gensim uses.
+"""Exact nearest neighbours by blocked matrix products: all-pairs tables and query scans.
 
 No FAISS here (that lives in :mod:`embed.index`): the exact top-k table for every word is
 one pass of ``block x vocab`` matrix products with a top-k per block, so memory stays at
@@ -8,15 +8,12 @@ one pass of ``block x vocab`` matrix products with a top-k per block, so memory 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
 from embed.errors import ConfigError
-
-if TYPE_CHECKING:
-    from embed.vectors import Vectors
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +70,7 @@ def exact_topk(
         raise ConfigError(f"k must be between 1 and {n - 1} (vocabulary size - 1), got {k}")
     if threads is not None:
         torch.set_num_threads(threads)
-    base = normalise(matrix) if metric == "cosine" else np.ascontiguousarray(matrix, dtype=np.float32)
+    base = normalise(matrix) if metric == "cosine" else np.array(matrix, dtype=np.float32)  # a writable copy for torch
     x = torch.from_numpy(base)
     sq = (x * x).sum(1)
     ids = np.empty((n, k), dtype=np.int32)
@@ -99,26 +96,59 @@ def exact_topk(
     return ids, scores
 
 
-def query_vector(vectors: "Vectors", positive: Sequence[str], negative: Sequence[str], metric: Metric) -> np.ndarray:
-    """The ``(dim,)`` float32 query for ``positive``/``negative`` words, as ``Vectors.most_similar`` builds it.
+def exact_search(
+    matrix: np.ndarray,
+    norms: np.ndarray,
+    queries: np.ndarray,
+    k: int,
+    metric: Metric = "cosine",
+    limit: int | None = None,
+    block: int = 65_536,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` rows of ``matrix`` for every query: one matrix product per block of rows.
 
-    Cosine (gensim's rule): the weighted mean of unit vectors (+1 positive, -1 negative),
-    scaled to unit length. Euclidean: ``sum(positive) - sum(negative)`` of raw vectors.
+    Args:
+        matrix: ``(n, dim)`` raw vectors (may be a read-only memmap: read block by block).
+        norms: ``(n,)`` their L2 norms.
+        queries: ``(q, dim)``; unit length for cosine.
+        limit: search only the first ``limit`` rows (gensim's ``restrict_vocab``).
 
-    Raises:
-        NotInVocabError: a word is unknown.
-        ConfigError: no words, or a bad metric.
+    Returns:
+        ``ids`` int64 ``(q, k')`` and ``scores`` float32 ``(q, k')``, ``k' = min(k, n)``, best
+        first: cosine similarity (descending; zero rows score 0) or Euclidean distance
+        (ascending). Ties keep the lower row first.
+
+    >>> m = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], dtype=np.float32)
+    >>> ids, s = exact_search(m, np.linalg.norm(m, axis=1), np.array([[1.0, 0.0]]), 2)
+    >>> ids.tolist(), [round(float(x), 3) for x in s[0]]
+    ([[0, 2]], [1.0, 0.707])
     """
     check_metric(metric)
-    if not positive and not negative:
-        raise ConfigError("a query needs at least one positive or negative word")
-    rows_pos = [vectors.index(w) for w in positive]
-    rows_neg = [vectors.index(w) for w in negative]
-    m = vectors.matrix
-    if metric == "euclidean":
-        q = m[rows_pos].sum(0) if rows_pos else np.zeros(vectors.dim, np.float32)
-        return np.asarray(q - m[rows_neg].sum(0) if rows_neg else q, dtype=np.float32)
-    unit = normalise(m[rows_pos + rows_neg])
-    weights = np.array([1.0] * len(rows_pos) + [-1.0] * len(rows_neg), dtype=np.float32)
-    mean = (weights[:, None] * unit).sum(0) / len(weights)
-    return normalise(mean[None, :])[0]
+    n = matrix.shape[0] if limit is None else min(limit, matrix.shape[0])
+    q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, matrix.shape[1])
+    k = min(k, n)
+    sign = -1.0 if metric == "cosine" else 1.0  # rank ascending on sign * score
+    cand_ids, cand_keys = [], []
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        rows = np.asarray(matrix[start:stop], dtype=np.float32)
+        prod = q @ rows.T  # (q, b)
+        nrm = np.asarray(norms[start:stop], dtype=np.float32)
+        if metric == "cosine":
+            inv = np.divide(1.0, nrm, out=np.zeros_like(nrm), where=nrm > 0)
+            key = prod * (-inv)
+        else:
+            key = (nrm * nrm)[None, :] - 2.0 * prod  # + |q|^2 after the top-k
+        kk = min(k, stop - start)
+        part = np.argpartition(key, kk - 1, axis=1)[:, :kk] if kk < stop - start else np.broadcast_to(np.arange(stop - start), (q.shape[0], stop - start))
+        cand_keys.append(np.take_along_axis(key, part, axis=1))
+        cand_ids.append(part + start)
+    keys, ids = np.concatenate(cand_keys, axis=1), np.concatenate(cand_ids, axis=1)
+    order = np.lexsort((ids, keys), axis=1)[:, :k]
+    ids, keys = np.take_along_axis(ids, order, axis=1), np.take_along_axis(keys, order, axis=1)
+    if metric == "cosine":
+        scores = sign * keys
+    else:
+        scores = np.sqrt(np.maximum(keys + np.einsum("ij,ij->i", q, q)[:, None], 0.0))
+    return ids.astype(np.int64), scores.astype(np.float32)
+

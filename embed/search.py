@@ -1,27 +1,31 @@
 """Nearest-word queries over a :class:`Vectors` and its :class:`WordIndex`.
 
-Results match :meth:`Vectors.most_similar` (gensim) for the same query: the same query
-vector (:func:`embed.neighbours.query_vector`), query words excluded, cosine similarity
-highest first or Euclidean distance lowest first.
+Exact results match :meth:`Vectors.most_similar` for the same query: the same query vector
+(:meth:`Vectors.query_vector`), query words excluded, cosine similarity highest first or
+Euclidean distance lowest first. ``exact`` chooses the method: ``True`` always exact (a
+table look-up or a scan of the matrix), ``False`` the ANN index where one exists for the
+metric, ``None`` (the default) exact where that is cheap - a table covers the query, or the
+vocabulary has at most :data:`embed.index.EXACT_MAX_WORDS` words - and the ANN index otherwise.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from embed.errors import ConfigError
-from embed.index import IndexConfig, WordIndex, load_index
-from embed.neighbours import Metric, check_metric, query_vector
+from embed.index import EXACT_MAX_WORDS, IndexConfig, WordIndex, load_index
+from embed.neighbours import Metric, check_metric
 from embed.vectors import Vectors
 
 
 @dataclass(frozen=True)
 class Hits:
-    """Ranked results: ``words[i]`` has ``scores[i]``; ``method`` is table, flat, hnsw, ivf or gensim."""
+    """Ranked results: ``words[i]`` has ``scores[i]``; ``method`` is table, flat, hnsw, ivf or 3cosmul."""
 
     words: list[str]
     scores: list[float]
@@ -29,22 +33,33 @@ class Hits:
 
     @property
     def exact(self) -> bool:
-        return self.method in ("table", "flat", "gensim")
+        return self.method in ("table", "flat", "3cosmul")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One nearest-word query: by ``word``, by ``positive``/``negative`` words, or by ``vector``."""
+
+    word: str | None = None
+    positive: Sequence[str] = field(default_factory=tuple)
+    negative: Sequence[str] = field(default_factory=tuple)
+    vector: Sequence[float] | np.ndarray | None = None
+    k: int = 10
+    metric: Metric = "cosine"
+    exact: bool | None = None
 
 
 class Searcher:
-    """Answers similar-word queries from exact tables and FAISS indexes."""
+    """Answers similar-word queries from exact tables, exact scans and FAISS indexes."""
 
     def __init__(self, vectors: Vectors, index: WordIndex | None = None) -> None:
         self.vectors = vectors
-        # Without a built index: no tables, exact flat search only.
+        # Without a built index: no tables, exact search only.
         self.index = index if index is not None else WordIndex(IndexConfig(kind="flat"), {}, None).attach(vectors)
-        self._keys = vectors.kv.index_to_key
-        self._rows = vectors.kv.key_to_index
 
     @classmethod
     def open(cls, model_dir: str | Path) -> "Searcher":
-        """Load a model directory and its ``index/`` (if any). Raises FormatError."""
+        """Open a model directory and its ``index/`` (if any), memory-mapped. Raises FormatError."""
         from embed.io import load
 
         vectors = load(model_dir)
@@ -54,37 +69,88 @@ class Searcher:
         """Row of ``word``. Raises NotInVocabError."""
         return self.vectors.index(word)
 
-    def by_word(self, word: str, k: int = 10, metric: Metric = "cosine", exact: bool = True) -> Hits:
-        """Top-``k`` neighbours of one word: a table look-up when ``k <= k_max``."""
-        row = self.row(word)
-        check_metric(metric)
-        if metric in self.index.tables:
-            hit = self.index.lookup(row, k, metric)
-            if hit is not None:
-                ids, scores = hit
-                keys = self._keys
-                return Hits([keys[i] for i in ids.tolist()], scores.tolist(), "table")
-        return self.by_words([word], [], k, metric, exact)
+    def is_lookup(self, word: str | None, k: int, metric: str) -> bool:
+        """True when a table answers this by-word query (microseconds: no thread needed)."""
+        return word is not None and metric in self.index.tables and k <= self.index.k_max
 
-    def by_words(self, positive: Sequence[str], negative: Sequence[str], k: int = 10, metric: Metric = "cosine", exact: bool = True) -> Hits:
+    def is_cheap(self, word: str | None, k: int, metric: str, exact: bool | None) -> bool:
+        """A by-word query answered by a table or the ANN index (well under a millisecond)."""
+        return word is not None and (self.is_lookup(word, k, metric) or not self.use_exact(exact, metric))
+
+    def use_exact(self, exact: bool | None, metric: str) -> bool:
+        if not self.index.has_ann(metric):
+            return True
+        return exact if exact is not None else len(self.vectors) <= EXACT_MAX_WORDS
+
+    def by_word(self, word: str, k: int = 10, metric: Metric = "cosine", exact: bool | None = None) -> Hits:
+        """Top-``k`` neighbours of one word: a table look-up when one covers ``k``."""
+        return self.batch([Query(word=word, k=k, metric=metric, exact=exact)])[0]
+
+    def by_words(self, positive: Sequence[str], negative: Sequence[str], k: int = 10, metric: Metric = "cosine", exact: bool | None = None) -> Hits:
         """Neighbours of ``positive - negative`` (gensim's rule), query words excluded.
 
         Raises:
             NotInVocabError: a word is unknown. ConfigError: no words.
         """
-        if len(positive) == 1 and not negative and metric in self.index.tables and k <= self.index.k_max:
+        if len(positive) == 1 and not negative:
             return self.by_word(positive[0], k, metric, exact)
-        query = query_vector(self.vectors, positive, negative, metric)
-        exclude = {self._rows[w] for w in (*positive, *negative)}
-        return self._search(query, k, metric, exact, exclude)
+        return self.batch([Query(positive=positive, negative=negative, k=k, metric=metric, exact=exact)])[0]
 
-    def by_vector(self, vector: Sequence[float] | np.ndarray, k: int = 10, metric: Metric = "cosine", exact: bool = True) -> Hits:
+    def by_vector(self, vector: Sequence[float] | np.ndarray, k: int = 10, metric: Metric = "cosine", exact: bool | None = None) -> Hits:
         """Neighbours of a raw ``(dim,)`` vector (normalised for cosine); nothing excluded.
 
         Raises:
             ConfigError: wrong length, non-finite values, or a zero vector for cosine.
         """
-        check_metric(metric)
+        return self.batch([Query(vector=vector, k=k, metric=metric, exact=exact)])[0]
+
+    def analogy(self, a: str, b: str, c: str, k: int = 10, method: str = "3cosadd", exact: bool | None = None) -> Hits:
+        """``a : b :: c : ?`` - 3CosAdd (``b - a + c``, via the index) or 3CosMul (exact scan)."""
+        if method == "3cosadd":
+            return self.by_words([b, c], [a], k, "cosine", exact)
+        if method == "3cosmul":
+            res = self.vectors.analogy(a, b, c, topn=k, method="3cosmul")
+            return Hits([w for w, _ in res], [s for _, s in res], "3cosmul")
+        raise ConfigError(f"method must be '3cosadd' or '3cosmul', got {method!r}")
+
+    def batch(self, queries: Sequence[Query]) -> list[Hits]:
+        """Answer every query; those sharing a metric and method are one matrix product or one FAISS call.
+
+        Raises:
+            NotInVocabError, ConfigError: as the single-query methods (the first bad query).
+        """
+        out: list[Hits | None] = [None] * len(queries)
+        groups: dict[tuple[str, bool], list[tuple[int, np.ndarray, set[int], int]]] = defaultdict(list)
+        for i, q in enumerate(queries):
+            check_metric(q.metric)
+            if q.word is not None:
+                row = self.row(q.word)
+                hit = self.index.lookup(row, q.k, q.metric)
+                if hit is not None:
+                    out[i] = Hits([self.vectors.word(j) for j in hit[0].tolist()], hit[1].tolist(), "table")
+                    continue
+                vec, exclude = self.vectors.query_vector([q.word], [], q.metric)
+            elif q.vector is not None:
+                vec, exclude = self._vector(q.vector, q.metric), set()
+            else:
+                vec, exclude = self.vectors.query_vector(list(q.positive), list(q.negative), q.metric)
+            groups[(q.metric, self.use_exact(q.exact, q.metric))].append((i, vec, exclude, q.k))
+        for (metric, exact), items in groups.items():
+            k_all = max(k + len(ex) for _, _, ex, k in items)
+            ids, scores, method = self.index.search(np.stack([v for _, v, _, _ in items]), k_all, metric, exact)  # type: ignore[arg-type]
+            for (i, _, exclude, k), row_ids, row_scores in zip(items, ids.tolist(), scores.tolist()):
+                words, kept = [], []
+                for j, s in zip(row_ids, row_scores):
+                    if j < 0 or j in exclude:
+                        continue
+                    words.append(self.vectors.word(j))
+                    kept.append(s)
+                    if len(words) == k:
+                        break
+                out[i] = Hits(words, kept, method)
+        return [h for h in out if h is not None]
+
+    def _vector(self, vector: Sequence[float] | np.ndarray, metric: str) -> np.ndarray:
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
         if q.shape[0] != self.vectors.dim:
             raise ConfigError(f"vector has {q.shape[0]} values, the model has {self.vectors.dim} dimensions")
@@ -95,26 +161,4 @@ class Searcher:
             if norm == 0.0:
                 raise ConfigError("vector is all zeros; cosine similarity is undefined for it")
             q = (q.astype(np.float64) / norm).astype(np.float32)
-        return self._search(q, k, metric, exact, set())
-
-    def analogy(self, a: str, b: str, c: str, k: int = 10, method: str = "3cosadd", exact: bool = True) -> Hits:
-        """``a : b :: c : ?`` - 3CosAdd (``b - a + c``, via the index) or 3CosMul (gensim, exact)."""
-        if method == "3cosadd":
-            return self.by_words([b, c], [a], k, "cosine", exact)
-        if method == "3cosmul":
-            res = self.vectors.analogy(a, b, c, topn=k, method="3cosmul")
-            return Hits([w for w, _ in res], [s for _, s in res], "gensim")
-        raise ConfigError(f"method must be '3cosadd' or '3cosmul', got {method!r}")
-
-    def _search(self, query: np.ndarray, k: int, metric: Metric, exact: bool, exclude: set[int]) -> Hits:
-        ids, scores, method = self.index.search(query[None, :], k + len(exclude), metric, exact)
-        words: list[str] = []
-        out: list[float] = []
-        for i, s in zip(ids[0].tolist(), scores[0].tolist()):
-            if i < 0 or i in exclude:
-                continue
-            words.append(self._keys[i])
-            out.append(s)
-            if len(words) == k:
-                break
-        return Hits(words, out, method)
+        return q

@@ -1,8 +1,8 @@
-"""A fast path for the hottest request: top-k by word, answered from the exact table.
+"""A fast path for the hottest request: top-k by word, answered from the exact table or the ANN index.
 
-A table look-up costs ~20 us; FastAPI's routing, dependency solving and response classes
+A table look-up costs ~20 us, an HNSW search of a 2M-word model ~0.1-0.3 ms; FastAPI's routing, dependency solving and response classes
 cost several times that. This pure ASGI layer answers ``POST /v1/models/{model}/similar``
-itself when - and only when - the body is a single by-word query the table covers, the
+itself when - and only when - the body is a single by-word query a table or the ANN index answers, the
 word is known, the content type is JSON and the API key (if configured) matches. It uses
 the same pydantic model (:class:`SimilarQuery`) and the same :func:`answer` as the route,
 so the response is identical. Anything else (errors included) is handed to the FastAPI app
@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.registry import Registry
-from service.routes.query import answer, is_lookup
+from service.routes.query import answer, is_cheap
 from service.schemas import SimilarQuery
 from service.settings import Settings
 
@@ -50,7 +50,7 @@ class WordLookupFastPath:
             query = SimilarQuery.model_validate_json(body)
         except ValidationError:
             query = None
-        if query is not None and is_lookup(model, query) and query.word in model.searcher.vectors:
+        if query is not None and is_cheap(model, query) and query.word in model.searcher.vectors:
             payload = orjson.dumps(answer(model, query))
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})

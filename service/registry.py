@@ -56,7 +56,8 @@ def _describe(name: str, searcher: Searcher) -> dict[str, Any]:
         "index": {
             "kind": index.config.kind if has_tables or index.ann is not None else None,
             "metric": index.config.metric,
-            "k_max": index.k_max if has_tables else 0,
+            "k_max": index.k_max,
+            "tables": sorted(index.tables),
         },
         "params": meta.get("params", {}),
         "created": meta.get("created"),
@@ -73,41 +74,61 @@ class Registry:
         self.warm = warm
         self.models: dict[str, LoadedModel] = {}
         self.ready = False
-        self.error: str | None = None
+        self.errors: dict[str, str] = {}  # "model NAME" / "classifier NAME" -> why it failed to load
         self._done = threading.Event()
 
+    @property
+    def error(self) -> str | None:
+        """Every load failure on one line, or None."""
+        return "; ".join(f"{what}: {msg}" for what, msg in self.errors.items()) or None
+
     def load_all(self) -> None:
-        """Load and warm every model; on failure record the message (``/readyz`` shows it)."""
+        """Load and warm every model and classifier; one that fails is reported, the others served."""
         try:
             for name, path in self.paths.items():
-                started = time.perf_counter()
-                searcher = Searcher.open(path)
-                if self.warm:
-                    _warm(searcher)
-                self.models[name] = LoadedModel(name, path, searcher, _describe(name, searcher))
-                logger.info("loaded model %s from %s in %.1fs", name, path, time.perf_counter() - started)
+                self._load_one(f"model {name}", lambda name=name, path=path: self._add_model(name, path))
             for name, path in self.classifier_paths.items():
-                started = time.perf_counter()
-                clf = _load_classifier(path, self.warm)
-                self.classifiers[name] = LoadedClassifier(name, path, clf, _describe_classifier(name, clf))
-                logger.info("loaded classifier %s from %s in %.1fs", name, path, time.perf_counter() - started)
-            self.ready = True
-        except Exception as exc:  # reported by /readyz; the process stays up to say why
-            self.error = f"{type(exc).__name__}: {exc}"
-            logger.error("loading models failed: %s", self.error)
+                self._load_one(f"classifier {name}", lambda name=name, path=path: self._add_classifier(name, path))
         finally:
+            self.ready = True
             self._done.set()
+
+    def _load_one(self, what: str, load: Any) -> None:
+        started = time.perf_counter()
+        try:
+            load()
+        except Exception as exc:  # reported by /readyz and /v1/models; the others are still served
+            self.errors[what] = f"{type(exc).__name__}: {exc}"
+            logger.error("loading %s failed: %s", what, self.errors[what])
+            return
+        logger.info("loaded %s in %.1fs", what, time.perf_counter() - started)
+
+    def _add_model(self, name: str, path: Path) -> None:
+        searcher = Searcher.open(path)
+        if self.warm:
+            _warm(searcher)
+        self.models[name] = LoadedModel(name, path, searcher, _describe(name, searcher))
+
+    def _add_classifier(self, name: str, path: Path) -> None:
+        clf = _load_classifier(path, self.warm)
+        self.classifiers[name] = LoadedClassifier(name, path, clf, _describe_classifier(name, clf))
+
+    def failed(self, kind: str) -> list[str]:
+        """Names of the models (``kind="model"``) or classifiers that failed to load."""
+        return [what.split(" ", 1)[1] for what in self.errors if what.startswith(kind + " ")]
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
 
 def _warm(searcher: Searcher) -> None:
-    """Touch every code path once (tables, flat and ANN search) so the first request is not slow."""
-    word = searcher.vectors.kv.index_to_key[0]
+    """Touch every code path once (tables, ANN search, a small exact scan) so the first request is not slow.
+
+    The exact scan of a large vocabulary is not warmed: it would read the whole matrix.
+    """
+    word = searcher.vectors.word(0)
     for metric in ("cosine", "euclidean"):
         searcher.by_word(word, 10, metric)  # type: ignore[arg-type]
-        searcher.by_vector(searcher.vectors[word], 10, metric, exact=True)  # type: ignore[arg-type]
         searcher.by_vector(searcher.vectors[word], 10, metric, exact=False)  # type: ignore[arg-type]
 
 

@@ -27,7 +27,7 @@ class SimilarQuery(_Request):
     vector: list[FiniteFloat] | None = Field(None, min_length=1, max_length=4096, description="A raw vector of the model's dimension.")
     k: K = 10
     metric: MetricName = "cosine"
-    exact: bool = Field(True, description="true: exact results; false: the approximate index may answer vector and arithmetic queries.")
+    exact: bool | None = Field(None, description="true: exact results (a table or a scan of every vector); false: the approximate index answers where there is one; null (default): exact where cheap (a table covers the query, or at most 200,000 words), else approximate. The response's 'exact' says which.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> "SimilarQuery":
@@ -83,7 +83,7 @@ class AnalogyRequest(_Request):
     c: Word
     k: K = 10
     method: Literal["3cosadd", "3cosmul"] = Field("3cosadd", description="3cosadd: b - a + c; 3cosmul: Levy & Goldberg (2014).")
-    exact: bool = True
+    exact: bool | None = Field(None, description="As for /similar (3cosmul is always exact).")
 
 
 # --- responses ----------------------------------------------------------------------------
@@ -97,8 +97,8 @@ class SimilarResponse(BaseModel):
     model: str
     metric: MetricName
     score_name: ScoreName
-    exact: bool = Field(description="Whether the results are exact (table, flat or gensim) or approximate.")
-    method: str = Field(description="table (precomputed exact top-k), flat (exact FAISS), hnsw / ivf (approximate), gensim.")
+    exact: bool = Field(description="Whether the results are exact (table, flat or 3cosmul) or approximate.")
+    method: str = Field(description="table (precomputed exact top-k), flat (exact scan of every vector), hnsw / ivf (approximate), 3cosmul.")
     results: list[Neighbour]
 
 
@@ -133,9 +133,10 @@ class AnalogyResponse(BaseModel):
 
 
 class IndexInfo(BaseModel):
-    kind: str | None
+    kind: str | None = Field(description="The approximate index (hnsw, ivf), or null: exact search only.")
     metric: str
-    k_max: int
+    k_max: int = Field(description="By-word queries up to this k are exact table look-ups (0: no table).")
+    tables: list[str] = Field(default_factory=list, description="Metrics with exact neighbour tables.")
 
 
 class ModelInfo(BaseModel):
@@ -149,6 +150,7 @@ class ModelInfo(BaseModel):
 
 class ModelsResponse(BaseModel):
     models: list[ModelInfo]
+    failed: list[str] = Field(default_factory=list, description="Configured models that failed to load (see /readyz).")
 
 
 class PredictRequest(_Request):
@@ -200,8 +202,9 @@ class ErrorResponse(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok, ready, loading, degraded (some failed, others served) or failed.")
     detail: str | None = None
+    failed: dict[str, list[str]] | None = Field(None, description="Names of the models and classifiers that failed to load.")
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

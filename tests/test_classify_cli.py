@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from embed.cli import main
+from embed.io import save_vectors
 from embed.vectors import Vectors
 from tests.classify_helpers import FILLER, KEYS, planted
 
@@ -27,7 +28,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("cli")
     words = [*FILLER, *KEYS.values()]
     vecs = Vectors.from_arrays(words, np.random.default_rng(0).normal(0, 0.3, (len(words), 16)))
-    vecs.kv.save_word2vec_format(str(d / "vecs.txt"), binary=False)
+    save_vectors(vecs, d / "vecs.txt", binary=False)
     return {"dir": d, "train": _fasttext(d / "train.txt", 300, 1), "test": _fasttext(d / "test.txt", 60, 2), "vectors": d / "vecs.txt"}
 
 

@@ -32,7 +32,7 @@ def test_train_writes_a_complete_model_dir(runner, small_corpus, tmp_path):
     out = tmp_path / "model"
     res = runner.invoke(main, ["train", str(small_corpus), "--out", str(out), "--dim", "20", "--epochs", "2", "--workers", "1", "--quiet", "--show", "god"])
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["loss.png", "meta.json", "vectors.bin", "vocab.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["counts.npy", "loss.png", "meta.json", "norms.npy", "vectors.bin", "vectors.npy", "vocab.txt", "word_hash.npy", "word_offsets.npy", "words.utf8"]
     meta = json.loads((out / "meta.json").read_text())
     assert meta["params"]["dim"] == 20 and meta["params"]["arch"] == "skipgram" and meta["params"]["alpha"] == 0.025
     assert meta["corpus"]["sentences"] == 3000 and meta["corpus"]["vocab_size"] > 500

@@ -24,11 +24,14 @@ def test_index_writes_index_dir(tmp_path: Path) -> None:
     model = _model(tmp_path)
     r = CliRunner().invoke(main, ["index", str(model), "--kind", "ivf", "--metric", "euclidean", "--k-max", "20"])
     assert r.exit_code == 0, r.output
-    assert "ivf (euclidean) over 200 words x 8 dims, exact top-20 tables" in r.output
+    assert "ivf (euclidean) over 200 words x 8 dims, exact top-20 euclidean table" in r.output
     meta = json.loads((model / "index" / "index.json").read_text())
     assert (meta["kind"], meta["metric"], meta["k_max"], meta["vocab_size"]) == ("ivf", "euclidean", 20, 200)
-    assert sorted(p.name for p in (model / "index").iterdir()) == [
-        "ann.faiss", "index.json", "table_cosine_ids.npy", "table_cosine_scores.npy", "table_euclidean_ids.npy", "table_euclidean_scores.npy"]
+    # Tables only for the metric asked for (each costs vocab^2 work).
+    assert sorted(p.name for p in (model / "index").iterdir()) == ["ann.faiss", "index.json", "table_euclidean_ids.npy", "table_euclidean_scores.npy"]
+    r = CliRunner().invoke(main, ["index", str(model), "--tables", "off", "--quiet"])
+    assert r.exit_code == 0 and "no exact tables (by-word queries use the ANN index)" in r.output
+    assert sorted(p.name for p in (model / "index").iterdir()) == ["ann.faiss", "index.json"]
 
 
 def test_index_bad_input_writes_nothing(tmp_path: Path) -> None:

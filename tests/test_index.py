@@ -72,18 +72,19 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, vecs: Vectors) -> Path:
     return out
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
-def test_save_load_round_trip(model_dir: Path, kind: str) -> None:
+@pytest.mark.parametrize("kind,metric", [("flat", "cosine"), ("hnsw", "cosine"), ("ivf", "euclidean")])
+def test_save_load_round_trip(model_dir: Path, kind: str, metric: str) -> None:
     vectors = load(model_dir)
-    built = build_index(vectors, IndexConfig(kind=kind, k_max=20))  # type: ignore[arg-type]
+    built = build_index(vectors, IndexConfig(kind=kind, metric=metric, k_max=20))  # type: ignore[arg-type]
     save_index(built, model_dir)
     meta = json.loads((model_dir / INDEX_DIR / "index.json").read_text())
     assert meta["format"] == "embed-index" and meta["kind"] == kind and meta["k_max"] == 20
     loaded = load_index(model_dir, vectors)
     assert loaded is not None and loaded.config.kind == kind
-    for metric in ("cosine", "euclidean"):
-        np.testing.assert_array_equal(loaded.tables[metric][0], built.tables[metric][0])
-        np.testing.assert_array_equal(loaded.tables[metric][1], built.tables[metric][1])
+    assert sorted(loaded.tables) == [metric] == meta["table_metrics"]  # only the metric asked for
+    np.testing.assert_array_equal(loaded.tables[metric][0], built.tables[metric][0])
+    np.testing.assert_array_equal(loaded.tables[metric][1], built.tables[metric][1])
+    assert isinstance(loaded.tables[metric][0], np.memmap)
     assert (loaded.ann is None) == (kind == "flat")
     assert sorted(p.name for p in (model_dir / INDEX_DIR).iterdir() if p.suffix not in (".npy", ".json", ".faiss")) == []
 
@@ -138,7 +139,8 @@ def _close(got: list[tuple[str, float]], want: list[tuple[str, float]]) -> None:
 def test_searcher_equals_most_similar(searcher: Searcher, metric: str, k: int) -> None:
     for word in ("w0", "w7", "w1499"):
         hits = searcher.by_word(word, k, metric)  # type: ignore[arg-type]
-        assert hits.method == ("table" if k <= 20 else "flat") and hits.exact
+        # The index is built for cosine: its table answers k <= 20; everything else is an exact scan.
+        assert hits.method == ("table" if k <= 20 and metric == "cosine" else "flat") and hits.exact
         _close(list(zip(hits.words, hits.scores)), searcher.vectors.most_similar(word, topn=k, metric=metric))  # type: ignore[arg-type]
     hits = searcher.by_words(["w1", "w2"], ["w3"], k, metric)  # type: ignore[arg-type]
     _close(list(zip(hits.words, hits.scores)), searcher.vectors.most_similar(["w1", "w2"], ["w3"], topn=k, metric=metric))  # type: ignore[arg-type]
@@ -158,3 +160,66 @@ def test_searcher_vector_and_analogy(searcher: Searcher) -> None:
         searcher.by_vector(np.zeros(24))
     with pytest.raises(NotInVocabError, match="'nope'"):
         searcher.by_word("nope")
+
+
+def test_tables_off_gives_the_same_exact_answers(tmp_path: Path, vecs: Vectors) -> None:
+    out = tmp_path / "m"
+    save_model_dir(out, vecs, {"params": {}})
+    on = Searcher(load(out), build_index(load(out), IndexConfig(kind="hnsw", k_max=20, tables="on")))
+    off = Searcher(load(out), build_index(load(out), IndexConfig(kind="hnsw", k_max=20, tables="off")))
+    assert off.index.tables == {} and "cosine" in on.index.tables
+    for word in ("w0", "w3", "w999"):
+        a, b = on.by_word(word, 10, exact=True), off.by_word(word, 10, exact=True)
+        assert (a.method, b.method) == ("table", "flat")
+        assert a.words == b.words
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5, atol=1e-6)
+
+
+def test_large_vocabularies_go_to_the_ann_index(monkeypatch: pytest.MonkeyPatch, model_dir: Path) -> None:
+    """Above EXACT_MAX_WORDS (lowered here) a by-word query without 'exact' is an HNSW search."""
+    import embed.search
+
+    vectors = load(model_dir)
+    searcher = Searcher(vectors, build_index(vectors, IndexConfig(kind="hnsw", k_max=10, tables="off")))
+    monkeypatch.setattr(embed.search, "EXACT_MAX_WORDS", 100)
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in rng.choice(len(vectors), 100, replace=False)]
+    recall = []
+    for word in words:
+        approx, exact = searcher.by_word(word, 10), searcher.by_word(word, 10, exact=True)
+        assert (approx.method, approx.exact, exact.method) == ("hnsw", False, "flat")
+        assert word not in approx.words and len(approx.words) == 10
+        recall.append(len(set(approx.words) & set(exact.words)) / 10)
+    assert np.mean(recall) >= 0.95, np.mean(recall)
+    assert searcher.by_word("w5", 10, exact=False).method == "hnsw"
+
+
+def test_batch_equals_single_queries(searcher: Searcher) -> None:
+    from embed.search import Query
+
+    queries = [Query(word="w1", k=5), Query(word="w2", k=50, metric="euclidean"), Query(positive=["w1", "w2"], negative=["w3"], k=7),
+               Query(vector=searcher.vectors["w9"] + 1.0, k=3), Query(word="w4", k=40)]
+    got = searcher.batch(queries)
+    want = [searcher.by_word("w1", 5), searcher.by_word("w2", 50, "euclidean"), searcher.by_words(["w1", "w2"], ["w3"], 7),
+            searcher.by_vector(searcher.vectors["w9"] + 1.0, 3), searcher.by_word("w4", 40)]
+    for g, w in zip(got, want):
+        assert g.words == w.words and g.method == w.method
+        np.testing.assert_allclose(g.scores, w.scores, rtol=1e-5, atol=1e-6)
+
+
+def test_exact_search_equals_brute_force(vecs: Vectors) -> None:
+    from embed.neighbours import exact_search
+
+    rng = np.random.default_rng(1)
+    queries = normalise(rng.standard_normal((7, vecs.dim)))
+    for metric in ("cosine", "euclidean"):
+        ids, scores = exact_search(vecs.matrix, vecs.norms, queries, 12, metric, block=100)  # type: ignore[arg-type]
+        m = vecs.matrix.astype(np.float64)
+        if metric == "cosine":
+            full = (m / np.linalg.norm(m, axis=1, keepdims=True)) @ queries.T.astype(np.float64)
+            want = np.argsort(-full, axis=0)[:12].T
+        else:
+            full = np.linalg.norm(m[:, None, :] - queries[None, :, :], axis=2)
+            want = np.argsort(full, axis=0)[:12].T
+        np.testing.assert_array_equal(ids, want)
+        np.testing.assert_allclose(scores, np.take_along_axis(full.T, want, axis=1), rtol=1e-5, atol=1e-5)

@@ -31,9 +31,9 @@ def test_round_trip_through_gensim(tmp_path, small_vectors, binary):
 
 def test_model_dir_round_trip(tmp_path, small_vectors):
     out = save_model_dir(tmp_path / "m", small_vectors, {"params": {"dim": 8}})
-    assert sorted(p.name for p in out.iterdir()) == ["meta.json", "vectors.bin", "vocab.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["counts.npy", "meta.json", "norms.npy", "vectors.bin", "vectors.npy", "vocab.txt", "word_hash.npy", "word_offsets.npy", "words.utf8"]
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["format"] == "embed-model" and meta["version"] == 1 and meta["params"] == {"dim": 8}
+    assert meta["format"] == "embed-model" and meta["version"] == 2 and meta["params"] == {"dim": 8}
     loaded = embed.load(out)
     assert loaded.words == small_vectors.words
     assert loaded.count("king") == 60
@@ -56,7 +56,7 @@ def test_query_methods(small_vectors):
     v = small_vectors
     assert v["king"].shape == (8,)
     sims = v.most_similar("king", topn=3)
-    kv = v.kv
+    kv = v.to_gensim()  # gensim answers the same queries on a copy
     assert [w for w, _ in sims] == [w for w, _ in kv.most_similar("king", topn=3)]
     dists = v.most_similar("king", topn=5, metric="euclidean")
     brute = sorted(((w, float(np.linalg.norm(v[w] - v["king"]))) for w in v.words if w != "king"), key=lambda t: t[1])
@@ -64,6 +64,13 @@ def test_query_methods(small_vectors):
     assert [d for _, d in dists] == pytest.approx([d for _, d in brute], rel=1e-4)
     assert v.similarity("man", "woman") == pytest.approx(float(kv.similarity("man", "woman")))
     assert v.analogy("man", "king", "woman")[0][0] == kv.most_similar(positive=["king", "woman"], negative=["man"], topn=1)[0][0]
+    cosmul = v.analogy("man", "king", "woman", topn=3, method="3cosmul")
+    want = kv.most_similar_cosmul(positive=["king", "woman"], negative=["man"], topn=3)
+    assert [w for w, _ in cosmul] == [w for w, _ in want]
+    assert [s for _, s in cosmul] == pytest.approx([s for _, s in want], rel=1e-5)
+    assert v.most_similar(positive=[v["king"]], topn=2)[0][0] == "king"  # a raw vector is a query too, nothing excluded
+    assert v.most_similar("king", topn=None).shape == (len(v),)
+    assert v.n_similarity(["king", "man"], ["queen"]) == pytest.approx(float(kv.n_similarity(["king", "man"], ["queen"])), rel=1e-5)
     with pytest.raises(KeyError, match="'prince' is not in the vocabulary"):
         v["prince"]
 
@@ -71,7 +78,7 @@ def test_query_methods(small_vectors):
 def test_garbage_and_missing_files(tmp_path):
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"\x00\xff" * 300)
-    with pytest.raises(FormatError, match="bad.bin: not a word2vec"):
+    with pytest.raises(FormatError, match="bad.bin: line 1 is neither a word2vec header"):
         load_vectors_file(bad)
     with pytest.raises(FormatError, match="no such file"):
         embed.load(tmp_path / "none.bin")

@@ -53,18 +53,18 @@ def test_health_and_models(client: httpx.Client, kjv: Vectors) -> None:
     assert client.get("/readyz").json() == {"status": "ready"}
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert models["kjv"]["vocab_size"] == len(kjv) and models["kjv"]["dim"] == 50
-    assert models["kjv"]["index"] == {"kind": "hnsw", "metric": "cosine", "k_max": 100}
+    assert models["kjv"]["index"] == {"kind": "hnsw", "metric": "cosine", "k_max": 100, "tables": ["cosine"]}
     assert models["kjv"]["params"]["epochs"] == 3
     assert models["rand"]["index"]["kind"] is None and models["rand"]["vocab_size"] == 300
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
-@pytest.mark.parametrize("k", [10, 150])  # 150 > k_max: exact FAISS instead of the table
+@pytest.mark.parametrize("k", [10, 150])  # 150 > k_max, or no euclidean table: an exact scan instead of the table
 def test_similar_by_word_equals_most_similar(client: httpx.Client, kjv: Vectors, metric: str, k: int) -> None:
     for word in WORDS:
         body = client.post("/v1/models/kjv/similar", json={"word": word, "k": k, "metric": metric}).json()
         assert body["score_name"] == ("cosine_similarity" if metric == "cosine" else "euclidean_distance")
-        assert body["exact"] is True and body["method"] == ("table" if k <= 100 else "flat")
+        assert body["exact"] is True and body["method"] == ("table" if k <= 100 and metric == "cosine" else "flat")
         assert [r["rank"] for r in body["results"]] == list(range(1, k + 1))
         same(pairs(body), kjv.most_similar(word, topn=k, metric=metric))  # type: ignore[arg-type]
 
@@ -98,7 +98,7 @@ def test_similarity_analogy_vectors(client: httpx.Client, kjv: Vectors, rand_dir
     body = client.post("/v1/models/kjv/similarity", json={"a": "god", "b": "lord"}).json()
     assert body["score_name"] == "cosine_similarity" and body["similarity"] == pytest.approx(kjv.similarity("god", "lord"), abs=1e-6)
     body = client.post("/v1/models/kjv/similarity", json={"a": ["god", "king"], "b": ["lord"]}).json()
-    assert body["similarity"] == pytest.approx(float(kjv.kv.n_similarity(["god", "king"], ["lord"])), abs=1e-6)
+    assert body["similarity"] == pytest.approx(float(kjv.to_gensim().n_similarity(["god", "king"], ["lord"])), abs=1e-6)
     for method in ("3cosadd", "3cosmul"):
         body = client.post("/v1/models/kjv/analogy", json={"a": "man", "b": "king", "c": "woman", "k": 5, "method": method}).json()
         same(pairs(body), kjv.analogy("man", "king", "woman", topn=5, method=method))  # type: ignore[arg-type]
@@ -161,3 +161,4 @@ def test_failed_model_load_is_reported(tmp_path: Path) -> None:
                 break
             time.sleep(0.1)
         assert r.status_code == 503 and r.json()["status"] == "failed" and "meta.json: not valid JSON" in r.json()["detail"]
+        assert r.json()["failed"] == {"models": ["broken"], "classifiers": []}

@@ -71,11 +71,11 @@ def init_embeddings(vocab: list[str], config: ClassifierConfig, vectors: Vectors
     matrix[1] = 0.0  # <unk> never occurs in training: a neutral vector at prediction time
     found = 0
     if vectors is not None and config.mode != "rand":
-        key_to_index = vectors.kv.key_to_index
-        rows = [(i, key_to_index[w]) for i, w in enumerate(vocab[2:], start=2) if w in key_to_index]
+        looked_up = ((i, vectors.vocab.get(w)) for i, w in enumerate(vocab[2:], start=2))
+        rows = [(i, j) for i, j in looked_up if j >= 0]
         if rows:
             ours, theirs = zip(*rows)
-            found_rows = torch.from_numpy(np.asarray(vectors.kv.vectors[list(theirs)], dtype=np.float32))
+            found_rows = torch.from_numpy(np.array(vectors.matrix[list(theirs)], dtype=np.float32))
             if config.normalize_vectors:  # length of a uniform(-a, a) vector: a * sqrt(dim / 3)
                 norms = found_rows.norm(dim=1, keepdim=True).clamp(min=1e-12)
                 found_rows = found_rows / norms * (UNKNOWN_RANGE * (config.dim / 3) ** 0.5)

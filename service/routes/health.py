@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import secrets
+
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.deps import RegistryDep
@@ -18,10 +20,30 @@ async def healthz() -> Response:
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}}, summary="Every configured model and classifier is loaded and warmed")
-async def readyz(registry: RegistryDep) -> Response:
-    if registry.ready:
+async def readyz(request: Request, registry: RegistryDep) -> Response:
+    """200 ``ready``; 200 ``degraded`` when some failed and others are served; 503 ``loading`` or ``failed`` (none served).
+
+    Why a model failed (a message naming its files) is shown only to a caller with the API key,
+    or when none is configured.
+    """
+    if not registry.ready:
+        detail = f"loading {len(registry.paths)} model(s) and {len(registry.classifier_paths)} classifier(s)"
+        return json_response({"status": "loading", "detail": detail}, 503)
+    if not registry.errors:
         return json_response({"status": "ready"})
-    detail = f"loading failed: {registry.error}" if registry.error else f"loading {len(registry.paths)} model(s) and {len(registry.classifier_paths)} classifier(s)"
-    response = json_response({"status": "failed" if registry.error else "loading", "detail": detail})
-    response.status_code = 503
-    return response
+    served = bool(registry.models or registry.classifiers)
+    failed = {"models": registry.failed("model"), "classifiers": registry.failed("classifier")}
+    detail = f"loading failed: {registry.error}" if _trusted(request) else "loading failed; send the API key to see why"
+    return json_response({"status": "degraded" if served else "failed", "detail": detail, "failed": failed}, 200 if served else 503)
+
+
+def _trusted(request: Request) -> bool:
+    settings = request.app.state.settings
+    if settings.api_key is None:
+        return True
+    expected = settings.api_key.get_secret_value().encode()
+    given = request.headers.get("x-api-key")
+    auth = request.headers.get("authorization", "")
+    if given is None and auth[:7].lower() == "bearer ":
+        given = auth[7:].strip()
+    return given is not None and secrets.compare_digest(given.encode(), expected)

@@ -15,7 +15,7 @@ router = APIRouter(tags=["models"], responses=ERRORS)
 
 @router.get("/models", response_model=ModelsResponse, summary="Served models: name, vocabulary size, dimension, index, training parameters")
 async def list_models(registry: RegistryDep) -> Response:
-    return json_response({"models": [m.info for m in registry.models.values()]})
+    return json_response({"models": [m.info for m in registry.models.values()], "failed": registry.failed("model")})
 
 
 @router.get("/models/{model}/vectors/{word:path}", response_model=WordVector, summary="The vector of one word")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from embed.search import Hits
+from embed.search import Hits, Query
 from service.deps import ModelDep
 from service.errors import ApiError
 from service.registry import LoadedModel
@@ -32,31 +32,37 @@ router = APIRouter(prefix="/models/{model}", tags=["queries"], responses=ERRORS)
 SCORE_NAMES = {"cosine": "cosine_similarity", "euclidean": "euclidean_distance"}
 
 
-def json_response(payload: Any) -> Response:
+def json_response(payload: Any, status_code: int = 200) -> Response:
     """orjson bytes straight out: no second validation pass over a response we built ourselves."""
-    return Response(orjson.dumps(payload), media_type="application/json")
+    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
 
 
 def _results(hits: Hits) -> list[dict[str, Any]]:
     return [{"word": w, "score": s, "rank": r} for r, (w, s) in enumerate(zip(hits.words, hits.scores), 1)]
 
 
-def answer(model: LoadedModel, q: SimilarQuery) -> dict[str, Any]:
-    """One query as a SimilarResponse dict. Raises NotInVocabError / ConfigError."""
-    s = model.searcher
-    if q.word is not None:
-        hits = s.by_word(q.word, q.k, q.metric, q.exact)
-    elif q.vector is not None:
-        hits = s.by_vector(q.vector, q.k, q.metric, q.exact)
-    else:
-        hits = s.by_words(q.positive, q.negative, q.k, q.metric, q.exact)
+def _query(q: SimilarQuery) -> Query:
+    return Query(word=q.word, positive=q.positive, negative=q.negative, vector=q.vector, k=q.k, metric=q.metric, exact=q.exact)
+
+
+def _response(model: LoadedModel, q: SimilarQuery, hits: Hits) -> dict[str, Any]:
     return {"model": model.name, "metric": q.metric, "score_name": SCORE_NAMES[q.metric], "exact": hits.exact, "method": hits.method, "results": _results(hits)}
 
 
-def is_lookup(model: LoadedModel, q: SimilarQuery) -> bool:
-    """A table look-up costs microseconds: answer it on the event loop, not in a thread."""
-    index = model.searcher.index
-    return q.word is not None and q.metric in index.tables and q.k <= index.k_max
+def answer(model: LoadedModel, q: SimilarQuery) -> dict[str, Any]:
+    """One query as a SimilarResponse dict. Raises NotInVocabError / ConfigError."""
+    return _response(model, q, model.searcher.batch([_query(q)])[0])
+
+
+def answer_batch(model: LoadedModel, queries: list[SimilarQuery]) -> list[dict[str, Any]]:
+    """Every query of a batch: one matrix product (or FAISS call) per metric and method."""
+    hits = model.searcher.batch([_query(q) for q in queries])
+    return [_response(model, q, h) for q, h in zip(queries, hits)]
+
+
+def is_cheap(model: LoadedModel, q: SimilarQuery) -> bool:
+    """A table look-up (microseconds) or a by-word ANN search (~0.1-0.3 ms): answered on the event loop, not in a thread."""
+    return model.searcher.is_cheap(q.word, q.k, q.metric, q.exact)
 
 
 @router.post("/similar", response_model=SimilarResponse | SimilarBatchResponse, summary="Nearest words by word, word arithmetic or vector; one query or a batch")
@@ -65,9 +71,9 @@ async def similar(body: Annotated[SimilarRequest, Body()], model: ModelDep, requ
         settings: Settings = request.app.state.settings
         if len(body.queries) > settings.max_batch:
             raise ApiError(422, "invalid_request", f"{len(body.queries)} queries in one batch; at most {settings.max_batch}")
-        results = await run_in_threadpool(lambda: [answer(model, q) for q in body.queries])
+        results = await run_in_threadpool(answer_batch, model, body.queries)
         return json_response({"model": model.name, "results": results})
-    if is_lookup(model, body):
+    if is_cheap(model, body):
         return json_response(answer(model, body))
     return json_response(await run_in_threadpool(answer, model, body))
 
@@ -78,10 +84,7 @@ async def similarity(body: SimilarityRequest, model: ModelDep) -> Response:
     if isinstance(body.a, str) and isinstance(body.b, str):
         value = vectors.similarity(body.a, body.b)
     else:
-        a, b = list(body.a), list(body.b)
-        for w in (*a, *b):
-            vectors.index(w)  # raises NotInVocabError naming the word
-        value = float(vectors.kv.n_similarity(a, b))
+        value = vectors.n_similarity(list(body.a), list(body.b))  # NotInVocabError names the word
     return json_response({"model": model.name, "score_name": "cosine_similarity", "similarity": value})
 
 

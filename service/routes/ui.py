@@ -49,7 +49,7 @@ def _prefix_index(request: Request, model: LoadedModel) -> PrefixIndex:
     cache: dict[str, PrefixIndex] = request.app.state.prefix_indexes
     with _lock:
         if model.name not in cache:
-            cache[model.name] = PrefixIndex(model.searcher.vectors.kv.index_to_key)
+            cache[model.name] = PrefixIndex(model.searcher.vectors.words)
         return cache[model.name]
 
 

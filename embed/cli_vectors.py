@@ -1,0 +1,190 @@
+"""``embed import``, ``export``, ``similar``, ``analogy`` and ``vectors``: working with vectors files of any size."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from embed.errors import EmbedError
+
+
+class _Bytes:
+    """A tqdm bar over the bytes of a file (``progress(done, total)``)."""
+
+    def __init__(self, desc: str, disable: bool) -> None:
+        self.desc, self.disable, self.bar = desc, disable, None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc=self.desc, disable=self.disable, dynamic_ncols=True, mininterval=0.5)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def open_model(model: str, quiet: bool = False) -> Path:
+    """A model directory for MODEL: itself, or a vectors file's import in the cache (made once)."""
+    from embed.importer import model_dir_for
+
+    bar = _Bytes(f"importing {Path(model).name} (once)", disable=quiet)
+    try:
+        return model_dir_for(model, progress=bar)
+    finally:
+        bar.close()
+
+
+@click.command("import")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model directory to write.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Read only the first N rows (gensim's limit).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "word2vec-bin", "word2vec-txt", "glove"]), default="auto", show_default=True)
+@click.option("--allow-nonfinite", is_flag=True, help="Keep rows holding NaN or inf (refused by default).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once the import succeeded).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def import_(src: Path, out: Path, limit: int | None, fmt: str, allow_nonfinite: bool, overwrite: bool, quiet: bool) -> None:
+    """Import SRC (word2vec .bin/.txt, fastText .vec, GloVe; also .gz/.bz2) into a memory-mapped model directory."""
+    from embed.importer import import_vectors
+
+    bar = _Bytes(f"importing {src.name}", disable=quiet)
+    try:
+        path, source = import_vectors(src, out, limit=limit, format=None if fmt == "auto" else fmt, allow_nonfinite=allow_nonfinite, overwrite=overwrite, progress=bar)
+    finally:
+        bar.close()
+    meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    store = meta["store"]
+    click.echo(f"wrote {path}: {store['rows']:,} words x {store['dim']} dims from {source['format']} in {meta['timings']['import_seconds']:.1f}s")
+    for line in source["messages"]:
+        click.echo(f"  {line}")
+
+
+@click.command()
+@click.argument("model")
+@click.option("--format", "fmt", type=click.Choice(["word2vec-bin", "word2vec-txt", "projector"]), default="word2vec-bin", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="File to write (projector: a directory for vectors.tsv and metadata.tsv).")
+def export(model: str, fmt: str, out: Path) -> None:
+    """Write MODEL's vectors as word2vec binary/text or the TensorFlow Embedding Projector's two TSV files."""
+    from embed.importer import export_vectors
+
+    for path in export_vectors(open_model(model), out, fmt):  # type: ignore[arg-type]
+        click.echo(f"wrote {path}")
+
+
+def _lines(args: tuple[str, ...], join: bool = False) -> Iterator[str]:
+    """The queries given on the command line (``join``: as one), or (``-``) one query per line of stdin."""
+    if args != ("-",):
+        yield from [" ".join(args)] if join else args
+        return
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
+
+
+def _answer_each(queries: Iterator[str], answer: Callable[[str], list[tuple[str, float]]], as_json: bool, label: str, many: bool) -> None:
+    """Print each query's ranked results; with several queries a bad one is reported and the rest go on."""
+    failed = 0
+    if not as_json and not many and label:
+        click.echo(f"rank\tword\t{label}")
+    for query in queries:
+        try:
+            results = answer(query)
+        except EmbedError as exc:
+            if not many:
+                raise
+            failed += 1
+            click.echo(json.dumps({"query": query, "error": str(exc)}, ensure_ascii=False) if as_json else f"# {query}: {exc}")
+            continue
+        if as_json:
+            click.echo(json.dumps({"query": query, "results": [{"word": w, "score": s, "rank": r} for r, (w, s) in enumerate(results, 1)]}, ensure_ascii=False))
+            continue
+        if many:
+            click.echo(f"# {query}")
+        for rank, (w, s) in enumerate(results, 1):
+            click.echo(f"{rank}\t{w}\t{s:.4f}")
+    if failed:
+        raise click.ClickException(f"{failed} quer{'y' if failed == 1 else 'ies'} could not be answered (see above)")
+
+
+@click.command()
+@click.argument("model")
+@click.argument("word", nargs=-1, required=True)
+@click.option("-k", "topn", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--metric", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True)
+@click.option("--exact/--approximate", default=None, help="Force an exact scan or the ANN index [default: exact where cheap].")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line: {query, results: [{word, score, rank}]}.")
+def similar(model: str, word: tuple[str, ...], topn: int, metric: str, exact: bool | None, as_json: bool) -> None:
+    """Nearest neighbours of WORD (cosine similarity or Euclidean distance); WORD - reads one word a line from stdin.
+
+    MODEL is a model directory or a vectors file (imported once into the cache). The model is
+    opened once, memory-mapped, with its index when it has one.
+    """
+    from embed.search import Searcher
+
+    searcher = Searcher.open(open_model(model))
+
+    def answer(q: str) -> list[tuple[str, float]]:
+        hits = searcher.by_word(q, topn, metric, exact)  # type: ignore[arg-type]
+        return list(zip(hits.words, hits.scores))
+
+    _answer_each(_lines(word), answer, as_json, "cosine" if metric == "cosine" else "distance", word == ("-",) or len(word) > 1)
+
+
+@click.command()
+@click.argument("model")
+@click.argument("words", nargs=-1, required=True)
+@click.option("-k", "topn", type=click.IntRange(1, 1000), default=5, show_default=True)
+@click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
+@click.option("--exact/--approximate", default=None, help="3CosAdd: force an exact scan or the ANN index [default: exact where cheap].")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+def analogy(model: str, words: tuple[str, ...], topn: int, method: str, exact: bool | None, as_json: bool) -> None:
+    """A is to B as C is to ?  (b - a + c). WORDS: A B C, or - for 'A B C' lines on stdin."""
+    from embed.errors import ConfigError
+    from embed.search import Searcher
+
+    if words != ("-",) and len(words) != 3:
+        raise click.UsageError("give three words A B C, or - to read 'A B C' lines from standard input")
+    searcher = Searcher.open(open_model(model))
+
+    def answer(q: str) -> list[tuple[str, float]]:
+        parts = q.split()
+        if len(parts) != 3:
+            raise ConfigError(f"{q!r}: an analogy line needs three words 'A B C'")
+        hits = searcher.analogy(*parts, k=topn, method=method, exact=exact)
+        return list(zip(hits.words, hits.scores))
+
+    _answer_each(_lines(words, join=True), answer, as_json, "", words == ("-",))
+
+
+@click.command()
+@click.argument("model")
+@click.argument("words", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line: {word, vector}.")
+def vectors(model: str, words: tuple[str, ...], as_json: bool) -> None:
+    """Print the vectors of WORDS (- reads one word a line from stdin), as fastText's print-word-vectors."""
+    from embed.io import load
+
+    vecs = load(open_model(model))
+
+    def show(word: str) -> Any:
+        vec = vecs[word]
+        if as_json:
+            return json.dumps({"word": word, "vector": [float(x) for x in vec]}, ensure_ascii=False)
+        return word + " " + " ".join(f"{x:.6g}" for x in vec.tolist())
+
+    failed = 0
+    for word in _lines(words):
+        try:
+            click.echo(show(word))
+        except EmbedError as exc:
+            failed += 1
+            click.echo(f"{word}: {exc}", err=True)
+    if failed:
+        raise click.ClickException(f"{failed} word{'s' if failed > 1 else ''} not in the vocabulary (see above)")
