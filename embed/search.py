@@ -52,18 +52,19 @@ class Query:
 class Searcher:
     """Answers similar-word queries from exact tables, exact scans and FAISS indexes."""
 
-    def __init__(self, vectors: Vectors, index: WordIndex | None = None) -> None:
+    def __init__(self, vectors: Vectors, index: WordIndex | None = None, exact_max_words: int | None = None) -> None:
         self.vectors = vectors
+        self.exact_max_words = EXACT_MAX_WORDS if exact_max_words is None else exact_max_words
         # Without a built index: no tables, exact search only.
         self.index = index if index is not None else WordIndex(IndexConfig(kind="flat"), {}, None).attach(vectors)
 
     @classmethod
-    def open(cls, model_dir: str | Path) -> "Searcher":
+    def open(cls, model_dir: str | Path, exact_max_words: int | None = None) -> "Searcher":
         """Open a model directory and its ``index/`` (if any), memory-mapped. Raises FormatError."""
         from embed.io import load
 
         vectors = load(model_dir)
-        return cls(vectors, load_index(model_dir, vectors))
+        return cls(vectors, load_index(model_dir, vectors), exact_max_words)
 
     def row(self, word: str) -> int:
         """Row of ``word``. Raises NotInVocabError."""
@@ -80,7 +81,7 @@ class Searcher:
     def use_exact(self, exact: bool | None, metric: str) -> bool:
         if not self.index.has_ann(metric):
             return True
-        return exact if exact is not None else len(self.vectors) <= EXACT_MAX_WORDS
+        return exact if exact is not None else len(self.vectors) <= self.exact_max_words
 
     def by_word(self, word: str, k: int = 10, metric: Metric = "cosine", exact: bool | None = None) -> Hits:
         """Top-``k`` neighbours of one word: a table look-up when one covers ``k``."""

@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         import torch
 
         torch.set_num_threads(settings.threads)
-    registry = Registry(settings.models, warm=settings.warm, classifier_paths=settings.classifiers)
+    registry = Registry(settings.models, warm=settings.warm, classifier_paths=settings.classifiers, exact_max_words=settings.exact_max_words)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

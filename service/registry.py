@@ -67,7 +67,8 @@ def _describe(name: str, searcher: Searcher) -> dict[str, Any]:
 class Registry:
     """Models and classifiers by name. ``load_all`` runs once; until it finishes ``ready`` is False."""
 
-    def __init__(self, paths: dict[str, Path], warm: bool = True, classifier_paths: dict[str, Path] | None = None) -> None:
+    def __init__(self, paths: dict[str, Path], warm: bool = True, classifier_paths: dict[str, Path] | None = None, exact_max_words: int | None = None) -> None:
+        self.exact_max_words = exact_max_words
         self.paths = dict(paths)
         self.classifier_paths = dict(classifier_paths or {})
         self.classifiers: dict[str, LoadedClassifier] = {}
@@ -104,7 +105,7 @@ class Registry:
         logger.info("loaded %s in %.1fs", what, time.perf_counter() - started)
 
     def _add_model(self, name: str, path: Path) -> None:
-        searcher = Searcher.open(path)
+        searcher = Searcher.open(path, self.exact_max_words)
         if self.warm:
             _warm(searcher)
         self.models[name] = LoadedModel(name, path, searcher, _describe(name, searcher))

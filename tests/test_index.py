@@ -175,13 +175,13 @@ def test_tables_off_gives_the_same_exact_answers(tmp_path: Path, vecs: Vectors) 
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5, atol=1e-6)
 
 
-def test_large_vocabularies_go_to_the_ann_index(monkeypatch: pytest.MonkeyPatch, model_dir: Path) -> None:
-    """Above EXACT_MAX_WORDS (lowered here) a by-word query without 'exact' is an HNSW search."""
-    import embed.search
+def test_large_vocabularies_go_to_the_ann_index(model_dir: Path) -> None:
+    """Above exact_max_words (lowered here) a by-word query without 'exact' is an HNSW search."""
+
 
     vectors = load(model_dir)
     searcher = Searcher(vectors, build_index(vectors, IndexConfig(kind="hnsw", k_max=10, tables="off")))
-    monkeypatch.setattr(embed.search, "EXACT_MAX_WORDS", 100)
+    searcher.exact_max_words = 100
     rng = np.random.default_rng(3)
     words = [f"w{i}" for i in rng.choice(len(vectors), 100, replace=False)]
     recall = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,3 +163,56 @@ def test_failed_model_load_is_reported(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert r.status_code == 503 and r.json()["status"] == "failed" and "meta.json: not valid JSON" in r.json()["detail"]
         assert r.json()["failed"] == {"models": ["broken"], "classifiers": []}
+
+
+def _wait_loaded(url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    for _ in range(300):
+        r = httpx.get(f"{url}/readyz", headers=headers)
+        if r.json()["status"] != "loading":
+            return r
+        time.sleep(0.1)
+    raise AssertionError("still loading")
+
+
+def test_one_broken_model_does_not_keep_the_others_offline(tmp_path: Path, rand_dir: Path) -> None:
+    """The broken model names a file outside its directory: refused, never read, its path hidden without the key."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "meta.json").write_text(json.dumps({"format": "embed-model", "version": 1, "vectors_file": "../../../../etc/passwd"}))
+    with run_server({"rand": rand_dir, "broken": broken}, wait_ready=False, env={"EMBED_API_KEY": "k"}) as url:
+        r = _wait_loaded(url)
+        assert r.status_code == 200 and r.json()["status"] == "degraded" and r.json()["failed"] == {"models": ["broken"], "classifiers": []}
+        assert "passwd" not in r.text and "root:" not in r.text and "/" not in r.json()["detail"]
+        keyed = _wait_loaded(url, {"X-API-Key": "k"}).json()
+        assert "must be a file name inside the model directory" in keyed["detail"] and "root:" not in json.dumps(keyed)
+        models = httpx.get(f"{url}/v1/models", headers={"X-API-Key": "k"}).json()
+        assert [m["name"] for m in models["models"]] == ["rand"] and models["failed"] == ["broken"]
+        ok = httpx.post(f"{url}/v1/models/rand/similar", json={"word": "r1", "k": 3}, headers={"X-API-Key": "k"})
+        assert ok.status_code == 200 and len(ok.json()["results"]) == 3
+
+
+def test_serves_an_imported_file_with_ann_by_word(tmp_path: Path) -> None:
+    """A model over EXACT_MAX_WORDS (lowered by env) answers by-word queries through HNSW, marked approximate."""
+    from gensim.models import KeyedVectors
+
+    from embed.cli import main
+    from click.testing import CliRunner
+
+    rng = np.random.default_rng(2)
+    kv = KeyedVectors(16)
+    kv.add_vectors([f"v{i}" for i in range(2000)], rng.standard_normal((2000, 16)).astype(np.float32))
+    src = tmp_path / "big.vec"
+    kv.save_word2vec_format(str(src), binary=False)
+    runner = CliRunner(env={"EMBED_CACHE": str(tmp_path / "cache")})
+    r = runner.invoke(main, ["index", str(src), "--tables", "off", "--quiet"])
+    assert r.exit_code == 0, r.output
+    cached = next((tmp_path / "cache").iterdir())
+    with run_server({"big": cached}, env={"EMBED_EXACT_MAX_WORDS": "1000"}) as url:
+        body = httpx.post(f"{url}/v1/models/big/similar", json={"word": "v3", "k": 5}).json()
+        assert (body["method"], body["exact"]) == ("hnsw", False) and "v3" not in [h["word"] for h in body["results"]]
+        exact = httpx.post(f"{url}/v1/models/big/similar", json={"word": "v3", "k": 5, "exact": True}).json()
+        assert (exact["method"], exact["exact"]) == ("flat", True)
+        want = [w for w, _ in kv.most_similar("v3", topn=5)]
+        assert [h["word"] for h in exact["results"]] == want
+        batch = httpx.post(f"{url}/v1/models/big/similar", json={"queries": [{"word": "v3", "k": 5, "exact": True}, {"word": "v4", "k": 2}]}).json()
+        assert [h["word"] for h in batch["results"][0]["results"]] == want and batch["results"][1]["method"] == "hnsw"
