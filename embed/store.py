@@ -68,8 +68,9 @@ class MappedWords:
 
     def __init__(self, folder: Path, n: int) -> None:
         self._n = n
-        self._offsets = _load_npy(folder / OFFSETS_FILE, np.int64, (n + 1,))
-        self._table = _load_npy(folder / HASH_FILE, np.int32, None)
+        # Plain ndarray views of the maps: np.memmap's __getitem__ costs a few us a call.
+        self._offsets = np.asarray(_load_npy(folder / OFFSETS_FILE, np.int64, (n + 1,)))
+        self._table = np.asarray(_load_npy(folder / HASH_FILE, np.int32, None))
         size = self._table.shape[0]
         if size < n or size & (size - 1):
             raise FormatError(f"{folder / HASH_FILE}: table of {size} slots for {n} words; re-import the vectors")

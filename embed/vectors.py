@@ -78,6 +78,7 @@ class Vectors:
             raise ConfigError(f"matrix {matrix.dtype} {matrix.shape} does not match {len(vocab)} words (float32 (n, dim) expected)")
         self.vocab = vocab
         self._matrix = matrix
+        self._rows = np.asarray(matrix)  # a plain view for indexing (np.memmap's __getitem__ is slow)
         self._norms = norms
         self.counts = counts
         self.meta: dict[str, Any] = dict(meta or {})
@@ -143,7 +144,7 @@ class Vectors:
         return iter(self.vocab)
 
     def __getitem__(self, word: str) -> np.ndarray:
-        return np.asarray(self._matrix[self.index(word)])
+        return self._rows[self.index(word)]
 
     def index(self, word: str) -> int:
         """Row of ``word``. Raises NotInVocabError."""
@@ -162,7 +163,7 @@ class Vectors:
 
     def unit(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """Unit-length float32 copies of ``rows`` ``(len(rows), dim)``."""
-        return normalise(np.asarray(self._matrix[np.asarray(rows, dtype=np.int64)], dtype=np.float32))
+        return normalise(self._rows[np.asarray(rows, dtype=np.int64)])
 
     def _check(self, *words: str) -> None:
         for w in words:
@@ -223,7 +224,7 @@ class Vectors:
                 if isinstance(t, str):
                     row = self.index(t)
                     rows.add(row)
-                    v = np.asarray(self._matrix[row], dtype=np.float32)
+                    v = self._rows[row]
                 else:
                     v = np.asarray(t, dtype=np.float32).reshape(-1)
                     if v.shape[0] != self.dim:
