@@ -21,7 +21,7 @@ from embed.errors import ConfigError, FormatError
 @click.option("--k-max", type=click.IntRange(min=1), default=100, show_default=True, help="Neighbours per word in the exact tables; by-word queries up to this k are look-ups.")
 @click.option("--hnsw-m", type=click.IntRange(min=2), default=32, show_default=True)
 @click.option("--ef-construction", type=click.IntRange(min=1), default=80, show_default=True)
-@click.option("--ef-search", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--ef-search", type=click.IntRange(min=1), default=128, show_default=True, help="HNSW search breadth (recall vs speed; stored in index.json, read at load).")
 @click.option("--nlist", type=click.IntRange(min=1), default=None, help="IVF lists [default: 4*sqrt(vocab)].")
 @click.option("--nprobe", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch/FAISS threads while building.")
