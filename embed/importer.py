@@ -20,8 +20,8 @@ from typing import Any, Literal
 import numpy as np
 
 from embed.errors import ConfigError, FormatError
-from embed.io import MODEL_FORMAT, MODEL_VERSION, VOCAB_FILE, atomic_dir, load, write_meta
-from embed.store import StoreWriter
+from embed.io import MODEL_FORMAT, MODEL_VERSION, VOCAB_FILE, atomic_dir, atomic_file, load, save_vectors, write_meta
+from embed.store import write_batches
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +55,7 @@ def import_vectors(
     report_bytes = None if progress is None else (lambda done: progress(done, total))
     with VectorFileReader(src, format=format, limit=limit, allow_nonfinite=allow_nonfinite, progress=report_bytes) as reader:
         with atomic_dir(out, overwrite) as tmp:
-            writer = StoreWriter(tmp, reader.dim)
-            try:
-                for words, rows in reader:
-                    writer.add(words, rows)
-            except BaseException:
-                writer.abort()
-                raise
-            store = writer.close()
+            store = write_batches(tmp, reader.dim, ((words, rows, None) for words, rows in reader))
             report = reader.report
             if store["rows"] == 0:
                 raise FormatError(f"{src}: holds no vectors")
@@ -94,19 +87,14 @@ def export_vectors(model: str | os.PathLike[str], out: str | os.PathLike[str], f
     vectors = load(model)
     out = Path(out)
     if format != "projector":
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-        written = [out]
-        try:
-            kv = vectors.to_gensim()
-            vocab = None
-            if vectors.counts is not None:
-                vocab = out.with_name(out.name + "." + VOCAB_FILE)
-                written.append(vocab)
-            kv.save_word2vec_format(str(tmp), binary=format == "word2vec-bin", fvocab=None if vocab is None else str(vocab))
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return written
+        if vectors.counts is None:
+            with atomic_file(out) as tmp:
+                save_vectors(vectors, tmp, binary=format == "word2vec-bin")
+            return [out]
+        vocab = out.with_name(out.name + "." + VOCAB_FILE)
+        with atomic_file(out) as tmp, atomic_file(vocab) as tmp_vocab:
+            save_vectors(vectors, tmp, binary=format == "word2vec-bin", vocab_path=tmp_vocab)
+        return [out, vocab]
     with atomic_dir(out, overwrite=True) as tmp_dir:
         with open(tmp_dir / "vectors.tsv", "w", encoding="utf-8") as fh:
             for start in range(0, len(vectors), 65_536):

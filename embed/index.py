@@ -158,8 +158,9 @@ def set_threads(n: int) -> None:
     faiss.omp_set_num_threads(n)
 
 
-def _rows(vectors: Vectors, start: int, stop: int, metric: str) -> np.ndarray:
-    block = np.ascontiguousarray(vectors.matrix[start:stop], dtype=np.float32)
+def _rows(vectors: Vectors, rows: slice | np.ndarray, metric: str) -> np.ndarray:
+    """The selected rows as the ANN index holds them: unit length for cosine, raw for Euclidean."""
+    block = np.ascontiguousarray(vectors.matrix[rows], dtype=np.float32)
     return normalise(block) if metric == "cosine" else block
 
 
@@ -178,19 +179,14 @@ def _build_ann(vectors: Vectors, config: IndexConfig, progress: Progress | None,
         quantizer = faiss.IndexFlatIP(dim) if config.metric == "cosine" else faiss.IndexFlatL2(dim)
         ann = faiss.IndexIVFFlat(quantizer, dim, nlist, fmetric)
         sample = np.sort(np.random.default_rng(0).choice(n, size=min(n, 256 * nlist), replace=False))
-        ann.train(_rows_at(vectors, sample, config.metric))
+        ann.train(_rows(vectors, sample, config.metric))
         ann.nprobe = min(config.nprobe, nlist)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        ann.add(_rows(vectors, start, stop, config.metric))
+        ann.add(_rows(vectors, slice(start, stop), config.metric))
         if progress is not None:
             progress(f"{config.kind} index", stop, n)
     return ann
-
-
-def _rows_at(vectors: Vectors, rows: np.ndarray, metric: str) -> np.ndarray:
-    block = np.ascontiguousarray(vectors.matrix[rows], dtype=np.float32)
-    return normalise(block) if metric == "cosine" else block
 
 
 def build_index(vectors: Vectors, config: IndexConfig, progress: Progress | None = None) -> WordIndex:

@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from embed.errors import FormatError, OutputError
-from embed.store import ListWords, StoreWriter, open_store
+from embed.store import ListWords, open_store, write_batches
 from embed.vectors import Vectors
 
 logger = logging.getLogger(__name__)
@@ -86,18 +87,25 @@ def atomic_dir(out: str | os.PathLike[str], overwrite: bool = False) -> Iterator
         raise
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write a text file under a temporary name in the same directory, then rename."""
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path in the same directory that becomes ``path`` only if the block succeeds."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    # A fresh name, not a file: the writer creates it, so it gets the umask's mode (mkstemp's is 0600).
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write a text file under a temporary name in the same directory, then rename."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def save_vectors(vectors: Vectors, path: str | os.PathLike[str], binary: bool = True, vocab_path: str | os.PathLike[str] | None = None) -> None:
@@ -108,16 +116,14 @@ def save_vectors(vectors: Vectors, path: str | os.PathLike[str], binary: bool = 
 
 def write_store(vectors: Vectors, folder: Path, batch: int = 65_536) -> dict[str, Any]:
     """Write ``vectors`` as a memory-mappable store into ``folder``; returns its ``meta.json`` entry."""
-    writer = StoreWriter(folder, vectors.dim, counts=vectors.counts is not None)
-    try:
+
+    def batches() -> Iterator[tuple[list[str], np.ndarray, list[int] | None]]:
         for start in range(0, len(vectors), batch):
             stop = min(start + batch, len(vectors))
             counts = None if vectors.counts is None else vectors.counts[start:stop].tolist()
-            writer.add([vectors.word(i) for i in range(start, stop)], np.asarray(vectors.matrix[start:stop]), counts)
-    except BaseException:
-        writer.abort()
-        raise
-    return writer.close()
+            yield [vectors.word(i) for i in range(start, stop)], np.asarray(vectors.matrix[start:stop]), counts
+
+    return write_batches(folder, vectors.dim, batches(), counts=vectors.counts is not None)
 
 
 def save_model_dir(

@@ -96,6 +96,16 @@ def exact_topk(
     return ids, scores
 
 
+def inverse_norms(norms: np.ndarray) -> np.ndarray:
+    """``1 / norms``, 0 for zero rows (they score 0 against every query).
+
+    >>> inverse_norms(np.array([2.0, 0.0], dtype=np.float32)).tolist()
+    [0.5, 0.0]
+    """
+    nrm = np.asarray(norms, dtype=np.float32)
+    return np.divide(1.0, nrm, out=np.zeros_like(nrm), where=nrm > 0)
+
+
 def exact_search(
     matrix: np.ndarray,
     norms: np.ndarray,
@@ -135,8 +145,7 @@ def exact_search(
         prod = q @ rows.T  # (q, b)
         nrm = np.asarray(norms[start:stop], dtype=np.float32)
         if metric == "cosine":
-            inv = np.divide(1.0, nrm, out=np.zeros_like(nrm), where=nrm > 0)
-            key = prod * (-inv)
+            key = prod * (-inverse_norms(nrm))
         else:
             key = (nrm * nrm)[None, :] - 2.0 * prod  # + |q|^2 after the top-k
         kk = min(k, stop - start)

@@ -201,6 +201,18 @@ class StoreWriter:
         self._matrix.close()
 
 
+def write_batches(folder: Path, dim: int, batches: Iterable[tuple[Sequence[str], np.ndarray, Sequence[int] | None]], counts: bool = False) -> dict[str, Any]:
+    """Write every ``(words, rows, counts)`` batch into a store in ``folder``; returns :meth:`StoreWriter.close`'s entry."""
+    writer = StoreWriter(folder, dim, counts=counts)
+    try:
+        for words, rows, batch_counts in batches:
+            writer.add(words, rows, batch_counts)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
+
+
 def _cat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 

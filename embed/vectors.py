@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import numpy as np
 
 from embed.errors import ConfigError, NotInVocabError
-from embed.neighbours import Metric, check_metric, exact_search, normalise
+from embed.neighbours import Metric, check_metric, exact_search, inverse_norms, normalise
 from embed.store import ListWords, MappedWords, fingerprint
 
 if TYPE_CHECKING:
@@ -288,8 +288,7 @@ class Vectors:
         n = len(self) if restrict_vocab is None else min(restrict_vocab, len(self))
         m = np.asarray(self._matrix[:n], dtype=np.float32)
         if metric == "cosine":
-            nrm = self.norms[:n]
-            return (m @ query) * np.divide(1.0, nrm, out=np.zeros_like(nrm), where=nrm > 0)
+            return (m @ query) * inverse_norms(self.norms[:n])
         return np.linalg.norm(m - query[None, :], axis=1).astype(np.float32)
 
     def similarity(self, a: str, b: str) -> float:
@@ -317,9 +316,7 @@ class Vectors:
         parts = []
         for start in range(0, len(self), 65_536):  # gensim's most_similar_cosmul, block by block
             m = np.asarray(self._matrix[start : start + 65_536], dtype=np.float32)
-            nrm = self.norms[start : start + 65_536]
-            inv = np.divide(1.0, nrm, out=np.zeros_like(nrm), where=nrm > 0)
-            cos = (m @ np.stack([ua, ub, uc]).T) * inv[:, None]
+            cos = (m @ np.stack([ua, ub, uc]).T) * inverse_norms(self.norms[start : start + 65_536])[:, None]
             cos = (1.0 + cos) / 2.0
             parts.append(cos[:, 1] * cos[:, 2] / (cos[:, 0] + 1e-6))
         score = np.concatenate(parts)

@@ -60,6 +60,22 @@ async def get_classifier(classifier: str, request: Request) -> LoadedClassifier:
 ClassifierDep = Annotated[LoadedClassifier, Depends(get_classifier)]
 
 
+def key_matches(settings: Settings, given: str | None) -> bool:
+    """True when no key is configured, or ``given`` is it (compared in constant time)."""
+    if settings.api_key is None:
+        return True
+    return given is not None and secrets.compare_digest(given.encode(), settings.api_key.get_secret_value().encode())
+
+
+def request_key(request: Request) -> str | None:
+    """The key a request carries: ``X-API-Key``, else ``Authorization: Bearer``, else None."""
+    given = request.headers.get("x-api-key")
+    auth = request.headers.get("authorization", "")
+    if given is None and auth[:7].lower() == "bearer ":
+        given = auth[7:].strip()
+    return given
+
+
 async def require_api_key(
     request: Request,
     key: Annotated[str | None, Security(_key_header)] = None,
@@ -71,10 +87,7 @@ async def require_api_key(
     description shows the security scheme exactly when it applies.
     """
     settings: Settings = request.app.state.settings
-    if settings.api_key is None:
-        return
-    expected = settings.api_key.get_secret_value().encode()
     given = key if key is not None else (bearer.credentials if bearer is not None else None)
-    if given is None or not secrets.compare_digest(given.encode(), expected):
+    if not key_matches(settings, given):
         what = "missing" if given is None else "wrong"
         raise ApiError(401, "unauthorized", f"API key {what}: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'", {"WWW-Authenticate": "Bearer"})

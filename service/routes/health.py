@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service.deps import RegistryDep
+from service.deps import RegistryDep, key_matches, request_key
 from service.routes.query import json_response
 from service.schemas import Health
 
@@ -33,17 +31,7 @@ async def readyz(request: Request, registry: RegistryDep) -> Response:
         return json_response({"status": "ready"})
     served = bool(registry.models or registry.classifiers)
     failed = {"models": registry.failed("model"), "classifiers": registry.failed("classifier")}
-    detail = f"loading failed: {registry.error}" if _trusted(request) else "loading failed; send the API key to see why"
+    trusted = key_matches(request.app.state.settings, request_key(request))
+    detail = f"loading failed: {registry.error}" if trusted else "loading failed; send the API key to see why"
     return json_response({"status": "degraded" if served else "failed", "detail": detail, "failed": failed}, 200 if served else 503)
 
-
-def _trusted(request: Request) -> bool:
-    settings = request.app.state.settings
-    if settings.api_key is None:
-        return True
-    expected = settings.api_key.get_secret_value().encode()
-    given = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    if given is None and auth[:7].lower() == "bearer ":
-        given = auth[7:].strip()
-    return given is not None and secrets.compare_digest(given.encode(), expected)
