@@ -63,7 +63,7 @@ _tokenizer_opt = click.option("--tokenizer", type=click.Choice(["simple", "white
 @_tokenizer_opt
 @click.option("--text", "text_format", is_flag=True, help="Write vectors.txt (word2vec text) instead of vectors.bin.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once training succeeded).")
-@click.option("--no-eval", is_flag=True, help="Skip the evaluation on Google analogies, WS353 and SimLex-999.")
+@click.option("--no-eval", is_flag=True, help="Skip the evaluation after saving (English: Google analogies, WS353, SimLex-999; Chinese: CA8, wordsim-240).")
 @click.option("--show", default=",".join(DEFAULT_SHOW), show_default=True, help="Comma-separated words whose neighbours are printed at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--checkpoint-every", type=click.FloatRange(0, min_open=True), default=None, metavar="SECONDS", help="torch backend: write a resumable snapshot at most every SECONDS (between 200k-token chunks).")
@@ -135,15 +135,30 @@ def train(
     if rank != 0:
         return  # rank 0 writes the model; the ranks hold the same weights after the last sync
     vectors = result.vectors
-    scores: dict[str, Any] = {}
-    if not no_eval:
-        scores = vectors.evaluate().to_dict()
-    meta = _model_meta(config, stream, result, scores, started)
+    meta = _model_meta(config, stream, result, {}, started)
     title = f"{config.backend} {config.arch}, {Path(corpus).name}"
     save_model_dir(out, vectors, meta, binary=not text_format, overwrite=overwrite, extra=lambda d: plot_training(result.epochs, d / "loss.png", title))
     if checkpointer is not None:
         checkpointer.remove()  # the model is complete: the snapshots have served their purpose
+    scores: dict[str, Any] = {}
+    if not no_eval:  # after the save: an evaluation problem never costs the trained model
+        scores = _evaluate_saved(out, vectors, meta)
     _print_summary(out, result, scores, [w.strip() for w in show.split(",") if w.strip()])
+
+
+def _evaluate_saved(out: Path, vectors: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate on the model language's default sets and record the scores in ``meta.json``."""
+    from embed.evaluate import evaluate as run_eval
+    from embed.io import update_meta
+
+    vectors.meta.setdefault("tokenizer", meta["tokenizer"])
+    try:
+        scores = run_eval(vectors).to_dict()
+    except EmbedError as exc:
+        click.echo(f"warning: evaluation failed ({exc}); the model at {out} is complete", err=True)
+        return {}
+    update_meta(out, evaluation=scores)
+    return scores
 
 
 def _refuse_conflicts(ctx: click.Context, opts: dict[str, Any], config: Any) -> None:
@@ -199,14 +214,28 @@ def _model_meta(config: Any, stream: Any, result: Any, scores: dict[str, Any], s
 def _print_summary(out: Path, result: Any, scores: dict[str, Any], show: list[str]) -> None:
     v = result.vectors
     click.echo(f"wrote {out}: {len(v):,} words x {v.dim} dims, {result.vocab.total_tokens:,} tokens, {result.words_per_sec:,.0f} words/s, final loss {result.epochs[-1].loss:.4f}")
-    for a in scores.get("analogies", []):
-        click.echo(f"  analogy {a['name']}: {a['accuracy']:.1%} of {a['total']} questions in vocabulary")
-    for p in scores.get("pairs", []):
-        click.echo(f"  {p['name']}: Spearman {p['spearman']:.3f} ({p['oov_percent']:.0f}% pairs out of vocabulary)")
+    for line in _score_lines(scores):
+        click.echo("  " + line)
     for word in show:
         if word in v:
             near = ", ".join(f"{w} {s:.2f}" for w, s in v.most_similar(word, topn=6))
             click.echo(f"  {word}: {near}")
+
+
+def _score_lines(scores: dict[str, Any]) -> list[str]:
+    """One line per evaluation set: its score and coverage, or why it was skipped."""
+    lines = []
+    for a in scores.get("analogies", []):
+        if a.get("skipped"):
+            lines.append(f"analogy {a['name']}: skipped, {a['skipped']}")
+        else:
+            lines.append(f"analogy {a['name']}: {a['accuracy']:.1%} of {a['total']} questions in vocabulary (of {a.get('questions', a['total'])})")
+    for p in scores.get("pairs", []):
+        if p.get("skipped"):
+            lines.append(f"pairs {p['name']}: skipped, {p['skipped']}")
+        else:
+            lines.append(f"pairs {p['name']}: Spearman {p['spearman']:.3f} ({p['oov_percent']:.0f}% of pairs out of vocabulary)")
+    return lines
 
 
 class _TqdmCallbacks:
@@ -283,33 +312,37 @@ def pairs(corpus: str, window: int, arch: str, limit: int, min_count: int, sampl
 
 @main.command()
 @click.argument("model")
-@click.option("--analogies", multiple=True, help="Analogy file or 'google' (repeatable) [default: google].")
-@click.option("--pairs", "pair_sets", multiple=True, help="Word-pair file, 'ws353' or 'simlex999' (repeatable) [default: ws353, simlex999].")
+@click.option("--analogies", multiple=True, help="Analogy file or set name (repeatable): replaces the default analogy sets; 'none' runs none. Names: google, ca8-morphological, ca8-semantic.")
+@click.option("--pairs", "pair_sets", multiple=True, help="Word-pair file or set name (repeatable): replaces the default pair sets; 'none' runs none. Names: ws353, simlex999, wordsim240.")
 @click.option("--restrict-vocab", type=click.IntRange(min=1), default=30_000, show_default=True, help="Analogies use only the N most frequent words.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def evaluate(model: str, analogies: tuple[str, ...], pair_sets: tuple[str, ...], restrict_vocab: int, as_json: bool) -> None:
     """Analogy accuracy and word-pair Spearman correlation.
 
-    With no --analogies/--pairs, runs Google analogies, WS353 and SimLex-999 (files shipped
-    with gensim). Any Google-format analogy file or word<TAB>word<TAB>score file works,
-    Chinese included.
+    The default sets follow the model's language: Google analogies, WS353 and SimLex-999
+    (shipped with gensim) for English; CA8 morphological and semantic analogies and
+    wordsim-240 (shipped with embed) for Chinese (a jieba model, or a mostly-CJK vocabulary).
+    --analogies replaces only the default analogy sets and --pairs only the pair sets.
+    A set with fewer than 20 questions or pairs in the vocabulary is reported as skipped.
     """
+    from embed.cli_vectors import open_model
     from embed.evaluate import evaluate as run_eval
     from embed.io import load
 
-    if not analogies and not pair_sets:
-        analogies, pair_sets = ("google",), ("ws353", "simlex999")
-    from embed.cli_vectors import open_model
-
     vectors = load(open_model(model))
-    report = run_eval(vectors, analogies=analogies, pairs=pair_sets, restrict_vocab=restrict_vocab)
+    report = run_eval(vectors, analogies=_sets(analogies), pairs=_sets(pair_sets), restrict_vocab=restrict_vocab)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
-    for a in report.analogies:
-        click.echo(f"analogy\t{a.name}\taccuracy {a.accuracy:.4f}\t({a.correct}/{a.total} in vocabulary)")
-    for p in report.pairs:
-        click.echo(f"pairs\t{p.name}\tspearman {p.spearman:.4f}\tpearson {p.pearson:.4f}\toov {p.oov_percent:.1f}%")
+    for line in _score_lines(report.to_dict()):
+        click.echo(line)
+
+
+def _sets(given: tuple[str, ...]) -> tuple[str, ...] | None:
+    """None (the defaults) when nothing was given; () for 'none'."""
+    if not given:
+        return None
+    return tuple(g for g in given if g.lower() != "none")
 
 
 from embed.cli_classify import classify as _classify  # noqa: E402

@@ -82,6 +82,32 @@ def tokenize_jieba(line: str) -> list[str]:
     return [t.lower() for t in jieba.lcut(line) if any(ch.isalnum() for ch in t)]
 
 
+_PARALLEL_BATCH = 2000
+
+
+def _init_jieba() -> None:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+
+
+def _tokenize_batch(lines: list[str]) -> tuple[list[str], list[list[str]]]:
+    """A worker's share: jieba over a batch of lines (the lines go back for the parent's stats)."""
+    return lines, [tokenize_jieba(line) for line in lines]
+
+
+def _batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 TOKENIZERS: dict[str, Callable[[str], list[str]]] = {
     "simple": tokenize_simple,
     "whitespace": tokenize_whitespace,
@@ -183,6 +209,8 @@ class Corpus:
             input (spooled once to a temporary file so that several epochs can re-read it).
         tokenizer: ``simple``, ``whitespace`` or ``jieba``.
         max_sentence_length: lines with more tokens are split into chunks of this size.
+        workers: processes that tokenize in parallel, for the slow ``jieba`` tokenizer
+            (lines go out in ordered batches, so the token stream is the same as with 1).
 
     Raises:
         CorpusError: the source is missing, unreadable, binary, or holds no text files.
@@ -193,8 +221,10 @@ class Corpus:
         source: str | os.PathLike[str],
         tokenizer: str = "simple",
         max_sentence_length: int = MAX_SENTENCE_LENGTH,
+        workers: int = 1,
     ) -> None:
         self.source = str(source)
+        self.workers = workers
         self.tokenizer_name = tokenizer
         self._tokenize = get_tokenizer(tokenizer)
         self.max_sentence_length = max_sentence_length
@@ -222,10 +252,8 @@ class Corpus:
         start_errors = _decode_errors
         stats = CorpusStats(files=len(self.paths), paths=self.stats.paths)
         limit = self.max_sentence_length
-        tokenize = self._tokenize
-        for line in self.lines():
+        for line, tokens in self._tokenized():
             stats.lines += 1
-            tokens = tokenize(line)
             if not tokens:
                 continue
             n = len(tokens)
@@ -248,8 +276,77 @@ class Corpus:
                 stats.decode_errors,
             )
 
+    def _tokenized(self) -> Iterator[tuple[str, list[str]]]:
+        """``(line, tokens)`` for every line, tokenized here or by ``workers`` processes (jieba)."""
+        if self.workers <= 1 or self.tokenizer_name != "jieba":
+            tokenize = self._tokenize
+            for line in self.lines():
+                yield line, tokenize(line)
+            return
+        import multiprocessing
+
+        # fork: spawn and forkserver re-import the caller's __main__, which breaks scripts without
+        # an ``if __name__ == "__main__"`` guard. This runs in the vocabulary pass, before any
+        # training thread starts.
+        with multiprocessing.get_context("fork").Pool(self.workers, initializer=_init_jieba) as pool:
+            for lines, tokenized in pool.imap(_tokenize_batch, _batches(self.lines(), _PARALLEL_BATCH)):
+                yield from zip(lines, tokenized)
+
     def close(self) -> None:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
 
+
+
+class TokenSpool:
+    """A corpus tokenized once: the first complete pass also writes its tokens to a temporary file.
+
+    Later passes read that file back (``str.split`` per line instead of the tokenizer), so a
+    slow tokenizer such as jieba runs once per training run, not once per epoch. The file
+    holds the tokens of each sentence joined by single spaces (tokens never hold whitespace),
+    about the size of the corpus text; it is deleted by :meth:`close`. A pass abandoned
+    before the end (e.g. the loss probe reading the start) leaves no partial file behind:
+    the next pass tokenizes again.
+    """
+
+    def __init__(self, corpus: Iterable[list[str]], directory: str | os.PathLike[str] | None = None) -> None:
+        self.corpus = corpus
+        self.source = getattr(corpus, "source", "corpus")
+        self._dir = directory
+        self._path: Path | None = None
+        self.sentences = 0
+
+    @property
+    def spooled(self) -> bool:
+        return self._path is not None
+
+    def __iter__(self) -> Iterator[list[str]]:
+        if self._path is not None:
+            with open(self._path, encoding="utf-8", newline="\n") as fh:
+                for line in fh:
+                    yield line[:-1].split(" ") if len(line) > 1 else []
+            return
+        fd, name = tempfile.mkstemp(prefix="embed-tokens-", suffix=".txt", dir=self._dir)
+        done = False
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+                n = 0
+                for tokens in self.corpus:
+                    out.write(" ".join(tokens))
+                    out.write("\n")
+                    n += 1
+                    yield tokens
+            self.sentences = n
+            done = True
+        finally:
+            if done:
+                self._path = Path(name)
+            else:
+                os.unlink(name)
+
+    def close(self) -> None:
+        """Delete the spooled tokens (the wrapped corpus is closed by its owner)."""
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+            self._path = None

@@ -153,7 +153,15 @@ def save_model_dir(
 
 
 def write_meta(folder: Path, meta: dict[str, Any]) -> None:
-    (folder / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=_jsonable) + "\n", encoding="utf-8")
+    atomic_write_text(folder / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False, default=_jsonable) + "\n")
+
+
+def update_meta(model_dir: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
+    """Set top-level ``fields`` in a model directory's ``meta.json`` (rewritten atomically)."""
+    meta = read_meta(model_dir)
+    meta.update(fields)
+    write_meta(Path(model_dir), meta)
+    return meta
 
 
 def _jsonable(obj: Any) -> Any:

@@ -29,3 +29,22 @@ def test_probe_loss_equals_the_formula(arch: str) -> None:
     shuffled_in, shuffled_out = np.empty_like(w_in), np.empty_like(w_out)
     shuffled_in[order], shuffled_out[order] = w_in, w_out
     assert probe.loss(shuffled_in, shuffled_out, order=order) == pytest.approx(total / 500, rel=1e-12)
+
+
+def test_probe_loss_falls_every_epoch(kjv_model_dir) -> None:
+    """The probe spans the corpus and is subsampled like training, so it tracks the objective.
+
+    The old probe (the first 20,000 examples, no subsampling) rose in the last epoch on this corpus.
+    """
+    import json
+
+    losses = [e["loss"] for e in json.loads((kjv_model_dir / "meta.json").read_text())["epochs"]]
+    assert len(losses) == 3 and all(b < a for a, b in zip(losses, losses[1:])), losses
+
+
+def test_probe_spans_the_corpus() -> None:
+    sentences = [[f"s{i}", "a", "b", "c"] for i in range(5000)]  # word s<i> only in sentence i
+    vocab = Vocab.build(sentences, min_count=1)
+    probe = LossProbe(sentences, vocab, "skipgram", window=2, negative=2, seed=1, n_examples=2000)
+    seen = {int(w[1:]) for w in (vocab.words[i] for i in probe.centres) if w.startswith("s")}
+    assert max(seen) > 2500  # drawn from the second half too, not only the start

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 
 from embed.config import TrainConfig
-from embed.corpus import Corpus
+from embed.corpus import Corpus, TokenSpool
 from embed.errors import ConfigError
 from embed.train.base import Callbacks, EpochStats, Trainer, TrainResult
 from embed.train.checkpoint import Checkpointer, Snapshot
@@ -72,8 +72,22 @@ def train(
         raise ConfigError("checkpoints and --resume need --backend torch (gensim's own save format is pickle, which embed does not write)")
     t0 = time.perf_counter()
     source = corpus.source if isinstance(corpus, Corpus) else "corpus"
-    vocab = Vocab.build(corpus, min_count=config.min_count, max_vocab=config.max_vocab, source=source, count_limit=config.count_limit)
-    vocab_seconds = time.perf_counter() - t0
+    # Tokenize once: the vocabulary pass spools the tokens; every later pass reads them back.
+    spool = TokenSpool(corpus)
+    try:
+        vocab = Vocab.build(spool, min_count=config.min_count, max_vocab=config.max_vocab, source=source, count_limit=config.count_limit)
+        vocab_seconds = time.perf_counter() - t0
+        result = _fit(trainer, spool, vocab, config, callbacks, checkpointer, resume, sync, source)
+    finally:
+        spool.close()
+    result.vocab_seconds = vocab_seconds
+    return result
+
+
+def _fit(
+    trainer: Trainer, corpus: TokenSpool, vocab: Vocab, config: TrainConfig, callbacks: Callbacks,
+    checkpointer: Checkpointer | None, resume: Snapshot | None, sync: RowSync | None, source: str,
+) -> TrainResult:
     if resume is not None:
         resume.check_vocab(vocab, source)
         result = trainer.fit(corpus, vocab, config, callbacks, checkpointer=checkpointer, resume=resume)  # type: ignore[call-arg]
@@ -83,5 +97,4 @@ def train(
         result = trainer.fit(corpus, vocab, config, callbacks, sync=sync)  # type: ignore[call-arg]
     else:
         result = trainer.fit(corpus, vocab, config, callbacks)
-    result.vocab_seconds = vocab_seconds
     return result

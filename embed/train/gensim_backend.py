@@ -31,7 +31,7 @@ class GensimTrainer:
         from gensim.models import Word2Vec
         from gensim.models.callbacks import CallbackAny2Vec
 
-        probe = LossProbe(corpus, vocab, config.arch, config.window, config.negative, config.seed)
+        probe = LossProbe(corpus, vocab, config.arch, config.window, config.negative, config.seed, sample=config.sample)
         model = Word2Vec(
             vector_size=config.dim,
             window=config.window,

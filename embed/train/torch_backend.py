@@ -130,7 +130,7 @@ class TorchTrainer:
         import torch
 
         t0 = time.perf_counter()
-        probe = LossProbe(corpus, vocab, config.arch, config.window, config.negative, config.seed)
+        probe = LossProbe(corpus, vocab, config.arch, config.window, config.negative, config.seed, sample=config.sample)
         cache = TokenCache(corpus, vocab, tmp / "tokens.u32")
         rng = np.random.default_rng(config.seed + (sync.rank if sync is not None else 0))
         gen = torch.Generator().manual_seed(config.seed)
