@@ -30,7 +30,7 @@ def _quality(kv_or_vectors: Any) -> dict[str, float]:
     from embed.evaluate import evaluate
     from embed.vectors import Vectors
 
-    vectors = kv_or_vectors if isinstance(kv_or_vectors, Vectors) else Vectors(kv_or_vectors)
+    vectors = kv_or_vectors if isinstance(kv_or_vectors, Vectors) else Vectors.from_arrays(kv_or_vectors.index_to_key, kv_or_vectors.vectors)
     return {k: round(v, 4) for k, v in evaluate(vectors).summary().items()}
 
 

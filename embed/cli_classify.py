@@ -13,6 +13,7 @@ _data_opts = [
     click.option("--text-column", default=None, help="CSV column / JSONL field holding the text [default: text, review, sentence or content]."),
     click.option("--label-column", default=None, help="CSV column / JSONL field holding the label [default: label, class, category or sentiment]."),
 ]
+_truncate_opt = click.option("--truncate", is_flag=True, help="Keep the first --max-tokens tokens of a longer text instead of refusing it; prints how many were cut.")
 _threads_opt = click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch CPU threads (the project's machines have 2 cores).")
 
 
@@ -53,7 +54,8 @@ def classify() -> None:
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True)
 @click.option("--max-norm", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True)
 @click.option("--tokenizer", type=click.Choice(["simple", "whitespace", "jieba"]), default="simple", show_default=True, help="whitespace for pre-tokenized data (Kim's files), jieba for Chinese.")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=1000, show_default=True, help="Longer texts are an error.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1000, show_default=True, help="Longer texts are an error (or cut, with --truncate).")
+@_truncate_opt
 @click.option("--seed", type=int, default=1, show_default=True)
 @_threads_opt
 @click.option("--dev", "dev_path", default=None, help="Dev data picking the epoch [default: 10% of DATA].")
@@ -103,16 +105,23 @@ def _train_and_save(dataset: Any, config: Any, vecs: Any, dev: Any, test: Any, o
     from embed.classify.train import fit
 
     clf = fit(dataset, config, vecs, dev=dev, extra_texts=test.texts if test is not None else (), on_epoch=_epoch_printer(quiet))
-    scores = {"test": clf.evaluate(test).to_dict()} if test is not None else {}
+    test_metrics = clf.evaluate(test, truncate=config.truncate) if test is not None else None
+    scores = {"test": test_metrics.to_dict()} if test_metrics is not None else {}
     assert out is not None
     save_classifier(out, clf, extra={"vectors": vectors, "data": dataset.source, "scores": scores}, overwrite=overwrite)
+    if config.truncate:
+        cut, info = clf.info["truncated"], clf.info
+        parts = [f"{cut['train']} of {info['train_examples']} training texts", f"{cut['dev']} of {info['dev_examples']} dev texts"]
+        if test is not None:
+            parts.append(f"{clf.count_over_limit(test.texts, test.source)} of {len(test)} test texts")
+        click.echo(f"truncated {', '.join(parts[:-1])} and {parts[-1]} to --max-tokens {config.max_tokens}", err=True)
     if as_json:
         click.echo(json.dumps({"out": str(out), "info": clf.info, **scores}, indent=2, ensure_ascii=False))
         return
     best = clf.info["epochs"][clf.info["best_epoch"] - 1]
     click.echo(f"wrote {out}: {config.arch} {config.mode}, {len(clf.vocab):,} words ({clf.info['pretrained_rows']:,} pre-trained), {len(clf.labels)} labels, best dev accuracy {best['dev_accuracy']:.4f} at epoch {clf.info['best_epoch']}")
-    if test is not None:
-        click.echo(clf.evaluate(test).format())
+    if test_metrics is not None:
+        click.echo(test_metrics.format())
 
 
 def _cross_validate(dataset: Any, config: Any, k: int, vecs: Any, as_json: bool, quiet: bool) -> None:
@@ -136,9 +145,10 @@ def _cross_validate(dataset: Any, config: Any, k: int, vecs: Any, as_json: bool,
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.argument("data")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@_truncate_opt
 @_threads_opt
 @data_options
-def eval_(model_dir: Path, data: str, as_json: bool, threads: int, fmt: str, text_column: str | None, label_column: str | None) -> None:
+def eval_(model_dir: Path, data: str, as_json: bool, truncate: bool, threads: int, fmt: str, text_column: str | None, label_column: str | None) -> None:
     """Score the classifier in MODEL_DIR on labelled DATA: accuracy, macro-F1, per class, confusion."""
     import torch
 
@@ -146,8 +156,16 @@ def eval_(model_dir: Path, data: str, as_json: bool, threads: int, fmt: str, tex
 
     torch.set_num_threads(threads)
     clf = load_classifier(model_dir)
-    metrics = clf.evaluate(_read(data, fmt, text_column, label_column))
+    dataset = _read(data, fmt, text_column, label_column)
+    metrics = clf.evaluate(dataset, truncate=truncate)
+    if truncate:
+        _report_truncated(clf, dataset.texts, dataset.source)
     click.echo(json.dumps(metrics.to_dict(), indent=2, ensure_ascii=False) if as_json else metrics.format())
+
+
+def _report_truncated(clf: Any, texts: list[str], source: str) -> None:
+    cut = clf.count_over_limit(texts, source)
+    click.echo(f"truncated {cut} of {len(texts)} texts to the classifier's --max-tokens {clf.config.max_tokens}", err=True)
 
 
 @classify.command()
@@ -155,8 +173,9 @@ def eval_(model_dir: Path, data: str, as_json: bool, threads: int, fmt: str, tex
 @click.argument("file", default="-")
 @click.option("-k", "--top-k", "k", type=click.IntRange(min=1), default=1, show_default=True, help="Labels per text.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line: text, labels, probabilities.")
+@_truncate_opt
 @_threads_opt
-def predict(model_dir: Path, file: str, k: int, as_json: bool, threads: int) -> None:
+def predict(model_dir: Path, file: str, k: int, as_json: bool, truncate: bool, threads: int) -> None:
     """Label each non-blank line of FILE (or standard input): top-k labels with probabilities."""
     import torch
 
@@ -166,7 +185,10 @@ def predict(model_dir: Path, file: str, k: int, as_json: bool, threads: int) -> 
     torch.set_num_threads(threads)
     clf = load_classifier(model_dir)
     texts = [line for _, line in numbered_lines(read_text(file))]
-    results = clf.predict(texts, k=k, source="<stdin>" if file == "-" else file)
+    source = "<stdin>" if file == "-" else file
+    results = clf.predict(texts, k=k, source=source, truncate=truncate)
+    if truncate:
+        _report_truncated(clf, texts, source)
     lines = []
     for text, top in zip(texts, results):
         if as_json:

@@ -158,6 +158,7 @@ class PredictRequest(_Request):
 
     texts: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(min_length=1, max_length=1000, description="Raw texts; tokenized like the training data.")
     k: int = Field(1, ge=1, le=1000, description="How many labels per text, most probable first (capped at the number of labels).")
+    truncate: bool = Field(False, description="Keep the first max_tokens tokens of a longer text instead of answering 422.")
 
 
 class LabelScore(BaseModel):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from embed.classify.classifier import clip_tokens
 from embed.classify.data import cv_folds, dev_split, fixed_split, read_dataset, sorted_labels
 from embed.errors import FormatError
 
@@ -19,7 +23,7 @@ def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 @pytest.mark.parametrize(
     ("name", "content"),
     [
-        ("a.txt", "__label__pos good film\n__label__neg __label__bad awful film\n"),
+        ("a.txt", "__label__pos good film\n__label__neg awful film\n"),
         ("a.tsv", "pos\tgood film\nneg\tawful film\n"),
         ("a.csv", "id,review,label\n1,good film,pos\n2,\"awful, film\",neg\n"),
         ("a.jsonl", json.dumps({"text": "good film", "label": "pos"}) + "\n" + json.dumps({"text": "awful film", "label": "neg"}) + "\n"),
@@ -72,6 +76,69 @@ def test_chinese_csv_like_chnsenticorp(tmp_path: Path) -> None:
 def test_bad_files_name_the_problem(tmp_path: Path, name: str, content: str, message: str) -> None:
     with pytest.raises(FormatError, match=message):
         read_dataset(_write(tmp_path / name, content))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fmt", "message"),
+    [
+        ("m.txt", "__label__a good\n__label__a __label__b two labels\n", "auto",
+         r"m.txt:2: 2 labels \(__label__a __label__b\); keep one __label__ per line: multi-label training is not supported"),
+        ("m.tsv", "a\tgood\na,b\tboth\n", "auto", r"m.tsv:2: label 'a,b' looks like several labels; keep one label per example"),
+        ("n.tsv", "a\tgood\na\tb\tboth\n", "auto", r"n.tsv:2: 2 TABs; 'label<TAB>text' has one"),
+        ("m.csv", 'text,label\ngood,a\nboth,"a|b"\n', "auto", r"m.csv: row 3: label 'a\|b' looks like several labels"),
+        ("m.jsonl", '{"text": "good", "label": "a"}\n{"text": "both", "label": ["a", "b"]}\n', "auto",
+         r'm.jsonl:2: label \["a", "b"\] is a list; keep one label per example'),
+        ("m.kim", "a good\n__label__a __label__b both\n", "kim", r"m.kim:2: label '__label__a' looks like fastText's; pass --format fasttext"),
+        ("f.csv", 'text,label\ngood,a\nboth,__label__a\n', "auto", r"f.csv: row 3: label '__label__a' looks like fastText's"),
+    ],
+)
+def test_several_labels_on_one_line_are_refused(tmp_path: Path, name: str, content: str, fmt: str, message: str) -> None:
+    # keeping the first label (or the whole "a,b" as one class) would train on wrong labels silently
+    with pytest.raises(FormatError, match=message) as err:
+        read_dataset(_write(tmp_path / name, content), fmt)
+    assert "\n" not in str(err.value)
+
+
+def test_labels_with_spaces_are_one_label(tmp_path: Path) -> None:
+    data = read_dataset(_write(tmp_path / "s.csv", "text,label\nawful,very negative\nfine,positive\n"))
+    assert data.labels == ["very negative", "positive"]
+
+
+def test_clip_tokens_refuses_or_truncates() -> None:
+    lists = [["a", "b", "c"], ["d"], ["e", "f"]]
+    assert clip_tokens(lists, 2, truncate=True, source="x") == ([["a", "b"], ["d"], ["e", "f"]], 1)
+    assert lists[0] == ["a", "b", "c"]  # the input is not changed
+    assert clip_tokens(lists, 3, truncate=False, source="x") == (lists, 0)
+    with pytest.raises(FormatError, match=r"^x: text 1 has 3 tokens, more than the limit of 2; shorten it, pass --truncate \(keeps the first 2 tokens\) or train with a larger --max-tokens$"):
+        clip_tokens(lists, 2, truncate=False, source="x")
+
+
+LABELLED = Path(__file__).resolve().parent.parent / "corpora" / "labelled"
+LABELLED_FILES = ["kjv_testament.test.txt", "kjv_testament.train.txt", "zh_novels.test.csv", "zh_novels.train.csv"]
+
+
+def test_bundled_labelled_sets_regenerate_byte_for_byte(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(LABELLED / "make.py"), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == LABELLED_FILES
+    for name in LABELLED_FILES:
+        assert (tmp_path / name).read_bytes() == (LABELLED / name).read_bytes(), f"{name}: rerun python corpora/labelled/make.py"
+
+
+@pytest.mark.parametrize(
+    ("stem", "ext", "columns", "per_label", "labels"),
+    [
+        ("kjv_testament", "txt", {}, (1000, 300), {"old", "new"}),
+        ("zh_novels", "csv", {"text_column": "text", "label_column": "novel"}, (300, 100), {"sanguo", "shuihu", "hongloumeng", "xiyouji"}),
+    ],
+)
+def test_bundled_labelled_sets_are_balanced_and_disjoint(stem: str, ext: str, columns: dict[str, str], per_label: tuple[int, int], labels: set[str]) -> None:
+    train, test = (read_dataset(LABELLED / f"{stem}.{split}.{ext}", **columns) for split in ("train", "test"))
+    assert Counter(train.labels) == {lab: per_label[0] for lab in labels}
+    assert Counter(test.labels) == {lab: per_label[1] for lab in labels}
+    assert not set(train.texts) & set(test.texts) and len(set(train.texts)) == len(train)
+    if ext == "csv":
+        assert all(10 <= len(t) <= 100 for t in [*train.texts, *test.texts])
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -122,3 +122,52 @@ def test_unreadable_file(tmp_path):
     path.chmod(0)
     with pytest.raises(CorpusError, match="secret.txt: permission denied"):
         Corpus(path)
+
+
+def test_jieba_in_worker_processes_gives_the_same_stream(tmp_path):
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "corpora" / "zh_novels" / "xiyouji.txt"
+    path = tmp_path / "xyj.txt"
+    with open(src, encoding="utf-8") as fin:
+        path.write_text("".join(line for _, line in zip(range(5000), fin)), encoding="utf-8")  # > 2 batches
+    one, two = Corpus(path, tokenizer="jieba"), Corpus(path, tokenizer="jieba", workers=2)
+    assert list(two) == list(one)
+    assert two.stats == one.stats and one.stats.lines == 5000
+
+
+def test_token_spool_tokenizes_once_and_cleans_up(tmp_path):
+    from embed.corpus import Corpus, TokenSpool
+
+    calls = []
+
+    class Counting(Corpus):
+        def __iter__(self):
+            calls.append(1)
+            return super().__iter__()
+
+    path = tmp_path / "c.txt"
+    path.write_text("The king spoke\n\nand the  queen, answered\n", encoding="utf-8")
+    spool = TokenSpool(Counting(path))
+    first = list(spool)
+    assert first == [["the", "king", "spoke"], ["and", "the", "queen", "answered"]]
+    assert list(spool) == first and list(spool) == first and len(calls) == 1
+    spooled = spool._path
+    spool.close()
+    assert spooled is not None and not spooled.exists()
+
+
+def test_token_spool_abandoned_first_pass_leaves_nothing(tmp_path):
+    from embed.corpus import Corpus, TokenSpool
+
+    path = tmp_path / "c.txt"
+    path.write_text("a b\nc d\ne f\n", encoding="utf-8")
+    spool = TokenSpool(Corpus(path), directory=tmp_path / "spool")
+    (tmp_path / "spool").mkdir()
+    it = iter(spool)
+    next(it)
+    it.close()  # e.g. a consumer that stopped early
+    assert not spool.spooled and list((tmp_path / "spool").iterdir()) == []
+    assert list(spool) == [["a", "b"], ["c", "d"], ["e", "f"]] and spool.spooled
+    spool.close()
+    assert list((tmp_path / "spool").iterdir()) == []

@@ -59,7 +59,9 @@ def test_errors(client: httpx.Client) -> None:
     error(client.post("/v1/classifiers/nope/predict", json={"texts": ["x"]}), 404, "classifier_not_found", "no classifier named 'nope'; served classifiers: tiny")
     error(client.post("/v1/classifiers/tiny/predict", json={"texts": []}), 422, "invalid_request", "texts")
     error(client.post("/v1/classifiers/tiny/predict", json={"texts": ["x"] * 9}), 422, "invalid_request", "9 texts in one request; at most 8")
-    error(client.post("/v1/classifiers/tiny/predict", json={"texts": ["w1 " * 51]}), 422, "invalid_request", "text 1 has 51 tokens, more than the limit of 50")
+    error(client.post("/v1/classifiers/tiny/predict", json={"texts": ["w1 " * 51]}), 422, "invalid_request", "text 1 has 51 tokens, more than the limit of 50; shorten it or send \"truncate\": true")
+    cut = client.post("/v1/classifiers/tiny/predict", json={"texts": ["w1 " * 51], "truncate": True})
+    assert cut.status_code == 200 and cut.json()["predictions"] == client.post("/v1/classifiers/tiny/predict", json={"texts": ["w1 " * 50]}).json()["predictions"]
     error(client.post("/v1/classifiers/tiny/predict", json={"texts": ["x"], "k": 0}), 422, "invalid_request", "k")
     error(client.post("/v1/classifiers/tiny/predict", json={"texts": [3]}), 422, "invalid_request", "texts.0")
     error(client.post("/v1/classifiers/tiny/predict", json={"text": ["x"]}), 422, "invalid_request", "text")

@@ -45,6 +45,23 @@ def pad_batch(seqs: Sequence[list[int]], min_length: int, extra: int, left: int 
     return torch.from_numpy(ids), torch.from_numpy(lengths)
 
 
+def clip_tokens(token_lists: Sequence[list[str]], limit: int, truncate: bool, source: str = "input") -> tuple[list[list[str]], int]:
+    """The token lists with those over ``limit`` cut to their first ``limit`` tokens, and
+    how many were cut; without ``truncate`` a list over the limit is an error.
+
+    >>> clip_tokens([["a", "b", "c"], ["d"]], 2, truncate=True)
+    ([['a', 'b'], ['d']], 1)
+
+    Raises:
+        FormatError: a list is longer than ``limit`` and ``truncate`` is false.
+    """
+    over = [i for i, tokens in enumerate(token_lists) if len(tokens) > limit]
+    if over and not truncate:
+        i = over[0]
+        raise FormatError(f"{source}: text {i + 1} has {len(token_lists[i])} tokens, more than the limit of {limit}; shorten it, pass --truncate (keeps the first {limit} tokens) or train with a larger --max-tokens")
+    return [tokens[:limit] for tokens in token_lists] if over else list(token_lists), len(over)
+
+
 class Classifier:
     """Predicts labels for raw texts.
 
@@ -79,22 +96,25 @@ class Classifier:
                 raise FormatError(f"{source}: text {i + 1} is {type(text).__name__}, not a string")
         return [self._tokenize(t) for t in texts]
 
-    def encode_tokens(self, token_lists: Sequence[list[str]], source: str = "input") -> list[list[int]]:
-        """Token ids per token list (unknown words -> ``<unk>``).
+    def encode_tokens(self, token_lists: Sequence[list[str]], source: str = "input", truncate: bool = False) -> list[list[int]]:
+        """Token ids per token list (unknown words -> ``<unk>``); with ``truncate`` a list
+        over ``config.max_tokens`` keeps its first ``max_tokens`` tokens.
 
         Raises:
-            FormatError: a text has more than ``config.max_tokens`` tokens.
+            FormatError: a text has more than ``config.max_tokens`` tokens (without ``truncate``).
         """
-        limit = self.config.max_tokens
-        for i, tokens in enumerate(token_lists):
-            if len(tokens) > limit:
-                raise FormatError(f"{source}: text {i + 1} has {len(tokens)} tokens, more than the limit of {limit}; shorten it or train with a larger --max-tokens")
+        token_lists, _ = clip_tokens(token_lists, self.config.max_tokens, truncate, source)
         get = self.index.get
         return [list(map(get, tokens, repeat(UNK, len(tokens)))) for tokens in token_lists]
 
-    def encode(self, texts: Sequence[str], source: str = "input") -> list[list[int]]:
+    def encode(self, texts: Sequence[str], source: str = "input", truncate: bool = False) -> list[list[int]]:
         """Token ids per text; see :meth:`tokenize` and :meth:`encode_tokens`."""
-        return self.encode_tokens(self.tokenize(texts, source), source)
+        return self.encode_tokens(self.tokenize(texts, source), source, truncate)
+
+    def count_over_limit(self, texts: Sequence[str], source: str = "input") -> int:
+        """How many of ``texts`` have more than ``config.max_tokens`` tokens (what
+        ``truncate=True`` cuts)."""
+        return sum(len(tokens) > self.config.max_tokens for tokens in self.tokenize(texts, source))
 
     def batches(self, encoded: list[list[int]], batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
         """Length-sorted batches (positions, ids, lengths): similar lengths waste little padding."""
@@ -132,12 +152,14 @@ class Classifier:
             self._table = self.model.projection_table()
         return self._table
 
-    def predict_proba(self, texts: Sequence[str], source: str = "input") -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str], source: str = "input", truncate: bool = False) -> np.ndarray:
         """Class probabilities ``(len(texts), num_classes)``, columns in ``labels`` order."""
-        return torch.softmax(self.logits(self.encode(texts, source)), dim=1).numpy()
+        return torch.softmax(self.logits(self.encode(texts, source, truncate)), dim=1).numpy()
 
-    def predict(self, texts: Sequence[str], k: int = 1, source: str = "input") -> list[list[tuple[str, float]]]:
+    def predict(self, texts: Sequence[str], k: int = 1, source: str = "input", truncate: bool = False) -> list[list[tuple[str, float]]]:
         """The top ``k`` ``(label, probability)`` pairs per text, most probable first.
+        ``truncate``: a text over ``config.max_tokens`` is cut to its first tokens instead
+        of being an error.
 
         Raises:
             ConfigError: ``k`` < 1.
@@ -146,20 +168,21 @@ class Classifier:
         if k < 1:
             raise ConfigError(f"k must be >= 1, got {k}")
         k = min(k, len(self.labels))
-        probs = self.predict_proba(texts, source)
+        probs = self.predict_proba(texts, source, truncate)
         top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         return [[(self.labels[j], float(probs[i, j])) for j in row] for i, row in enumerate(top)]
 
-    def evaluate(self, data: Dataset) -> Metrics:
-        """Scores on labelled ``data``.
+    def evaluate(self, data: Dataset, truncate: bool = False) -> Metrics:
+        """Scores on labelled ``data``; ``truncate`` as in :meth:`predict`.
 
         Raises:
-            FormatError: ``data`` holds a label the classifier was not trained on.
+            FormatError: ``data`` holds a label the classifier was not trained on, or a
+                text over ``config.max_tokens`` (without ``truncate``).
         """
         label_ids = {lab: i for i, lab in enumerate(self.labels)}
         unknown = sorted(set(data.labels) - set(label_ids))
         if unknown:
             raise FormatError(f"{data.source}: labels {unknown[:5]} were not in the training data (known: {self.labels[:10]})")
         gold = np.array([label_ids[lab] for lab in data.labels])
-        pred = self.logits(self.encode(data.texts, data.source)).argmax(dim=1).numpy()
+        pred = self.logits(self.encode(data.texts, data.source, truncate)).argmax(dim=1).numpy()
         return score(gold, pred, self.labels)

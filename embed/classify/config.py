@@ -38,6 +38,12 @@ class ClassifierConfig:
     ``pad_left``: the CNN pads ``widest - 1`` zeros before each sentence as well as after
     it, as Kim's code does, so a sentence's first words fall in as many windows as the
     others. Models saved before this option existed were trained without it.
+
+    ``truncate``: training and dev texts over ``max_tokens`` keep their first
+    ``max_tokens`` tokens (``fit`` records how many in ``info["truncated"]``) instead of
+    being an error. It does not carry over to prediction: ``Classifier.predict`` and
+    ``evaluate`` take their own ``truncate`` argument, so loading a model never changes
+    which texts it refuses.
     """
 
     arch: ClassifierArch = "cnn"
@@ -59,6 +65,7 @@ class ClassifierConfig:
     pad_left: bool = True
     tokenizer: str = "simple"
     max_tokens: int = 1000
+    truncate: bool = False
     seed: int = 1
     threads: int = 2
 

@@ -2,12 +2,18 @@
 
 Formats (``fmt``):
 
-* ``fasttext`` - ``__label__pos some text`` (several ``__label__`` prefixes: the first wins);
-* ``tsv`` - ``label<TAB>text``;
+* ``fasttext`` - ``__label__pos some text``;
+* ``tsv`` - ``label<TAB>text`` (one TAB);
 * ``csv`` - a header row; the text and label columns are named (or guessed:
   ``text``/``review``/``sentence`` and ``label``/``class``);
 * ``jsonl`` - one object per line with ``text`` and ``label`` (names configurable);
 * ``kim`` - ``label text`` as in Kim (2014)'s MR/SST files.
+
+One label per example: multi-label training is not supported, so a line that carries
+several (``__label__a __label__b text``, a ``a,b``/``a;b``/``a|b`` label, a JSON list, a
+second TAB, fastText prefixes in another format) is refused with its line number rather
+than trained on its first label or on ``"a,b"`` as a class of its own. Labels may hold
+spaces (``very negative``).
 
 Files are decoded as UTF-8, falling back to Latin-1 (MR's ``rt-polarity.all`` is
 cp1252), and split on ``\\n`` only: ``str.splitlines`` would also break at U+0085.
@@ -31,6 +37,8 @@ FORMATS: tuple[str, ...] = ("auto", "fasttext", "tsv", "csv", "jsonl", "kim")
 _TEXT_COLUMNS = ("text", "review", "sentence", "content")
 _LABEL_COLUMNS = ("label", "class", "category", "sentiment")
 _KIM_LINE = re.compile(r"^(\S+) (.*)$")
+_LABEL_SEPARATORS = re.compile(r"[,;|]")
+_ONE_LABEL = "keep one label per example: multi-label training is not supported"
 
 
 @dataclass
@@ -114,7 +122,7 @@ def read_dataset(
 
     Raises:
         FormatError: missing/empty file, unknown format, a line without a label or text,
-            or a CSV/JSONL field that is absent.
+            a CSV/JSONL field that is absent, or an example with several labels.
     """
     path = Path(path)
     text = read_text(path)
@@ -146,17 +154,40 @@ def _split_line(path: Path, lineno: int, line: str, fmt: str) -> tuple[str, str]
             raise FormatError(f"{path}:{lineno}: no __label__ prefix; every line needs '__label__X text'")
         labels, words = [], line.split()
         while words and words[0].startswith("__label__"):
-            labels.append(words.pop(0)[len("__label__"):])
-        return labels[0], " ".join(words)
+            labels.append(words.pop(0))
+        if len(labels) > 1:
+            shown = " ".join(labels[:5]) + (" ..." if len(labels) > 5 else "")
+            raise FormatError(f"{path}:{lineno}: {len(labels)} labels ({shown}); keep one __label__ per line: multi-label training is not supported")
+        return labels[0][len("__label__"):], " ".join(words)
     if fmt == "tsv":
+        tabs = line.count("\t")
+        if tabs > 1:
+            raise FormatError(f"{path}:{lineno}: {tabs} TABs; 'label<TAB>text' has one ({_ONE_LABEL}; replace TABs inside the text with spaces)")
         label, sep, text = line.partition("\t")
         if not sep:
             raise FormatError(f"{path}:{lineno}: no TAB; every line needs 'label<TAB>text'")
-        return label.strip(), text
+        return check_label(f"{path}:{lineno}", label.strip()), text
     m = _KIM_LINE.match(line)
     if m is None:
         raise FormatError(f"{path}:{lineno}: expected 'label text', got {line[:60]!r}")
-    return m.group(1), m.group(2)
+    return check_label(f"{path}:{lineno}", m.group(1)), m.group(2)
+
+
+def check_label(where: str, label: str) -> str:
+    """``label`` if it names one class (spaces allowed); every reader but fastText's calls it.
+
+    >>> check_label("x.tsv:1", "very negative")
+    'very negative'
+
+    Raises:
+        FormatError: it looks like several labels (``a,b``, ``a;b``, ``a|b``) or a fastText
+            prefix (``__label__a``).
+    """
+    if "__label__" in label:
+        raise FormatError(f"{where}: label {label[:60]!r} looks like fastText's; pass --format fasttext ({_ONE_LABEL})")
+    if _LABEL_SEPARATORS.search(label):
+        raise FormatError(f"{where}: label {label[:60]!r} looks like several labels; {_ONE_LABEL} (rename the class if it is one)")
+    return label
 
 
 def _pick(path: Path, header: list[str], wanted: str | None, guesses: tuple[str, ...], what: str) -> int:
@@ -180,7 +211,7 @@ def _read_csv(path: Path, text: str, text_col: str | None, label_col: str | None
     for n, row in enumerate(rows[1:], start=2):
         if len(row) <= max(ti, li):
             raise FormatError(f"{path}: row {n} has {len(row)} fields, the header has {len(header)}; fix or quote that row")
-        out.append((row[li].strip(), row[ti]))
+        out.append((check_label(f"{path}: row {n}", row[li].strip()), row[ti]))
     return out
 
 
@@ -194,7 +225,10 @@ def _read_jsonl(path: Path, lines: list[tuple[int, str]], text_key: str, label_k
         if not isinstance(obj, dict) or text_key not in obj:
             raise FormatError(f"{path}:{n}: no {text_key!r} field; pass --text-column to name it")
         label = obj.get(label_key)
-        out.append(("" if label is None else str(label), str(obj[text_key])))
+        if isinstance(label, (list, dict)):
+            kind = "list" if isinstance(label, list) else "JSON object"
+            raise FormatError(f"{path}:{n}: label {json.dumps(label, ensure_ascii=False)[:60]} is a {kind}; {_ONE_LABEL}")
+        out.append(("" if label is None else check_label(f"{path}:{n}", str(label)), str(obj[text_key])))
     return out
 
 

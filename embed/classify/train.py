@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from embed.classify.classifier import PAD_TOKEN, UNK_TOKEN, Classifier, pad_batch, padding
+from embed.classify.classifier import PAD_TOKEN, UNK_TOKEN, Classifier, clip_tokens, pad_batch, padding
 from embed.classify.config import ClassifierConfig
 from embed.classify.data import Dataset, dev_split, sorted_labels
 from embed.classify.metrics import Metrics
@@ -157,8 +157,12 @@ def fit(
     Sets ``torch.set_num_threads(config.threads)`` (2 by default, this project's
     machines) and seeds torch and numpy from ``config.seed``: seeded CPU runs repeat.
 
+    With ``config.truncate`` train and dev texts over ``config.max_tokens`` keep their
+    first tokens; ``info["truncated"]`` counts them (``{"train": n, "dev": m}``).
+
     Raises:
-        FormatError: empty data, one class, dev labels unseen in train, a text too long.
+        FormatError: empty data, one class, dev labels unseen in train, a text too long
+            (without ``config.truncate``).
         ConfigError: vectors missing for the mode or of the wrong dimension.
     """
     labels = check_labels(train)
@@ -169,7 +173,10 @@ def fit(
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     tokenize = get_tokenizer(config.tokenizer)
-    tok_train, tok_dev = [tokenize(t) for t in train.texts], [tokenize(t) for t in dev.texts]
+    tok_train, cut_train = clip_tokens([tokenize(t) for t in train.texts], config.max_tokens, config.truncate, train.source)
+    tok_dev, cut_dev = clip_tokens([tokenize(t) for t in dev.texts], config.max_tokens, config.truncate, dev.source)
+    if cut_train or cut_dev:
+        logger.info("truncated %d training and %d dev texts to %d tokens", cut_train, cut_dev, config.max_tokens)
     vocab = build_vocab([*tok_train, *tok_dev, *(tokenize(t) for t in extra_texts)])
     clf = Classifier(torch.nn.Identity(), vocab, labels, config)
     x_train, x_dev = clf.encode_tokens(tok_train, train.source), clf.encode_tokens(tok_dev, dev.source)
@@ -184,7 +191,8 @@ def fit(
     history = _loop(clf, x_train, y_train, x_dev, y_dev, config, on_epoch)
     clf.frozen = True
     clf.info = {"vocab_size": len(clf.vocab), "pretrained_rows": found, "train_examples": len(x_train), "dev_examples": len(x_dev),
-                "epochs": [vars(h) for h in history], "best_epoch": max(history, key=lambda h: (h.dev_accuracy, -h.epoch)).epoch}
+                "epochs": [vars(h) for h in history], "best_epoch": max(history, key=lambda h: (h.dev_accuracy, -h.epoch)).epoch,
+                "truncated": {"train": cut_train, "dev": cut_dev}}
     return clf
 
 
@@ -257,7 +265,7 @@ def cross_validate(
             continue
         test = data.subset(te)
         clf = fit(data.subset(tr), config, vectors, extra_texts=test.texts)
-        results.append(clf.evaluate(test))
+        results.append(clf.evaluate(test, truncate=config.truncate))
         if on_fold is not None:
             on_fold(n, results[-1])
     return results
