@@ -121,7 +121,7 @@ def train(
         rank, _ = init_from_env(config.device)
         sync = RowSync.from_process_group(sync_every, sync_mode)
     started = time.time()
-    stream = Corpus(corpus, tokenizer=config.tokenizer)
+    stream = Corpus(corpus, tokenizer=config.tokenizer, workers=config.workers)
     progress = _TqdmCallbacks(disable=quiet or rank != 0)
     try:
         result = run_train(stream, config, progress, checkpointer=checkpointer, resume=snapshot, sync=sync)

@@ -1,5 +1,9 @@
 """The project's exceptions: each message names what was received, what was expected and the fix."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
 
 class EmbedError(Exception):
     """Base class for every error the library raises on purpose."""
@@ -26,11 +30,27 @@ class OutputError(EmbedError):
 
 
 class NotInVocabError(EmbedError, KeyError):
-    """A queried word is not in the vocabulary."""
+    """A queried word is not in the vocabulary; ``suggestions`` holds close words (may be empty).
 
-    def __init__(self, word: str) -> None:
+    ``suggestions`` may be given as a function: it then runs on first use (the message or the
+    attribute), so code that catches the error and moves on (``try: kv[w] except KeyError``
+    over a corpus) never pays for the search.
+    """
+
+    def __init__(self, word: str, suggestions: Sequence[str] | Callable[[], Sequence[str]] = ()) -> None:
         super().__init__(word)
         self.word = word
+        self._suggestions = suggestions
+
+    @property
+    def suggestions(self) -> list[str]:
+        """Vocabulary words the user may have meant, best first."""
+        if callable(self._suggestions):
+            self._suggestions = list(self._suggestions())
+        return list(self._suggestions)
 
     def __str__(self) -> str:
-        return f"word {self.word!r} is not in the vocabulary"
+        text = f"word {self.word!r} is not in the vocabulary"
+        if self.suggestions:
+            text += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        return text

@@ -25,8 +25,9 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    body = orjson.dumps({"error": {"code": code, "message": message}})
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object) -> Response:
+    """The JSON error body; ``extra`` fields (e.g. ``suggestions``) go beside code and message."""
+    body = orjson.dumps({"error": {"code": code, "message": message, **extra}})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
@@ -50,7 +51,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotInVocabError)
     async def _oov(_: Request, exc: NotInVocabError) -> Response:
-        return error_response(404, "word_not_found", f"word {exc.word!r} is not in the model's vocabulary")
+        suggestions = exc.suggestions
+        hint = "; did you mean " + ", ".join(repr(w) for w in suggestions) + "?" if suggestions else ""
+        return error_response(404, "word_not_found", f"word {exc.word!r} is not in the model's vocabulary{hint}", suggestions=suggestions)
 
     @app.exception_handler(ConfigError)
     async def _config(_: Request, exc: ConfigError) -> Response:

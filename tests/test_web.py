@@ -222,3 +222,22 @@ def test_chinese_words(page: Any, server: str, zh_model_dir: Path, tmp_path: Pat
     assert page.text_content("#scatter g.query text") == "曹操"
     assert page.is_hidden("#error")
     shot(page, tmp_path, "chinese")
+
+
+def test_misspelt_word_offers_suggestions_and_clears_stale_results(page: Any, server: str, tmp_path: Path) -> None:
+    open_page(page, server)
+    page.fill("#word", "god")
+    page.click("#find")
+    page.wait_for_selector("#neighbours tbody tr")
+    page.fill("#word", "godz")  # not in the vocabulary; one edit from 'god'
+    page.click("#find")
+    page.wait_for_selector("#error:not([hidden])")
+    err = api_error(server, "POST", "models/kjv/similar", json={"word": "godz"})
+    assert err["code"] == "word_not_found" and "god" in err["suggestions"]
+    assert page.is_hidden("#neighbours") and page.inner_html("#scatter") == ""  # no stale results under the error
+    offered = page.locator("#error a.suggestion").all_inner_texts()
+    assert offered == err["suggestions"]
+    shot(page, tmp_path, "suggestions")
+    page.locator("#error a.suggestion", has_text="god").first.click()
+    page.wait_for_selector("#neighbours tbody tr")
+    assert page.input_value("#word") == "god" and page.is_hidden("#error")

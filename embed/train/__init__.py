@@ -62,7 +62,7 @@ def train(
     config = config or TrainConfig()
     callbacks = callbacks or Callbacks()
     if isinstance(corpus, (str, os.PathLike)):
-        corpus = Corpus(corpus, tokenizer=config.tokenizer)
+        corpus = Corpus(corpus, tokenizer=config.tokenizer, workers=config.workers)
     trainer = get_trainer(config.backend)
     if sync is not None and config.backend != "torch":
         raise ConfigError("--distributed needs --backend torch")
@@ -81,6 +81,7 @@ def train(
     finally:
         spool.close()
     result.vocab_seconds = vocab_seconds
+    result.vectors.meta.setdefault("tokenizer", config.tokenizer)  # case folding and evaluation defaults follow it
     return result
 
 

@@ -8,10 +8,11 @@ const $ = (id) => document.getElementById(id);
 // ---- API ---------------------------------------------------------------------------------
 
 class ApiError extends Error {
-  constructor(code, message, status) {
+  constructor(code, message, status, suggestions) {
     super(message);
     this.code = code;
     this.status = status;
+    this.suggestions = suggestions || []; // "did you mean" words of a word_not_found error
   }
 }
 
@@ -40,7 +41,7 @@ async function api(path, body) {
   }
   if (!resp.ok) {
     const e = (data && data.error) || {};
-    throw new ApiError(e.code || "http_" + resp.status, e.message || resp.statusText, resp.status);
+    throw new ApiError(e.code || "http_" + resp.status, e.message || resp.statusText, resp.status, e.suggestions);
   }
   return data;
 }
@@ -56,6 +57,23 @@ function showError(err) {
   const code = document.createElement("strong");
   code.textContent = err.code || "error";
   box.append(code, " " + err.message);
+  if (err.suggestions && err.suggestions.length) {
+    const p = document.createElement("p");
+    p.className = "suggestions";
+    p.append("Did you mean: ");
+    err.suggestions.forEach((w, i) => {
+      const a = document.createElement("a");
+      a.href = "#";
+      a.className = "suggestion";
+      a.textContent = w;
+      a.addEventListener("click", (ev) => {
+        ev.preventDefault();
+        pickWord(w);
+      });
+      p.append(i ? ", " : "", a);
+    });
+    box.append(p);
+  }
   box.hidden = false;
 }
 
@@ -102,9 +120,17 @@ function fillTable(table, rows, onPick) {
 
 // ---- neighbours and the map --------------------------------------------------------------
 
+// Hides the previous query's table and map, so that an error never sits above stale results.
+function clearNeighbours() {
+  $("neighbours").hidden = true;
+  $("neighbours").tBodies[0].textContent = "";
+  $("scatter").textContent = "";
+}
+
 async function findNeighbours() {
   const word = $("word").value.trim();
   if (!word) return;
+  clearNeighbours();
   const metric = $("metric").value;
   const k = Math.max(1, Math.min(100, parseInt($("k").value, 10) || 10));
   const data = await api(`models/${enc(model())}/similar`, { word, k, metric });
@@ -202,6 +228,7 @@ function labelSpot(placed, word, cx, cy, W) {
 
 async function solveAnalogy() {
   const [a, b, c] = ["analogy-a", "analogy-b", "analogy-c"].map((id) => $(id).value.trim());
+  $("analogy-results").hidden = true;
   const data = await api(`models/${enc(model())}/analogy`, { a, b, c, k: 5 });
   fillTable($("analogy-results"), data.results, pickWord);
 }
