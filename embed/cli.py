@@ -15,7 +15,7 @@ import click
 
 from embed.errors import ConfigError, EmbedError
 
-DEFAULT_SHOW = ("king", "god", "water", "love")
+DEFAULT_SHOW = {"en": ("king", "god", "water", "love"), "zh": ("曹操", "宝玉", "悟空", "江")}
 
 
 class EmbedGroup(click.Group):
@@ -64,7 +64,7 @@ _tokenizer_opt = click.option("--tokenizer", type=click.Choice(["simple", "white
 @click.option("--text", "text_format", is_flag=True, help="Write vectors.txt (word2vec text) instead of vectors.bin.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once training succeeded).")
 @click.option("--no-eval", is_flag=True, help="Skip the evaluation after saving (English: Google analogies, WS353, SimLex-999; Chinese: CA8, wordsim-240).")
-@click.option("--show", default=",".join(DEFAULT_SHOW), show_default=True, help="Comma-separated words whose neighbours are printed at the end.")
+@click.option("--show", default=None, help="Comma-separated words whose neighbours are printed at the end [default: king,god,water,love; with jieba: 曹操,宝玉,悟空,江].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--checkpoint-every", type=click.FloatRange(0, min_open=True), default=None, metavar="SECONDS", help="torch backend: write a resumable snapshot at most every SECONDS (between 200k-token chunks).")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None, help="Where snapshots go [default: <out>.checkpoint]; removed once the model is written.")
@@ -74,7 +74,7 @@ _tokenizer_opt = click.option("--tokenizer", type=click.Choice(["simple", "white
 @click.option("--sync-mode", type=click.Choice(["average", "sum"]), default="average", show_default=True, help="--distributed: add the ranks' mean or summed row changes.")
 @click.pass_context
 def train(
-    ctx: click.Context, corpus: str, out: Path | None, text_format: bool, overwrite: bool, no_eval: bool, show: str, quiet: bool,
+    ctx: click.Context, corpus: str, out: Path | None, text_format: bool, overwrite: bool, no_eval: bool, show: str | None, quiet: bool,
     checkpoint_every: float | None, checkpoint_dir: Path | None, resume: Path | None, distributed: bool, sync_every: int, sync_mode: str,
     **opts: Any,
 ) -> None:
@@ -143,6 +143,8 @@ def train(
     scores: dict[str, Any] = {}
     if not no_eval:  # after the save: an evaluation problem never costs the trained model
         scores = _evaluate_saved(out, vectors, meta)
+    if show is None:
+        show = ",".join(DEFAULT_SHOW["zh" if config.tokenizer == "jieba" else "en"])
     _print_summary(out, result, scores, [w.strip() for w in show.split(",") if w.strip()])
 
 
