@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 KJV = ROOT / "corpora" / "kjv.txt"
 ZH_NOVELS = ROOT / "corpora" / "zh_novels"
+IN_CI = os.environ.get("EMBED_CI") == "1"
+"""Set by .ci/run, which installs every system package the tests use: there a missing one fails."""
+
+
+def needs_system(available: bool, what: str, package: str) -> None:
+    """Skip a test whose system package is missing, naming the package; in CI (``EMBED_CI=1``) fail instead."""
+    if available:
+        return
+    message = f"needs {what}: apt-get install {package} (.ci/run installs it)"
+    if IN_CI:
+        pytest.fail(message + "; CI must run this test")
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from embed.cli import main
 from embed.maps import cjk_font, has_cjk, plot_map, project, select_words
+from tests.conftest import needs_system
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ["king", "queen", "god", "lord", "water", "wine", "bread", "egypt", "israel", "moses", "david", "jerusalem"]
@@ -89,6 +90,7 @@ def test_project_shapes_and_small_tsne(kjv_model_dir: Path) -> None:
 
 def test_chinese_map_draws_every_glyph(tmp_path: Path) -> None:
     """A model trained on a slice of 三国演义 with jieba; no label may fall back to empty boxes."""
+    needs_system(cjk_font() is not None, "a CJK font", "fonts-noto-cjk")
     from embed.config import TrainConfig
     from embed.corpus import Corpus
     from embed.train import train
@@ -99,7 +101,6 @@ def test_chinese_map_draws_every_glyph(tmp_path: Path) -> None:
     vectors = train(Corpus(corpus, tokenizer="jieba"), TrainConfig(dim=20, epochs=1, workers=1, seed=1, min_count=3)).vectors
     words = [w for w in ["曹操", "刘备", "关羽", "张飞", "孔明", "玄德", "天下", "将军"] if w in vectors]
     assert len(words) >= 5 and has_cjk(words)
-    assert cjk_font() is not None, "no CJK font: .ci/run installs fonts-noto-cjk"
     out = tmp_path / "zh.png"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -15,13 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import needs_system
 from tests.serving import run_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 KEY = "s3cret-key"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
+@pytest.fixture(autouse=True, scope="module")
+def _chromium() -> None:
+    needs_system(CHROMIUM.exists(), "Debian's chromium at /usr/bin/chromium", "chromium")
 
 
 @pytest.fixture(scope="module")
