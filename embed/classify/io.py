@@ -76,21 +76,63 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
     meta = read_classifier_meta(path)
     try:
         config = ClassifierConfig.from_dict(meta["config"])
-    except (KeyError, TypeError, ConfigError) as exc:
+    except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise FormatError(f"{path / 'config.json'}: bad classifier config ({exc}); retrain or restore the classifier") from None
-    vocab = (path / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
-    labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
-    if not isinstance(labels, list) or len(labels) < 2:
-        raise FormatError(f"{path / 'labels.json'}: expected a list of at least two label names")
+    vocab = _read_vocab(path / "vocab.txt")
+    labels = _read_labels(path / "labels.json")
+    weights = path / "model.safetensors"
+    _check_shapes(weights, build_model, len(vocab), len(labels), config)  # before allocating anything
     model = build_model(len(vocab), len(labels), config)
     try:
-        state = load_file(str(path / "model.safetensors"))
+        state = load_file(str(weights))
         model.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FormatError(f"{path / 'model.safetensors'}: weights do not fit the config, vocabulary and labels ({first}); retrain or restore the classifier") from None
+        raise FormatError(f"{weights}: weights do not fit the config, vocabulary and labels ({first}); retrain or restore the classifier") from None
     model.eval()
     clf = Classifier(model, vocab, [str(lab) for lab in labels], config)
     clf.frozen = True
     clf.info = dict(meta.get("info") or {})
     return clf
+
+
+def _read_vocab(path: Path) -> list[str]:
+    """``vocab.txt``: UTF-8, one token a line, ``<pad>`` and ``<unk>`` first."""
+    try:
+        vocab = path.read_bytes().decode("utf-8").split("\n")[:-1]
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: not UTF-8 (byte {exc.start}); retrain or restore the classifier") from None
+    if len(vocab) < 2 or vocab[:2] != ["<pad>", "<unk>"]:
+        raise FormatError(f"{path}: damaged ({len(vocab)} lines; expected '<pad>' and '<unk>' first, one token a line); retrain or restore the classifier")
+    return vocab
+
+
+def _read_labels(path: Path) -> list[str]:
+    """``labels.json``: a JSON list of at least two distinct label names."""
+    try:
+        labels = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: not valid JSON ({exc}); retrain or restore the classifier") from None
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels) or len(set(labels)) != len(labels):
+        raise FormatError(f"{path}: expected a list of at least two distinct label names (strings)")
+    return labels
+
+
+def _check_shapes(weights: Path, build_model: Any, vocab_size: int, n_labels: int, config: ClassifierConfig) -> None:
+    """Compare the file's tensor shapes with the model the config describes, built on torch's meta device (no memory)."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in build_model(vocab_size, n_labels, config).state_dict().items()}
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FormatError(f"{weights}: not a readable safetensors file ({first}); retrain or restore the classifier") from None
+    if found != expected:
+        bad = next((k for k in expected if found.get(k) != expected[k]), None) or next(iter(set(found) - set(expected)))
+        raise FormatError(
+            f"{weights}: weights do not fit the config, vocabulary and labels ({bad}: file {found.get(bad)}, config {expected.get(bad)}); retrain or restore the classifier"
+        )
