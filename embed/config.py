@@ -13,6 +13,7 @@ Backend = Literal["gensim", "torch"]
 Tokenizer = Literal["simple", "whitespace", "jieba"]
 
 ARCHES: tuple[str, ...] = ("skipgram", "cbow")
+MAX_DIM = 10_000
 BACKENDS: tuple[str, ...] = ("gensim", "torch")
 TOKENIZERS: tuple[str, ...] = ("simple", "whitespace", "jieba")
 
@@ -51,6 +52,8 @@ class TrainConfig:
         for name in ("dim", "window", "epochs", "workers", "min_count", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.dim > MAX_DIM:
+            raise ConfigError(f"dim must be at most {MAX_DIM:,} (word vectors use 50-1,000), got {self.dim:,}; lower --dim")
         if self.negative < 1:
             raise ConfigError(
                 f"negative must be >= 1 (negative sampling is the only objective), got {self.negative}"

@@ -17,6 +17,7 @@ import re
 import shutil
 import sys
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,12 +241,20 @@ class Corpus:
         self._reported_decode_errors = False
 
     def lines(self) -> Iterator[str]:
-        """Raw decoded lines (without the newline), file after file."""
+        """Raw decoded lines (without the newline), file after file.
+
+        Raises:
+            CorpusError: a compressed file is truncated or damaged (named, with the line reached).
+        """
         for path in self.paths:
             with _open_binary(path) as raw:
                 text = io.TextIOWrapper(raw, encoding="utf-8", errors="embed-count-replace", newline=None)
-                for line in text:
-                    yield line
+                number = 0
+                try:
+                    for number, line in enumerate(text, 1):
+                        yield line
+                except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+                    raise CorpusError(f"{path}: truncated or damaged compressed data after line {number} ({exc}); re-download or recompress the file") from None
 
     def __iter__(self) -> Iterator[list[str]]:
         global _decode_errors
@@ -305,7 +314,8 @@ class TokenSpool:
     Later passes read that file back (``str.split`` per line instead of the tokenizer), so a
     slow tokenizer such as jieba runs once per training run, not once per epoch. The file
     holds the tokens of each sentence joined by single spaces (tokens never hold whitespace),
-    about the size of the corpus text; it is deleted by :meth:`close`. A pass abandoned
+    about the size of the corpus text, in ``directory`` or :func:`embed.tmp.scratch_dir`
+    (``$TMPDIR/embed-<uid>/tokens-<pid>-*.txt``); it is deleted by :meth:`close`. A pass abandoned
     before the end (e.g. the loss probe reading the start) leaves no partial file behind:
     the next pass tokenizes again.
     """
@@ -327,7 +337,11 @@ class TokenSpool:
                 for line in fh:
                     yield line[:-1].split(" ") if len(line) > 1 else []
             return
-        fd, name = tempfile.mkstemp(prefix="embed-tokens-", suffix=".txt", dir=self._dir)
+        from embed.tmp import scratch_dir, token_prefix
+
+        # Named after this PID in the per-user scratch directory: after a SIGKILL the next
+        # ``embed train`` finds and deletes it (embed.tmp.remove_stale).
+        fd, name = tempfile.mkstemp(prefix=token_prefix(), suffix=".txt", dir=self._dir if self._dir is not None else scratch_dir())
         done = False
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:

@@ -171,3 +171,38 @@ def test_token_spool_abandoned_first_pass_leaves_nothing(tmp_path):
     assert list(spool) == [["a", "b"], ["c", "d"], ["e", "f"]] and spool.spooled
     spool.close()
     assert list((tmp_path / "spool").iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "bz2"])
+def test_damaged_compressed_corpus_is_one_line_and_writes_nothing(tmp_path, kjv_path, damage):
+    from click.testing import CliRunner
+
+    from embed.cli import main
+
+    text = "".join(open(kjv_path, encoding="utf-8").readlines()[:3000]).encode()
+    if damage == "bz2":
+        blob = bytearray(bz2.compress(text))
+        blob[len(blob) // 2] ^= 0xFF  # past the first 8 KiB the sniffer reads
+        path = tmp_path / "c.txt.bz2"
+    else:
+        blob = bytearray(gzip.compress(text))
+        if damage == "truncate":
+            blob = blob[: len(blob) // 2]
+        else:
+            blob[len(blob) // 2] ^= 0xFF
+        path = tmp_path / "c.txt.gz"
+    path.write_bytes(bytes(blob))
+    out = tmp_path / "model"
+    res = CliRunner().invoke(main, ["train", str(path), "--out", str(out), "--quiet", "--no-eval", "--epochs", "1"])
+    assert res.exit_code == 1, res.output
+    assert f"{path}: truncated or damaged compressed data after line" in res.output and "Traceback" not in res.output
+    assert "re-download or recompress the file" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_huge_dim_is_refused_before_any_work():
+    from embed.config import TrainConfig
+    from embed.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"dim must be at most 10,000 .* got 100,000,000; lower --dim"):
+        TrainConfig(dim=100_000_000)
