@@ -21,6 +21,7 @@ same device and thread count a resumed run gives the same vectors as an uninterr
 from __future__ import annotations
 
 import hashlib
+import dataclasses
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from embed.config import TrainConfig
+from embed.train.base import EpochStats
 from embed.errors import ConfigError, FormatError
 from embed.io import atomic_write_text
 from embed.vocab import Vocab
@@ -95,13 +97,19 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
         w_out = np.load(snap / "w_out.npy", allow_pickle=False)
         pos = state["position"]
         config = TrainConfig(**state["config"])
-    except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
+        epoch, chunk, processed = int(pos["epoch"]), int(pos["chunk"]), int(pos["processed"])
+        if min(epoch, chunk, processed) < 0 or epoch > config.epochs:
+            raise ValueError(f"position {pos} is outside the run's {config.epochs} epochs")
+        vocab_size = int(state["corpus"]["vocab_size"])
+        epochs = [dataclasses.asdict(EpochStats(**e)) for e in state["epochs"]]
+        np.random.default_rng().bit_generator.state = state["rng"]  # the generator accepts it, or raises
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:
         raise FormatError(f"{ckpt}: damaged checkpoint ({exc}); start the training again without --resume") from None
-    if w_in.shape != w_out.shape or w_in.shape != (state["corpus"]["vocab_size"], config.dim):
-        raise FormatError(f"{ckpt}: damaged checkpoint (weights {w_in.shape}/{w_out.shape} do not fit the vocabulary and dim)")
+    if w_in.shape != w_out.shape or w_in.shape != (vocab_size, config.dim):
+        raise FormatError(f"{ckpt}: damaged checkpoint (weights {w_in.shape}/{w_out.shape} do not fit the vocabulary and dim); start the training again without --resume")
     return Snapshot(
-        path=ckpt, config=config, corpus=state["corpus"], epoch=int(pos["epoch"]), chunk=int(pos["chunk"]),
-        processed=int(pos["processed"]), rng_state=state["rng"], epochs=list(state["epochs"]), out=state.get("out"),
+        path=ckpt, config=config, corpus=state["corpus"], epoch=epoch, chunk=chunk,
+        processed=processed, rng_state=state["rng"], epochs=epochs, out=state.get("out"),
         w_in=w_in, w_out=w_out,
     )
 
