@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from service.deps import require_api_key
 from service.errors import install_error_handlers
 from service.fastpath import WordLookupFastPath
-from service.middleware import BodyLimit
+from service.middleware import BodyLimit, ResponseHeaders
 from service.registry import Registry
 from service.routes import classify, health, models, query, ui
 from service.settings import Settings
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added first = inner: the body limit applies before the fast path reads a body.
     app.add_middleware(WordLookupFastPath, registry=registry, settings=settings)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(ResponseHeaders)  # outermost of ours: covers the 413s and the fast path's answers
 
     # No key configured: no dependency at all (each one costs per request, and the schema stays honest).
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)] if settings.api_key is not None else [])

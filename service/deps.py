@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
@@ -67,27 +68,50 @@ def key_matches(settings: Settings, given: str | None) -> bool:
     return given is not None and secrets.compare_digest(given.encode(), settings.api_key.get_secret_value().encode())
 
 
+_KEY_HINT = "send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'"
+
+
+def header_key(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    """The key in raw ASGI headers: ``X-API-Key``, else ``Authorization: Bearer``, else None.
+
+    The fast path and the routes both read it here, so a doubled header gets one answer:
+    ``[(b"x-api-key", b"k"), (b"x-api-key", b"k")] -> b"k"``; two different values raise.
+
+    Raises:
+        ApiError: 401, ``X-API-Key`` given more than once with different values.
+    """
+    keys: set[bytes] = set()
+    bearer: bytes | None = None
+    for name, value in headers:
+        if name == b"x-api-key":
+            keys.add(value)
+        elif name == b"authorization" and bearer is None and value[:7].lower() == b"bearer ":
+            bearer = value[7:].strip()
+    if len(keys) > 1:
+        raise ApiError(401, "unauthorized", f"{len(keys)} different X-API-Key headers in one request; {_KEY_HINT}", {"WWW-Authenticate": "Bearer"})
+    return next(iter(keys)) if keys else bearer
+
+
 def request_key(request: Request) -> str | None:
-    """The key a request carries: ``X-API-Key``, else ``Authorization: Bearer``, else None."""
-    given = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    if given is None and auth[:7].lower() == "bearer ":
-        given = auth[7:].strip()
-    return given
+    """The key a request carries (see :func:`header_key`), decoded as Starlette decodes headers. Raises ApiError 401."""
+    given = header_key(request.scope["headers"])
+    return given.decode("latin-1") if given is not None else None
 
 
 async def require_api_key(
     request: Request,
-    key: Annotated[str | None, Security(_key_header)] = None,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+    declared_key: Annotated[str | None, Security(_key_header)] = None,
+    declared_bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> None:
     """The request must carry ``EMBED_API_KEY`` (X-API-Key or Bearer). Raises ApiError 401.
 
     ``create_app`` adds this to ``/v1`` only when a key is configured, so the OpenAPI
-    description shows the security scheme exactly when it applies.
+    description shows the security scheme exactly when it applies. The two ``Security``
+    parameters declare the schemes; the key is read from the raw headers, where a doubled
+    ``X-API-Key`` shows (the parsed ones keep only the first).
     """
     settings: Settings = request.app.state.settings
-    given = key if key is not None else (bearer.credentials if bearer is not None else None)
+    given = request_key(request)
     if not key_matches(settings, given):
         what = "missing" if given is None else "wrong"
-        raise ApiError(401, "unauthorized", f"API key {what}: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'", {"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "unauthorized", f"API key {what}: {_KEY_HINT}", {"WWW-Authenticate": "Bearer"})

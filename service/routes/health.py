@@ -6,17 +6,21 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.deps import RegistryDep, key_matches, request_key
+from service.errors import ApiError
 from service.routes.query import json_response
 from service.schemas import Health
 
 router = APIRouter(tags=["health"])
 
 
+# HEAD answers like GET without a body (uvicorn drops it); kept out of the schema beside its GET.
+@router.head("/healthz", include_in_schema=False)
 @router.get("/healthz", response_model=Health, summary="The process answers")
 async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
+@router.head("/readyz", include_in_schema=False)
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}}, summary="Every configured model and classifier is loaded and warmed")
 async def readyz(request: Request, registry: RegistryDep) -> Response:
     """200 ``ready``; 200 ``degraded`` when some failed and others are served; 503 ``loading`` or ``failed`` (none served).
@@ -31,7 +35,10 @@ async def readyz(request: Request, registry: RegistryDep) -> Response:
         return json_response({"status": "ready"})
     served = bool(registry.models or registry.classifiers)
     failed = {"models": registry.failed("model"), "classifiers": registry.failed("classifier")}
-    trusted = key_matches(request.app.state.settings, request_key(request))
+    try:
+        trusted = key_matches(request.app.state.settings, request_key(request))
+    except ApiError:  # two different keys: not a caller with the key, but /readyz still answers
+        trusted = False
     detail = f"loading failed: {registry.error}" if trusted else "loading failed; send the API key to see why"
     return json_response({"status": "degraded" if served else "failed", "detail": detail, "failed": failed}, 200 if served else 503)
 
