@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from embed.errors import CorpusError
 
@@ -78,7 +78,7 @@ def tokenize_jieba(line: str) -> list[str]:
     import jieba
 
     if not _jieba_ready:
-        jieba.setLogLevel(logging.WARNING)
+        _setup_jieba(jieba)
         _jieba_ready = True
     return [t.lower() for t in jieba.lcut(line) if any(ch.isalnum() for ch in t)]
 
@@ -86,10 +86,29 @@ def tokenize_jieba(line: str) -> list[str]:
 _PARALLEL_BATCH = 2000
 
 
+def _setup_jieba(jieba: Any) -> None:
+    """Quiet jieba, and keep its dictionary cache in the user's cache directory.
+
+    jieba's default cache is ``jieba.cache`` in the system temp directory, shared by every
+    user: a file another user planted there would be loaded (it is marshal data). Ours is
+    ``<embed cache>/jieba/`` (``$EMBED_CACHE``, ``$XDG_CACHE_HOME/embed`` or ``~/.cache/embed``).
+    """
+    from embed.importer import cache_root
+
+    jieba.setLogLevel(logging.WARNING)
+    folder = cache_root() / "jieba"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        jieba.dt.tmp_dir = str(folder)
+    except OSError:
+        jieba.dt.cache_file = None  # unwritable cache: jieba builds its dictionary in memory each run
+        jieba.dt.tmp_dir = None
+
+
 def _init_jieba() -> None:
     import jieba
 
-    jieba.setLogLevel(logging.WARNING)
+    _setup_jieba(jieba)
     jieba.initialize()
 
 
@@ -158,6 +177,21 @@ def _looks_binary(head: bytes) -> bool:
     return ctrl / len(head) > 0.05
 
 
+MAX_UNDECODABLE = 0.2
+"""Refuse a file whose first 8 KiB are more than this share U+FFFD once decoded as UTF-8."""
+
+
+def _check_utf8(path: Path, head: bytes) -> None:
+    """A file that is mostly not UTF-8 (GBK, Big5, Latin-1...) is refused, not trained on as U+FFFD."""
+    text = head.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    if text and bad / len(text) > MAX_UNDECODABLE:
+        raise CorpusError(
+            f"{path}: not UTF-8 ({bad} of the first {len(text)} characters undecodable); convert it, "
+            f"e.g. iconv -f gbk -t utf-8 (Chinese) or iconv -f latin1 -t utf-8, and pass the converted file"
+        )
+
+
 def resolve_sources(source: str | os.PathLike[str]) -> list[Path]:
     """The list of text files behind ``source`` (a file or a directory, searched recursively).
 
@@ -171,7 +205,10 @@ def resolve_sources(source: str | os.PathLike[str]) -> list[Path]:
         candidates = sorted(
             p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
-        files = [p for p in candidates if not _looks_binary(_sniff(p))]
+        heads = {p: _sniff(p) for p in candidates}
+        files = [p for p in candidates if not _looks_binary(heads[p])]
+        for p in files:
+            _check_utf8(p, heads[p])
         skipped = len(candidates) - len(files)
         if skipped:
             logger.warning("%s: skipped %d binary file(s)", path, skipped)
@@ -182,10 +219,12 @@ def resolve_sources(source: str | os.PathLike[str]) -> list[Path]:
         return files
     if not os.access(path, os.R_OK):
         raise CorpusError(f"{path}: permission denied; make the file readable (chmod +r)")
-    if _looks_binary(_sniff(path)):
+    head = _sniff(path)
+    if _looks_binary(head):
         raise CorpusError(
             f"{path}: looks like a binary file, not text; pass UTF-8 text with one sentence per line"
         )
+    _check_utf8(path, head)
     return [path]
 
 

@@ -3,6 +3,7 @@ import gzip
 import io
 import logging
 import os
+from pathlib import Path
 import sys
 
 import pytest
@@ -206,3 +207,35 @@ def test_huge_dim_is_refused_before_any_work():
 
     with pytest.raises(ConfigError, match=r"dim must be at most 10,000 .* got 100,000,000; lower --dim"):
         TrainConfig(dim=100_000_000)
+
+
+def test_mostly_undecodable_corpus_is_refused_with_a_conversion_hint(tmp_path):
+    src = (Path(__file__).resolve().parents[1] / "corpora" / "zh_novels" / "sanguo_yanyi.txt").read_text(encoding="utf-8")
+    path = tmp_path / "gbk.txt"
+    path.write_bytes("\n".join(src.splitlines()[:300]).encode("gbk", errors="ignore"))
+    with pytest.raises(CorpusError, match=r"gbk.txt: not UTF-8 \(\d+ of the first \d+ characters undecodable\); convert it, e.g. iconv -f gbk"):
+        Corpus(path, tokenizer="jieba")
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("fine text here\n", encoding="utf-8")
+    (folder / "bad.txt").write_bytes(path.read_bytes())
+    with pytest.raises(CorpusError, match="bad.txt: not UTF-8"):  # a directory names the bad file
+        Corpus(folder)
+
+
+def test_a_few_bad_bytes_are_replaced_not_refused(tmp_path):
+    path = tmp_path / "mixed.txt"
+    path.write_bytes(b"the king \xff spoke\n" * 50)
+    corpus = Corpus(path)
+    assert list(corpus)[0] == ["the", "king", "spoke"] and corpus.stats.decode_errors == 50
+
+
+def test_jieba_cache_lives_in_the_users_cache(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "EMBED_CACHE": str(tmp_path / "cache")}
+    code = "from embed.corpus import tokenize_jieba; print(tokenize_jieba('我来到北京清华大学'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert "清华大学" in out
+    assert (tmp_path / "cache" / "jieba" / "jieba.cache").is_file()
