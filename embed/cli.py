@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
+import os
 import platform
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +49,61 @@ def main(verbose: int) -> None:
 _tokenizer_opt = click.option("--tokenizer", type=click.Choice(["simple", "whitespace", "jieba"]), default="simple", show_default=True, help="simple: Unicode lower-cased words; whitespace: pre-tokenized; jieba: Chinese.")
 
 
+_SIGNAL_OWNER: list[int] = []  # the PID that installed _raise_interrupt
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    if os.getpid() not in _SIGNAL_OWNER:
+        # A forked child (jieba's pool) inherits the handler; Pool.terminate() SIGTERMs its
+        # workers, which must die quietly as they would without it.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    # Later signals are ignored so that the clean-up this starts (token files, the temporary
+    # model directory) is not cut short; kill -9 still works, and the next run removes its leftovers.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _interrupt_on_signals() -> Iterator[None]:
+    """SIGTERM (and SIGINT, unless ignored) raise KeyboardInterrupt, so ``finally`` blocks delete
+    the temporary files; :class:`EmbedGroup` then prints one line and exits 130."""
+    if threading.current_thread() is not threading.main_thread():  # signal.signal would raise
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _SIGNAL_OWNER[:] = [os.getpid()]
+    for sig, old in saved.items():
+        if old is not signal.SIG_IGN:  # nohup/background jobs ignore SIGINT on purpose
+            signal.signal(sig, _raise_interrupt)
+    try:
+        yield
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+def _with_signal_cleanup(f: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _interrupt_on_signals():
+            return f(*args, **kwargs)
+
+    return wrapper
+
+
+def _remove_stale(out: Path) -> None:
+    """Delete token files and ``.OUT.tmp-<pid>-*`` directories that SIGKILLed runs left behind."""
+    from embed.tmp import remove_stale
+
+    removed = remove_stale(out)
+    if removed:
+        shown = ", ".join(str(p) for p in removed[:3]) + (f" and {len(removed) - 3} more" if len(removed) > 3 else "")
+        click.echo(f"removed {len(removed)} stale temporary file(s) of killed embed runs: {shown}", err=True)
+
+
 @main.command()
 @click.argument("corpus")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Model directory to write [default: runs/<corpus name>].")
@@ -73,6 +134,7 @@ _tokenizer_opt = click.option("--tokenizer", type=click.Choice(["simple", "white
 @click.option("--sync-every", type=click.IntRange(min=1), default=1, show_default=True, help="--distributed: sync after every N rounds of one 200k-token chunk per rank.")
 @click.option("--sync-mode", type=click.Choice(["average", "sum"]), default="average", show_default=True, help="--distributed: add the ranks' mean or summed row changes.")
 @click.pass_context
+@_with_signal_cleanup
 def train(
     ctx: click.Context, corpus: str, out: Path | None, text_format: bool, overwrite: bool, no_eval: bool, show: str | None, quiet: bool,
     checkpoint_every: float | None, checkpoint_dir: Path | None, resume: Path | None, distributed: bool, sync_every: int, sync_mode: str,
@@ -98,6 +160,7 @@ def train(
     if out is None:
         out = Path("runs") / (Path(corpus).name.split(".")[0] if corpus != "-" else "stdin")
     check_output_dir(out, overwrite)  # fail before hours of training, not after
+    _remove_stale(out)
     checkpointer = None
     if checkpoint_every is not None or snapshot is not None:
         if config.backend != "torch":

@@ -14,19 +14,32 @@ _data_opts = [
     click.option("--label-column", default=None, help="CSV column / JSONL field holding the label [default: label, class, category or sentiment]."),
 ]
 _truncate_opt = click.option("--truncate", is_flag=True, help="Keep the first --max-tokens tokens of a longer text instead of refusing it; prints how many were cut.")
+
+
+def _check_encoding(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {value!r}; pass a codec name such as utf-8, cp1252 or gbk") from None
+    return value
+
+
+_encoding_opt = click.option("--encoding", default="utf-8", show_default=True, callback=_check_encoding, help="Text encoding of the data (cp1252 for Kim's MR rt-polarity.all, gbk for older Chinese files); invalid UTF-8 bytes are replaced and counted.")
 _threads_opt = click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch CPU threads (the project's machines have 2 cores).")
 
 
 def data_options(f: Any) -> Any:
-    for opt in reversed(_data_opts):
+    for opt in reversed([*_data_opts, _encoding_opt]):
         f = opt(f)
     return f
 
 
-def _read(path: str, fmt: str, text_column: str | None, label_column: str | None) -> Any:
+def _read(path: str, fmt: str, text_column: str | None, label_column: str | None, encoding: str) -> Any:
     from embed.classify.data import read_dataset
 
-    return read_dataset(path, fmt, text_column, label_column)
+    return read_dataset(path, fmt, text_column, label_column, encoding=encoding)
 
 
 @click.group()
@@ -66,7 +79,8 @@ def classify() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
 @data_options
 def train(data: str, out: Path | None, vectors: str | None, mode: str | None, dim: int | None, raw_vectors: bool, filter_sizes: str, dev_path: str | None, test_path: str | None,
-          cv: int | None, overwrite: bool, as_json: bool, quiet: bool, fmt: str, text_column: str | None, label_column: str | None, **opts: Any) -> None:
+          cv: int | None, overwrite: bool, as_json: bool, quiet: bool, fmt: str, text_column: str | None, label_column: str | None, encoding: str,
+          **opts: Any) -> None:
     """Train a classifier on labelled DATA (fastText, label<TAB>text, CSV, JSONL or Kim's 'label text')."""
     from embed.classify.config import ClassifierConfig
     from embed.io import check_output_dir, load
@@ -83,12 +97,12 @@ def train(data: str, out: Path | None, vectors: str | None, mode: str | None, di
         raise click.BadParameter(f"{filter_sizes!r}: expected comma-separated integers such as 3,4,5", param_hint="--filter-sizes") from None
     vecs = load(vectors) if vectors else None
     config = ClassifierConfig(mode=mode or ("non-static" if vecs is not None else "rand"), dim=dim or (vecs.dim if vecs is not None else 300), filter_sizes=sizes, normalize_vectors=not raw_vectors, **opts)
-    dataset = _read(data, fmt, text_column, label_column)
+    dataset = _read(data, fmt, text_column, label_column, encoding)
     if cv is not None:
         _cross_validate(dataset, config, cv, vecs, as_json, quiet)
         return
-    dev = _read(dev_path, fmt, text_column, label_column) if dev_path else None
-    test = _read(test_path, fmt, text_column, label_column) if test_path else None
+    dev = _read(dev_path, fmt, text_column, label_column, encoding) if dev_path else None
+    test = _read(test_path, fmt, text_column, label_column, encoding) if test_path else None
     _train_and_save(dataset, config, vecs, dev, test, out, overwrite, as_json, quiet, vectors)
 
 
@@ -148,7 +162,7 @@ def _cross_validate(dataset: Any, config: Any, k: int, vecs: Any, as_json: bool,
 @_truncate_opt
 @_threads_opt
 @data_options
-def eval_(model_dir: Path, data: str, as_json: bool, truncate: bool, threads: int, fmt: str, text_column: str | None, label_column: str | None) -> None:
+def eval_(model_dir: Path, data: str, as_json: bool, truncate: bool, threads: int, fmt: str, text_column: str | None, label_column: str | None, encoding: str) -> None:
     """Score the classifier in MODEL_DIR on labelled DATA: accuracy, macro-F1, per class, confusion."""
     import torch
 
@@ -156,7 +170,7 @@ def eval_(model_dir: Path, data: str, as_json: bool, truncate: bool, threads: in
 
     torch.set_num_threads(threads)
     clf = load_classifier(model_dir)
-    dataset = _read(data, fmt, text_column, label_column)
+    dataset = _read(data, fmt, text_column, label_column, encoding)
     metrics = clf.evaluate(dataset, truncate=truncate)
     if truncate:
         _report_truncated(clf, dataset.texts, dataset.source)
@@ -175,7 +189,8 @@ def _report_truncated(clf: Any, texts: list[str], source: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line: text, labels, probabilities.")
 @_truncate_opt
 @_threads_opt
-def predict(model_dir: Path, file: str, k: int, as_json: bool, truncate: bool, threads: int) -> None:
+@_encoding_opt
+def predict(model_dir: Path, file: str, k: int, as_json: bool, truncate: bool, threads: int, encoding: str) -> None:
     """Label each non-blank line of FILE (or standard input): top-k labels with probabilities."""
     import torch
 
@@ -184,7 +199,7 @@ def predict(model_dir: Path, file: str, k: int, as_json: bool, truncate: bool, t
 
     torch.set_num_threads(threads)
     clf = load_classifier(model_dir)
-    texts = [line for _, line in numbered_lines(read_text(file))]
+    texts = [line for _, line in numbered_lines(read_text(file, encoding))]
     source = "<stdin>" if file == "-" else file
     results = clf.predict(texts, k=k, source=source, truncate=truncate)
     if truncate:

@@ -36,6 +36,7 @@ import numpy as np
 
 from embed.errors import FormatError, OutputError
 from embed.store import ListWords, open_store, write_batches
+from embed.tmp import default_dir_mode
 from embed.vectors import Vectors
 
 logger = logging.getLogger(__name__)
@@ -68,12 +69,18 @@ def check_output_dir(out: str | os.PathLike[str], overwrite: bool = False) -> Pa
 
 @contextlib.contextmanager
 def atomic_dir(out: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory that becomes ``out`` only if the block succeeds."""
+    """Yield a temporary directory that becomes ``out`` only if the block succeeds.
+
+    The directory gets the mode ``mkdir`` would give (``0o777 & ~umask``), not mkdtemp's 0700.
+    """
     out = check_output_dir(out, overwrite)
     parent = out.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    # The PID in the name lets the next run remove what a SIGKILLed one left (embed.tmp).
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=parent))
     try:
+        # mkdtemp makes 0700 whatever the umask; the model should be as readable as a mkdir'd one.
+        os.chmod(tmp, default_dir_mode())
         yield tmp
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))

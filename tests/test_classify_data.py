@@ -38,12 +38,14 @@ def test_every_format_is_detected_and_parsed(tmp_path: Path, name: str, content:
 
 
 def test_kim_file_latin1_is_split_on_newline_only(tmp_path: Path) -> None:
-    # MR is cp1252 with byte 0x85 inside sentences: str.splitlines() would cut there.
+    # Read as Latin-1, byte 0x85 is U+0085 (NEL), where str.splitlines() would cut.
     path = tmp_path / "rt.all"
     path.write_bytes(b"0 it's a mess \x85 truly .\n1 caf\xe9 charm .\n")
-    data = read_dataset(path)
+    data = read_dataset(path, encoding="latin-1")
     assert data.labels == ["0", "1"]
     assert data.texts == ["it's a mess \x85 truly .", "caf\xe9 charm ."]
+    # MR itself is cp1252 (0x85 is an ellipsis there), passed as --encoding cp1252.
+    assert read_dataset(path, encoding="cp1252").texts == ["it's a mess \u2026 truly .", "caf\xe9 charm ."]
 
 
 def test_csv_columns_can_be_named_and_multiline_fields_survive(tmp_path: Path) -> None:

@@ -15,15 +15,20 @@ second TAB, fastText prefixes in another format) is refused with its line number
 than trained on its first label or on ``"a,b"`` as a class of its own. Labels may hold
 spaces (``very negative``).
 
-Files are decoded as UTF-8, falling back to Latin-1 (MR's ``rt-polarity.all`` is
-cp1252), and split on ``\\n`` only: ``str.splitlines`` would also break at U+0085.
+Files are decoded as UTF-8 unless another ``encoding`` is named (MR's ``rt-polarity.all``
+is cp1252: ``--encoding cp1252``). A byte that is not valid UTF-8 becomes U+FFFD and the
+count is logged; a file where more than a fifth of the lines hold such bytes is refused,
+since it is most likely in another encoding. Text is split on ``\\n`` only:
+``str.splitlines`` would also break at U+0085.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -33,12 +38,17 @@ import numpy as np
 
 from embed.errors import FormatError
 
+logger = logging.getLogger(__name__)
+
 FORMATS: tuple[str, ...] = ("auto", "fasttext", "tsv", "csv", "jsonl", "kim")
 _TEXT_COLUMNS = ("text", "review", "sentence", "content")
 _LABEL_COLUMNS = ("label", "class", "category", "sentiment")
 _KIM_LINE = re.compile(r"^(\S+) (.*)$")
 _LABEL_SEPARATORS = re.compile(r"[,;|]")
 _ONE_LABEL = "keep one label per example: multi-label training is not supported"
+MAX_UNDECODABLE_LINES = 0.2
+"""A UTF-8 read refuses a file where more than this share of the non-blank lines hold invalid bytes."""
+_ESCAPED = re.compile("[\udc80-\udcff]")
 
 
 @dataclass
@@ -56,28 +66,70 @@ class Dataset:
         return Dataset([self.texts[i] for i in idx], [self.labels[i] for i in idx], self.source)
 
 
-def decode(raw: bytes) -> str:
-    """UTF-8 (a BOM is dropped) or, failing that, Latin-1, which never fails."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+def check_encoding(encoding: str) -> str:
+    """``encoding`` if Python knows the codec.
 
-
-def read_text(path: str | os.PathLike[str]) -> str:
-    """The decoded content of a file (``-`` is standard input).
+    >>> check_encoding("cp1252")
+    'cp1252'
 
     Raises:
-        FormatError: the file does not exist.
+        FormatError: an unknown codec name.
+    """
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise FormatError(f"unknown encoding {encoding!r}; pass --encoding with a codec name such as utf-8, cp1252 or gbk") from None
+    return encoding
+
+
+def decode(raw: bytes, encoding: str = "utf-8", source: str = "<data>") -> str:
+    """The text of ``raw`` (a UTF-8 BOM is dropped).
+
+    As UTF-8, each invalid byte becomes U+FFFD and the count is logged as a warning; any
+    other ``encoding`` must decode the whole file.
+
+    >>> decode(b"caf\\xc3\\xa9\\nok\\xff\\n1\\n2\\n3\\n4\\n")
+    'café\\nok\\ufffd\\n1\\n2\\n3\\n4\\n'
+    >>> decode(b"caf\\xe9", "cp1252")
+    'café'
+
+    Raises:
+        FormatError: more than :data:`MAX_UNDECODABLE_LINES` of the lines are not UTF-8, the
+            bytes are not valid ``encoding``, or the codec is unknown.
+    """
+    if codecs.lookup(check_encoding(encoding)).name != "utf-8":
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"{source}: byte {exc.start} (0x{raw[exc.start]:02x}) is not valid {encoding}; pass the file's --encoding (e.g. utf-8, cp1252 or gbk)") from None
+    # surrogateescape maps each invalid byte to one lone surrogate, and valid UTF-8 never
+    # yields one, so counting and replacing them is exact and needs no global error handler.
+    text = raw.decode("utf-8-sig", errors="surrogateescape")
+    bad_bytes = len(_ESCAPED.findall(text))
+    if not bad_bytes:
+        return text
+    lines = [line for line in text.split("\n") if line.strip()]
+    bad_lines = sum(1 for line in lines if _ESCAPED.search(line))
+    if bad_lines > MAX_UNDECODABLE_LINES * len(lines):
+        raise FormatError(f"{source}: {bad_lines} of {len(lines)} lines are not valid UTF-8; pass --encoding with the file's encoding (e.g. cp1252 or gbk)")
+    logger.warning("%s: %d byte(s) were not valid UTF-8 and were replaced with U+FFFD; pass --encoding if the file has another encoding (e.g. cp1252)", source, bad_bytes)
+    return _ESCAPED.sub("\ufffd", text)
+
+
+def read_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> str:
+    """The decoded content of a file (``-`` is standard input); see :func:`decode`.
+
+    Raises:
+        FormatError: the file does not exist, or it cannot be decoded (:func:`decode`).
     """
     import sys
 
     if str(path) == "-":
-        return decode(sys.stdin.buffer.read())
+        return decode(sys.stdin.buffer.read(), encoding, "<stdin>")
     p = Path(path)
     if not p.is_file():
         raise FormatError(f"{path}: no such file; pass a labelled data file")
-    return decode(p.read_bytes())
+    return decode(p.read_bytes(), encoding, str(path))
 
 
 def numbered_lines(text: str) -> list[tuple[int, str]]:
@@ -117,15 +169,17 @@ def read_dataset(
     text_column: str | None = None,
     label_column: str | None = None,
     require_labels: bool = True,
+    encoding: str = "utf-8",
 ) -> Dataset:
-    """Read a labelled data file.
+    """Read a labelled data file in ``encoding`` (:func:`decode`).
 
     Raises:
-        FormatError: missing/empty file, unknown format, a line without a label or text,
+        FormatError: missing/empty file, a file that is not in ``encoding`` (or mostly not
+            UTF-8), unknown format, a line without a label or text,
             a CSV/JSONL field that is absent, or an example with several labels.
     """
     path = Path(path)
-    text = read_text(path)
+    text = read_text(path, encoding)
     lines = numbered_lines(text)
     if not lines:
         raise FormatError(f"{path}: holds no examples; pass a file with one labelled text per line")

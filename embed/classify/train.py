@@ -61,6 +61,7 @@ def init_embeddings(vocab: list[str], config: ClassifierConfig, vectors: Vectors
     Raises:
         ConfigError: ``vectors`` have another dimension than ``config.dim``, or a mode
             other than ``rand`` has no vectors.
+        FormatError: a row of ``vectors`` for a word of ``vocab`` holds NaN or inf.
     """
     if config.mode != "rand" and vectors is None:
         raise ConfigError(f"mode {config.mode!r} needs pre-trained vectors; pass --vectors or use --mode rand")
@@ -76,12 +77,26 @@ def init_embeddings(vocab: list[str], config: ClassifierConfig, vectors: Vectors
         if rows:
             ours, theirs = zip(*rows)
             found_rows = torch.from_numpy(np.array(vectors.matrix[list(theirs)], dtype=np.float32))
+            _check_finite(vectors, found_rows, theirs)
             if config.normalize_vectors:  # length of a uniform(-a, a) vector: a * sqrt(dim / 3)
                 norms = found_rows.norm(dim=1, keepdim=True).clamp(min=1e-12)
                 found_rows = found_rows / norms * (UNKNOWN_RANGE * (config.dim / 3) ** 0.5)
             matrix[list(ours)] = found_rows
         found = len(rows)
     return matrix, found
+
+
+def _check_finite(vectors: Vectors, rows: torch.Tensor, indices: Sequence[int]) -> None:
+    """Refuse NaN/inf rows (of a diverged training, say): they would turn every loss NaN.
+
+    Only the rows the classifier uses are read, so a memory-mapped model stays unread.
+    """
+    bad = (~torch.isfinite(rows).all(dim=1)).nonzero().flatten().tolist()
+    if bad:
+        first = min(indices[b] for b in bad)
+        source = vectors.meta.get("path") or vectors.meta.get("source") or "the --vectors"
+        others = f" (and {len(bad) - 1:,} other words of the data)" if len(bad) > 1 else ""
+        raise FormatError(f"{source}: the vector of {vectors.words[first]!r}{others} holds NaN or inf; retrain those vectors with a lower --alpha or pass other --vectors")
 
 
 def training_batches(encoded: list[list[int]], y: np.ndarray, batch_size: int, pads: tuple[int, int, int], rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:

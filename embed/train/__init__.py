@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Iterable
+
+import numpy as np
 
 from embed.config import TrainConfig
 from embed.corpus import Corpus, TokenSpool
@@ -15,9 +18,52 @@ from embed.train.checkpoint import Checkpointer, Snapshot
 from embed.train.distributed import RowSync
 from embed.vocab import Vocab
 
-__all__ = ["train", "get_trainer", "Callbacks", "EpochStats", "TrainResult", "Trainer"]
+__all__ = ["train", "get_trainer", "Callbacks", "DivergedError", "EpochStats", "TrainResult", "Trainer"]
 
 logger = logging.getLogger(__name__)
+
+
+class DivergedError(ConfigError):
+    """The weights went non-finite (NaN or inf): the learning rate is too high for this corpus."""
+
+
+class _DivergenceGuard(Callbacks):
+    """Passes the hooks on, but stops training at the first epoch whose probe loss is not finite.
+
+    The probe loss (:mod:`embed.train.loss`) is a numerically stable function of the
+    weights, so NaN or inf there means NaN or inf in them; stopping at once saves the
+    remaining epochs, which cannot recover.
+    """
+
+    def __init__(self, inner: Callbacks, alpha: float) -> None:
+        self.inner = inner
+        self.alpha = alpha
+
+    def on_train_begin(self, total_words: int, epochs: int) -> None:
+        self.inner.on_train_begin(total_words, epochs)
+
+    def on_progress(self, epoch: int, words: int) -> None:
+        self.inner.on_progress(epoch, words)
+
+    def on_epoch_end(self, stats: EpochStats) -> None:
+        if not math.isfinite(stats.loss):
+            raise DivergedError(f"training diverged at epoch {stats.epoch + 1} (loss {stats.loss}); lower --alpha (now {self.alpha:g})")
+        self.inner.on_epoch_end(stats)
+
+
+def check_finite(result: TrainResult, alpha: float) -> None:
+    """Refuse vectors holding NaN or inf, naming the first such word.
+
+    Raises:
+        DivergedError: some row is not finite.
+    """
+    matrix = result.vectors.matrix
+    step = 65_536  # rows per block: no full-size boolean copy of a large matrix
+    bad = np.concatenate([np.flatnonzero(~np.isfinite(matrix[i : i + step]).all(axis=1)) + i for i in range(0, len(matrix), step)] or [np.zeros(0, np.int64)])
+    if bad.size:
+        word = result.vectors.words[int(bad[0])]
+        others = f" and {bad.size - 1:,} other words" if bad.size > 1 else ""
+        raise DivergedError(f"training diverged: the vector of {word!r}{others} is not finite; lower --alpha (now {alpha:g})")
 
 
 def get_trainer(backend: str) -> Trainer:
@@ -58,9 +104,10 @@ def train(
 
     Raises:
         CorpusError, VocabError, ConfigError: bad input, with a message naming the fix.
+        DivergedError: the loss or the vectors went NaN/inf (checked after every epoch).
     """
     config = config or TrainConfig()
-    callbacks = callbacks or Callbacks()
+    callbacks = _DivergenceGuard(callbacks or Callbacks(), config.start_alpha)
     if isinstance(corpus, (str, os.PathLike)):
         corpus = Corpus(corpus, tokenizer=config.tokenizer, workers=config.workers)
     trainer = get_trainer(config.backend)
@@ -78,6 +125,7 @@ def train(
         vocab = Vocab.build(spool, min_count=config.min_count, max_vocab=config.max_vocab, source=source, count_limit=config.count_limit)
         vocab_seconds = time.perf_counter() - t0
         result = _fit(trainer, spool, vocab, config, callbacks, checkpointer, resume, sync, source)
+        check_finite(result, config.start_alpha)
     finally:
         spool.close()
     result.vocab_seconds = vocab_seconds

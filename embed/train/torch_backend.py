@@ -118,7 +118,11 @@ class TorchTrainer:
         except RuntimeError:  # can only be set before the first parallel op; harmless then
             pass
         try:
-            with tempfile.TemporaryDirectory(prefix="embed-tokens-") as tmp:
+            from embed.tmp import scratch_dir, token_prefix
+
+            # tokens-<pid>-* in the per-user scratch directory: found and removed by the next
+            # ``embed train`` if this process is SIGKILLed (embed.tmp.remove_stale).
+            with tempfile.TemporaryDirectory(prefix=token_prefix(), dir=scratch_dir()) as tmp:
                 return self._fit(corpus, vocab, config, callbacks, device, Path(tmp), checkpointer, resume, sync)
         finally:
             torch.set_num_threads(threads)
