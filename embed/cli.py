@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import json
 import logging
@@ -35,6 +36,27 @@ class EmbedGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted; nothing was written", err=True)
             sys.exit(130)
+        except OSError as exc:  # the disk, the file system or permissions: one line, not a traceback
+            logging.getLogger(__name__).debug("OS error", exc_info=True)
+            raise click.ClickException(_os_error_line(exc)) from None
+
+
+_OS_FIXES = {
+    errno.ENOSPC: "no space left on the device; free some space or write somewhere else (--out)",
+    errno.EDQUOT: "disk quota exceeded; free some space or write somewhere else (--out)",
+    errno.EACCES: "permission denied; check the permissions or use another path",
+    errno.EPERM: "operation not permitted; check the permissions or use another path",
+    errno.EROFS: "read-only file system; write somewhere else (--out)",
+    errno.ENOENT: "no such file or directory; check the path",
+    errno.ENOTDIR: "a part of the path is not a directory; check the path",
+}
+
+
+def _os_error_line(exc: OSError) -> str:
+    """``PATH: what happened; the fix (nothing was written)`` for an OSError that reached the CLI."""
+    where = exc.filename if exc.filename is not None else "writing the output"
+    what = _OS_FIXES.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    return f"{where}: {what} (nothing was written: partial files are removed)"
 
 
 @click.group(cls=EmbedGroup)

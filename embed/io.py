@@ -22,6 +22,7 @@ complete, so an interrupted write leaves nothing at the target path.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -89,6 +90,9 @@ def atomic_dir(out: str | os.PathLike[str], overwrite: bool = False) -> Iterator
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _output_error(out, exc) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -103,10 +107,28 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise _output_error(path, exc) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+_WRITE_FIXES = {
+    errno.ENOSPC: "no space left on the device; free some space or write somewhere else",
+    errno.EDQUOT: "disk quota exceeded; free some space or write somewhere else",
+    errno.EROFS: "read-only file system; write somewhere else",
+    errno.EACCES: "permission denied; make the directory writable or write somewhere else",
+}
+
+
+def _output_error(out: Path, exc: OSError) -> OutputError:
+    """An OSError while writing ``out`` as one line naming it; the partial output is already removed."""
+    what = _WRITE_FIXES.get(exc.errno or 0, f"{exc.strerror or type(exc).__name__}")
+    return OutputError(f"{out}: could not be written ({what}); nothing was written")
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

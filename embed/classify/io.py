@@ -20,7 +20,7 @@ from typing import Any
 
 from embed.classify.classifier import Classifier
 from embed.classify.config import ClassifierConfig
-from embed.errors import ConfigError, FormatError
+from embed.errors import ConfigError, FormatError, OutputError
 from embed.io import atomic_dir, read_versioned_json
 
 CLASSIFIER_FORMAT = "embed-classifier"
@@ -34,12 +34,16 @@ def save_classifier(out: str | os.PathLike[str], clf: Classifier, extra: dict[st
     Raises:
         OutputError: ``out`` exists (without ``overwrite``) or cannot be written.
     """
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     state = {k: v.detach().contiguous().clone() for k, v in clf.model.state_dict().items()}
     meta = {"format": CLASSIFIER_FORMAT, "version": CLASSIFIER_VERSION, "config": clf.config.to_dict(), "info": clf.info, **(extra or {})}
     with atomic_dir(out, overwrite) as tmp:
-        save_file(state, str(tmp / "model.safetensors"), metadata={"format": CLASSIFIER_FORMAT})
+        try:
+            save_file(state, str(tmp / "model.safetensors"), metadata={"format": CLASSIFIER_FORMAT})
+        except SafetensorError as exc:  # e.g. the disk is full; atomic_dir removes the partial directory
+            raise OutputError(f"{out}: could not be written ({str(exc).strip().splitlines()[0]}); nothing was written") from None
         (tmp / "config.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "vocab.txt").write_text("\n".join(clf.vocab) + "\n", encoding="utf-8")
         (tmp / "labels.json").write_text(json.dumps(clf.labels, ensure_ascii=False) + "\n", encoding="utf-8")
