@@ -11,12 +11,19 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi_offline import FastAPIOffline
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 
 from service.deps import require_api_key
 from service.errors import install_error_handlers
 from service.fastpath import WordLookupFastPath
+from service.logs import install_request_id_logging
+from service.metrics import instrument
 from service.middleware import BodyLimit, ResponseHeaders
+from service.openapi import install_openapi
 from service.registry import Registry
 from service.routes import classify, health, models, query, ui
 from service.settings import Settings
@@ -53,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         threading.Thread(target=registry.load_all, name="load-models", daemon=True).start()
         yield
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from this server (no CDN; the machines are offline).
+    app = FastAPIOffline(
         title="embed",
         version="1",
         summary="Nearest words, vectors, similarity and analogies over word2vec models; text classifiers on top of them.",
@@ -62,10 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = registry
     install_error_handlers(app)
-    # Added first = inner: the body limit applies before the fast path reads a body.
-    app.add_middleware(WordLookupFastPath, registry=registry, settings=settings)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(ResponseHeaders)  # outermost of ours: covers the 413s and the fast path's answers
+    install_openapi(app, settings, registry)
+    install_middleware(app, registry, settings)
 
     # No key configured: no dependency at all (each one costs per request, and the schema stays honest).
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)] if settings.api_key is not None else [])
@@ -77,3 +83,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1)
     # Routers outside /v1 (e.g. a web page: app.include_router(ui.router)) need no API key.
     return app
+
+
+def install_middleware(app: FastAPI, registry: Registry, settings: Settings) -> None:
+    """Added first = inner. Outermost to innermost, every layer sees the answers of those inside it:
+
+    request id (every response and log line) > metrics (counts the fast path's answers and the 413s)
+    > security headers (CORS preflights included) > CORS > gzip > body limit (before any body is read)
+    > fast path > FastAPI's routes. 500s from an unhandled error are sent by Starlette outside all of
+    these; ``service/errors.py`` adds the request id to them itself.
+    """
+    app.add_middleware(WordLookupFastPath, registry=registry, settings=settings)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "HEAD"],
+            allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Request-ID"], expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(ResponseHeaders)
+    instrument(app, registry)
+    install_request_id_logging()
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import orjson
+from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -65,10 +66,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 for a body json.loads cannot decode
+            return error_response(422, "invalid_request", f"body is not UTF-8 ({exc.__cause__.reason} at byte {exc.__cause__.start}); send UTF-8 JSON")
         code = _CODES.get(exc.status_code, f"http_{exc.status_code}")
         return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
         logger.exception("unhandled error")
-        return error_response(500, "internal_error", f"internal error ({type(exc).__name__}); see the server log")
+        # Starlette sends this outside every middleware, so the request-id layer never sees it.
+        request_id = correlation_id.get()
+        headers = {"X-Request-ID": request_id} if request_id else None
+        return error_response(500, "internal_error", f"internal error ({type(exc).__name__}); see the server log (request {request_id})", headers)

@@ -25,6 +25,7 @@ class LoadedModel:
     path: Path
     searcher: Searcher
     info: dict[str, Any] = field(default_factory=dict)
+    load_seconds: float = 0.0  # opening and warming; shown by /metrics
 
 
 @dataclass
@@ -105,10 +106,11 @@ class Registry:
         logger.info("loaded %s in %.1fs", what, time.perf_counter() - started)
 
     def _add_model(self, name: str, path: Path) -> None:
+        started = time.perf_counter()
         searcher = Searcher.open(path, self.exact_max_words)
         if self.warm:
             _warm(searcher)
-        self.models[name] = LoadedModel(name, path, searcher, _describe(name, searcher))
+        self.models[name] = LoadedModel(name, path, searcher, _describe(name, searcher), time.perf_counter() - started)
 
     def _add_classifier(self, name: str, path: Path) -> None:
         clf = _load_classifier(path, self.warm)

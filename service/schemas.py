@@ -4,22 +4,57 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
 
 Word = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+# float32 rounding: a value at or past this double becomes inf; one at or under HALF_TINY (in size) becomes 0.
+FLOAT32_OVERFLOW = 3.4028235677973366e38
+FLOAT32_HALF_TINY = 7.006492321624085e-46
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, gt=-FLOAT32_OVERFLOW, lt=FLOAT32_OVERFLOW)]
 MetricName = Literal["cosine", "euclidean"]
 ScoreName = Literal["cosine_similarity", "euclidean_distance"]
-K = Annotated[int, Field(ge=1, le=1000, description="How many neighbours (1-1000).")]
+WordList = Annotated[list[Word], Field(min_length=1, max_length=1000)]
+
+
+def _json_number(value: Any) -> Any:
+    """A count is a JSON number: ``5`` and ``5.0`` pass; ``"5"`` and ``true`` are refused, as the schema says.
+
+    Strict mode alone would refuse ``5.0``, which JSON Schema calls an integer; lax mode would take ``"5"``.
+    """
+    if isinstance(value, (str, bool)):
+        raise ValueError("expected a JSON integer, not a string or boolean")
+    return value
+
+
+K = Annotated[int, Field(ge=1, le=1000, strict=False, description="How many neighbours (1-1000)."), BeforeValidator(_json_number)]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: "5" is not a k, 0 is not false; what the schema says is what is accepted (schemathesis checks both ways)
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _null_or_empty(*names: str) -> dict[str, Any]:
+    return {n: {"type": "null"} if n in ("word", "vector") else {"maxItems": 0} for n in names}
+
+
+# JSON Schema for SimilarQuery._one_kind: the three kinds exclude each other (a null or empty field is absent).
+_ONE_KIND = [
+    {"title": "by word", "required": ["word"], "properties": {"word": {"type": "string"}, **_null_or_empty("positive", "negative", "vector")}},
+    {"title": "word arithmetic", "properties": _null_or_empty("word", "vector"),
+     "anyOf": [{"required": ["positive"], "properties": {"positive": {"minItems": 1}}}, {"required": ["negative"], "properties": {"negative": {"minItems": 1}}}]},
+    {"title": "by vector", "required": ["vector"], "properties": {"vector": {"type": "array"}, **_null_or_empty("word", "positive", "negative")},
+     # cosine (the default metric) needs a vector that is not all zeros once rounded to float32
+     "if": {"required": ["metric"], "properties": {"metric": {"const": "euclidean"}}},
+     "else": {"properties": {"vector": {"contains": {"not": {"minimum": -FLOAT32_HALF_TINY, "maximum": FLOAT32_HALF_TINY}}}}}},
+]
 
 
 # --- requests -----------------------------------------------------------------------------
 class SimilarQuery(_Request):
     """Exactly one of: ``word``; ``positive``/``negative`` word lists; a raw ``vector``."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": _ONE_KIND})
 
     word: Word | None = Field(None, description="Neighbours of this word (itself excluded).")
     positive: list[Word] = Field(default_factory=list, max_length=100, description="Words added (gensim's most_similar rule).")
@@ -40,7 +75,8 @@ class SimilarQuery(_Request):
 class SimilarBatch(_Request):
     """Several queries answered in one request, results in the same order."""
 
-    queries: list[SimilarQuery] = Field(min_length=1, max_length=1000)
+    # The enforced limit is EMBED_MAX_BATCH; service/openapi.py writes it into the served schema.
+    queries: list[SimilarQuery] = Field(min_length=1, max_length=1000, description="At most EMBED_MAX_BATCH queries (default 256).")
 
 
 def _query_or_batch(value: Any) -> str:
@@ -57,21 +93,24 @@ SimilarRequest = Annotated[
 
 
 class VectorsRequest(_Request):
-    words: list[Word] = Field(min_length=1, max_length=1000)
+    words: list[Word] = Field(min_length=1, max_length=1000, description="At most EMBED_MAX_WORDS words (default 1000).")
 
 
 class SimilarityRequest(_Request):
     """Two words, or two word lists (cosine of their mean vectors, gensim's n_similarity)."""
 
-    a: Word | list[Word]
-    b: Word | list[Word]
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"title": "two words", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}},
+        {"title": "two word lists", "properties": {"a": {"type": "array"}, "b": {"type": "array"}}},
+    ]})
+
+    a: Word | WordList
+    b: Word | WordList
 
     @model_validator(mode="after")
     def _same_shape(self) -> "SimilarityRequest":
         if isinstance(self.a, str) != isinstance(self.b, str):
             raise ValueError("'a' and 'b' must both be words or both be lists of words")
-        if isinstance(self.a, list) and (not self.a or not self.b or len(self.a) > 1000 or len(self.b) > 1000):
-            raise ValueError("word lists must hold 1 to 1000 words")
         return self
 
 
@@ -156,8 +195,8 @@ class ModelsResponse(BaseModel):
 class PredictRequest(_Request):
     """Texts to classify, answered in the same order."""
 
-    texts: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(min_length=1, max_length=1000, description="Raw texts; tokenized like the training data.")
-    k: int = Field(1, ge=1, le=1000, description="How many labels per text, most probable first (capped at the number of labels).")
+    texts: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(min_length=1, max_length=1000, description="Raw texts; tokenized like the training data; at most EMBED_MAX_BATCH (default 256).")
+    k: Annotated[int, Field(ge=1, le=1000, strict=False, description="How many labels per text, most probable first (capped at the number of labels)."), BeforeValidator(_json_number)] = 1
     truncate: bool = Field(False, description="Keep the first max_tokens tokens of a longer text instead of answering 422.")
 
 

@@ -8,6 +8,8 @@
   ``Authorization: Bearer KEY``.
 * ``EMBED_MAX_BODY_BYTES`` (default 1 MiB), ``EMBED_MAX_BATCH`` (queries or texts per request, 256),
   ``EMBED_THREADS`` (BLAS/OpenMP/FAISS threads per worker process, 1).
+* ``EMBED_CORS_ORIGINS`` - JSON list of origins allowed to call the API from a browser
+  (e.g. ``'["https://app.example"]'``; ``'["*"]'`` for any); empty (default): no CORS headers.
 * ``EMBED_EXACT_MAX_WORDS`` (default 200,000): up to this vocabulary size a query that does not
   say ``exact`` is answered exactly (a scan); above it by the ANN index, where there is one.
 """
@@ -34,6 +36,7 @@ class Settings(BaseSettings):
     threads: int = Field(1, ge=1)
     exact_max_words: int = Field(200_000, ge=0)
     warm: bool = True
+    cors_origins: list[str] = Field(default_factory=list)
 
     @field_validator("models", "classifiers")
     @classmethod

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from service.deps import ModelDep, RegistryDep, SettingsDep
 from service.errors import ApiError
 from service.routes.query import json_response
-from service.schemas import ERRORS, ModelsResponse, VectorsRequest, VectorsResponse, WordVector
+from service.schemas import ERRORS, ModelInfo, ModelsResponse, VectorsRequest, VectorsResponse, WordVector
 from starlette.responses import Response
 
 router = APIRouter(tags=["models"], responses=ERRORS)
@@ -16,6 +16,11 @@ router = APIRouter(tags=["models"], responses=ERRORS)
 @router.get("/models", response_model=ModelsResponse, summary="Served models: name, vocabulary size, dimension, index, training parameters")
 async def list_models(registry: RegistryDep) -> Response:
     return json_response({"models": [m.info for m in registry.models.values()], "failed": registry.failed("model")})
+
+
+@router.get("/models/{model}", response_model=ModelInfo, summary="One served model: vocabulary size, dimension, index, training parameters")
+async def get_model_info(model: ModelDep) -> Response:
+    return json_response(model.info)
 
 
 @router.get("/models/{model}/vectors/{word:path}", response_model=WordVector, summary="The vector of one word")
