@@ -88,12 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def install_middleware(app: FastAPI, registry: Registry, settings: Settings) -> None:
     """Added first = inner. Outermost to innermost, every layer sees the answers of those inside it:
 
-    request id (every response and log line) > metrics (counts the fast path's answers and the 413s)
-    > security headers (CORS preflights included) > CORS > gzip > body limit (before any body is read)
-    > fast path > FastAPI's routes. 500s from an unhandled error are sent by Starlette outside all of
+    request id (every response and log line) > security headers (CORS preflights included) > CORS > gzip
+    > body limit (before any body is read) > fast path (records its answers in the request metrics)
+    > request metrics > FastAPI's routes. 500s from an unhandled error are sent by Starlette outside all of
     these; ``service/errors.py`` adds the request id to them itself.
     """
-    app.add_middleware(WordLookupFastPath, registry=registry, settings=settings)
+    request_metrics = instrument(app, registry)  # inside the fast path: see service/metrics.py
+    app.add_middleware(WordLookupFastPath, registry=registry, settings=settings, metrics=request_metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:
@@ -102,6 +103,5 @@ def install_middleware(app: FastAPI, registry: Registry, settings: Settings) -> 
             allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Request-ID"], expose_headers=["X-Request-ID"],
         )
     app.add_middleware(ResponseHeaders)
-    instrument(app, registry)
     install_request_id_logging()
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")

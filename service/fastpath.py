@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 
 import orjson
 from pydantic import ValidationError
@@ -20,19 +21,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.deps import header_key
 from service.errors import ApiError
+from service.metrics import RequestMetrics
 from service.registry import Registry
 from service.routes.query import answer, is_cheap
 from service.schemas import SimilarQuery
 from service.settings import Settings
 
 _SIMILAR = re.compile(r"^/v1/models/([^/]+)/similar$")
+_ROUTE = "/v1/models/{model}/similar"  # the route's template: the label FastAPI's answers get
 
 
 class WordLookupFastPath:
     """Answer table-covered by-word queries before the router; delegate everything else."""
 
-    def __init__(self, app: ASGIApp, registry: Registry, settings: Settings) -> None:
-        self.app, self.registry = app, registry
+    def __init__(self, app: ASGIApp, registry: Registry, settings: Settings, metrics: RequestMetrics | None = None) -> None:
+        self.app, self.registry, self.metrics = app, registry, metrics
         self.key = settings.api_key.get_secret_value().encode() if settings.api_key is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,10 +56,13 @@ class WordLookupFastPath:
         except ValidationError:
             query = None
         if query is not None and is_cheap(model, query) and query.word in model.searcher.vectors:
+            started = time.perf_counter()
             payload = orjson.dumps(answer(model, query))
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": payload})
+            if self.metrics is not None:
+                self.metrics.observe(_ROUTE, "POST", "200", time.perf_counter() - started)
             return
         await self.app(scope, _replay(body, receive), send)
 
