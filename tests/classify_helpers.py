@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from embed.classify.config import ClassifierConfig
+from embed.vectors import Vectors
 
 KEYS = {"pos": "splendid", "neg": "dreadful", "mid": "average"}
 FILLER = [f"w{i}" for i in range(60)]
@@ -21,6 +24,12 @@ def planted(n: int, seed: int, labels: tuple[str, ...] = ("pos", "neg", "mid"), 
         texts.append(" ".join(words))
         labs.append(lab)
     return texts, labs
+
+
+def planted_vectors() -> Vectors:
+    """16-dim vectors for the filler words and the keywords, seeded (normal, sigma 0.3)."""
+    words = [*FILLER, *KEYS.values()]
+    return Vectors.from_arrays(words, np.random.default_rng(0).normal(0, 0.3, (len(words), 16)).astype(np.float32))
 
 
 def small_config(**kw: object) -> ClassifierConfig:

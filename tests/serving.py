@@ -18,6 +18,9 @@ it sends SIGTERM and waits for a graceful shutdown (then kills after 15 s).
 
 ``start_server(...)`` takes the same arguments and returns a :class:`Server` (``url``,
 ``process``, ``log()``, ``stop()``) for tests that signal the process themselves.
+
+``wait_loaded(url, headers=None)`` polls ``/readyz`` of a server started with ``wait_ready=False``
+until loading is over (ready, degraded or failed) and returns that response.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -129,3 +133,15 @@ def run_server(
         server.stop()
         with contextlib.suppress(OSError):
             server.log_path.unlink()
+
+
+def wait_loaded(url: str, headers: Any = None, timeout: float = 30.0) -> httpx.Response:
+    """The first ``/readyz`` answer whose status is no longer ``loading`` (``headers``: sent with each poll)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = httpx.get(f"{url}/readyz", headers=headers)
+        if r.json()["status"] != "loading":
+            return r
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url}: still loading after {timeout:.0f} s")
+        time.sleep(0.1)

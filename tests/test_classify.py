@@ -15,7 +15,7 @@ from embed.classify.optim import RowAdadelta
 from embed.classify.train import cross_validate
 from embed.errors import ConfigError, FormatError, OutputError
 from embed.vectors import Vectors
-from tests.classify_helpers import FILLER, KEYS, planted, small_config
+from tests.classify_helpers import FILLER, KEYS, planted, planted_vectors, small_config
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +27,7 @@ def data() -> tuple[Dataset, Dataset]:
 @pytest.fixture(scope="module")
 def vectors() -> Vectors:
     """16-dim vectors for the filler words and the keywords, seeded."""
-    words = [*FILLER, *KEYS.values()]
-    rng = np.random.default_rng(0)
-    return Vectors.from_arrays(words, rng.normal(0, 0.3, (len(words), 16)).astype(np.float32))
+    return planted_vectors()
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,12 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from embed.cli import main
 from embed.io import save_vectors
-from embed.vectors import Vectors
-from tests.classify_helpers import FILLER, KEYS, planted
+from tests.classify_helpers import planted, planted_vectors
 
 SMALL = ["--num-filters", "8", "--epochs", "5", "--threads", "1", "--batch-size", "25", "--quiet"]
 
@@ -27,9 +25,7 @@ def _fasttext(path: Path, n: int, seed: int) -> Path:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("cli")
-    words = [*FILLER, *KEYS.values()]
-    vecs = Vectors.from_arrays(words, np.random.default_rng(0).normal(0, 0.3, (len(words), 16)))
-    save_vectors(vecs, d / "vecs.txt", binary=False)
+    save_vectors(planted_vectors(), d / "vecs.txt", binary=False)
     return {"dir": d, "train": _fasttext(d / "train.txt", 300, 1), "test": _fasttext(d / "test.txt", 60, 2), "vectors": d / "vecs.txt"}
 
 

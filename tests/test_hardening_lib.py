@@ -21,7 +21,7 @@ from embed.cli import main
 from embed.errors import FormatError
 from embed.io import save_vectors
 from embed.vectors import Vectors
-from tests.classify_helpers import FILLER, KEYS, planted
+from tests.classify_helpers import planted, planted_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--num-filters", "8", "--epochs", "2", "--threads", "1", "--batch-size", "25", "--quiet"]
@@ -65,9 +65,7 @@ def test_a_named_encoding_must_decode_the_whole_file(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def cli_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("hardening")
-    words = [*FILLER, *KEYS.values()]
-    vecs = Vectors.from_arrays(words, np.random.default_rng(0).normal(0, 0.3, (len(words), 16)))
-    save_vectors(vecs, d / "vecs.txt", binary=False)
+    save_vectors(planted_vectors(), d / "vecs.txt", binary=False)
     texts, labels = planted(120, 1)
     # cp1252: "é" (0xe9) and the ellipsis (0x85) are not UTF-8, on every line
     train = d / "train.kim"
@@ -143,9 +141,10 @@ def test_library_refuses_non_finite_vectors_naming_the_word() -> None:
 def nan_model_dir(tmp_path: Path) -> Path:
     from embed.io import save_model_dir
 
-    words = [*FILLER, *KEYS.values()]
+    vectors = planted_vectors()
+    words = vectors.words
     out = tmp_path / "vecs"
-    save_model_dir(out, Vectors.from_arrays(words, np.random.default_rng(0).normal(0, 0.3, (len(words), 16)).astype(np.float32)), {})
+    save_model_dir(out, vectors, {})
     matrix = np.load(out / "vectors.npy", mmap_mode="r+")
     matrix[words.index("dreadful")] = np.nan  # as a diverged run's weights
     matrix[words.index("w7"), 3] = np.inf

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import embed
 from embed.io import save_model_dir
 from embed.vectors import Vectors
-from tests.serving import run_server
+from tests.serving import run_server, wait_loaded
 
 WORDS = ["god", "king", "water", "lord", "david"]
 
@@ -156,22 +155,9 @@ def test_failed_model_load_is_reported(tmp_path: Path) -> None:
     broken.mkdir()
     (broken / "meta.json").write_text("{not json")
     with run_server({"broken": broken}, wait_ready=False) as url:
-        for _ in range(300):
-            r = httpx.get(f"{url}/readyz")
-            if r.json()["status"] != "loading":
-                break
-            time.sleep(0.1)
+        r = wait_loaded(url)
         assert r.status_code == 503 and r.json()["status"] == "failed" and "meta.json: not valid JSON" in r.json()["detail"]
         assert r.json()["failed"] == {"models": ["broken"], "classifiers": []}
-
-
-def _wait_loaded(url: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    for _ in range(300):
-        r = httpx.get(f"{url}/readyz", headers=headers)
-        if r.json()["status"] != "loading":
-            return r
-        time.sleep(0.1)
-    raise AssertionError("still loading")
 
 
 def test_one_broken_model_does_not_keep_the_others_offline(tmp_path: Path, rand_dir: Path) -> None:
@@ -180,10 +166,10 @@ def test_one_broken_model_does_not_keep_the_others_offline(tmp_path: Path, rand_
     broken.mkdir()
     (broken / "meta.json").write_text(json.dumps({"format": "embed-model", "version": 1, "vectors_file": "../../../../etc/passwd"}))
     with run_server({"rand": rand_dir, "broken": broken}, wait_ready=False, env={"EMBED_API_KEY": "k"}) as url:
-        r = _wait_loaded(url)
+        r = wait_loaded(url)
         assert r.status_code == 200 and r.json()["status"] == "degraded" and r.json()["failed"] == {"models": ["broken"], "classifiers": []}
         assert "passwd" not in r.text and "root:" not in r.text and "/" not in r.json()["detail"]
-        keyed = _wait_loaded(url, {"X-API-Key": "k"}).json()
+        keyed = wait_loaded(url, {"X-API-Key": "k"}).json()
         assert "must be a file name inside the model directory" in keyed["detail"] and "root:" not in json.dumps(keyed)
         models = httpx.get(f"{url}/v1/models", headers={"X-API-Key": "k"}).json()
         assert [m["name"] for m in models["models"]] == ["rand"] and models["failed"] == ["broken"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 import embed
 from embed.errors import FormatError
 from embed.index import load_index
-from tests.serving import Server, run_server, start_server
+from tests.serving import Server, run_server, start_server, wait_loaded
 
 KEY = {"X-API-Key": "k"}
 LIMIT = 4096
@@ -93,11 +92,7 @@ def test_damaged_table_is_refused_at_open(kjv_indexed: Path, tmp_path: Path, bad
 def test_damaged_table_fails_its_model_only(kjv_indexed: Path, tmp_path: Path) -> None:
     damaged = _damaged_copy(kjv_indexed, tmp_path / "kjv", -1)
     with run_server({"kjv": kjv_indexed, "bad": damaged}, wait_ready=False, env={"EMBED_API_KEY": "k"}) as url:
-        for _ in range(300):
-            r = httpx.get(f"{url}/readyz", headers=KEY)
-            if r.json()["status"] != "loading":
-                break
-            time.sleep(0.1)
+        r = wait_loaded(url, KEY)
         assert r.status_code == 200 and r.json()["status"] == "degraded", r.text
         assert r.json()["failed"] == {"models": ["bad"], "classifiers": []} and "table_cosine_ids.npy: neighbour id -1" in r.json()["detail"]
         two_keys = httpx.get(f"{url}/readyz", headers=[("X-API-Key", "k"), ("X-API-Key", "other")])
@@ -159,11 +154,7 @@ def test_retry_after_on_503_while_loading(kjv_indexed: Path, tmp_path: Path) -> 
         assert busy.status_code == 503 and busy.json()["error"]["code"] == "not_ready" and busy.headers["retry-after"] == "5"
         with open(meta, "w", encoding="utf-8") as fifo:  # the loader is blocked opening it: this lets it go on
             fifo.write(text)
-        for _ in range(300):
-            ready = httpx.get(server.url + "/readyz")
-            if ready.status_code == 200:
-                break
-            time.sleep(0.1)
+        ready = wait_loaded(server.url)
         assert ready.status_code == 200 and "retry-after" not in ready.headers
         assert httpx.post(server.url + "/v1/models/kjv/similar", json={"word": "god", "k": 3}).status_code == 200
     finally:
@@ -174,11 +165,7 @@ def test_retry_after_on_503_while_loading(kjv_indexed: Path, tmp_path: Path) -> 
 def test_retry_after_when_every_model_failed(kjv_indexed: Path, tmp_path: Path) -> None:
     damaged = _damaged_copy(kjv_indexed, tmp_path / "kjv", -1)
     with run_server({"bad": damaged}, wait_ready=False) as url:
-        for _ in range(300):
-            r = httpx.get(f"{url}/readyz")
-            if r.json()["status"] != "loading":
-                break
-            time.sleep(0.1)
+        r = wait_loaded(url)
         assert r.status_code == 503 and r.json()["status"] == "failed" and r.headers["retry-after"] == "5"
 
 
