@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import errno
 import functools
 import json
 import logging
@@ -20,7 +19,7 @@ from typing import Any
 
 import click
 
-from embed.errors import ConfigError, EmbedError
+from embed.errors import ConfigError, EmbedError, describe_os_error
 
 DEFAULT_SHOW = {"en": ("king", "god", "water", "love"), "zh": ("曹操", "宝玉", "悟空", "江")}
 
@@ -41,22 +40,10 @@ class EmbedGroup(click.Group):
             raise click.ClickException(_os_error_line(exc)) from None
 
 
-_OS_FIXES = {
-    errno.ENOSPC: "no space left on the device; free some space or write somewhere else (--out)",
-    errno.EDQUOT: "disk quota exceeded; free some space or write somewhere else (--out)",
-    errno.EACCES: "permission denied; check the permissions or use another path",
-    errno.EPERM: "operation not permitted; check the permissions or use another path",
-    errno.EROFS: "read-only file system; write somewhere else (--out)",
-    errno.ENOENT: "no such file or directory; check the path",
-    errno.ENOTDIR: "a part of the path is not a directory; check the path",
-}
-
-
 def _os_error_line(exc: OSError) -> str:
     """``PATH: what happened; the fix (nothing was written)`` for an OSError that reached the CLI."""
     where = exc.filename if exc.filename is not None else "writing the output"
-    what = _OS_FIXES.get(exc.errno or 0, exc.strerror or type(exc).__name__)
-    return f"{where}: {what} (nothing was written: partial files are removed)"
+    return f"{where}: {describe_os_error(exc)} (nothing was written: partial files are removed)"
 
 
 @click.group(cls=EmbedGroup)
@@ -227,18 +214,18 @@ def train(
         checkpointer.remove()  # the model is complete: the snapshots have served their purpose
     scores: dict[str, Any] = {}
     if not no_eval:  # after the save: an evaluation problem never costs the trained model
-        scores = _evaluate_saved(out, vectors, meta)
+        scores = _evaluate_saved(out, vectors)
     if show is None:
         show = ",".join(DEFAULT_SHOW["zh" if config.tokenizer == "jieba" else "en"])
     _print_summary(out, result, scores, [w.strip() for w in show.split(",") if w.strip()])
 
 
-def _evaluate_saved(out: Path, vectors: Any, meta: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate on the model language's default sets and record the scores in ``meta.json``."""
+def _evaluate_saved(out: Path, vectors: Any) -> dict[str, Any]:
+    """Evaluate on the model language's default sets (:func:`embed.train.train` recorded the tokenizer) and
+    record the scores in ``meta.json``."""
     from embed.evaluate import evaluate as run_eval
     from embed.io import update_meta
 
-    vectors.meta.setdefault("tokenizer", meta["tokenizer"])
     try:
         scores = run_eval(vectors).to_dict()
     except EmbedError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Sequence
 
 
@@ -49,8 +50,26 @@ class NotInVocabError(EmbedError, KeyError):
             self._suggestions = list(self._suggestions())
         return list(self._suggestions)
 
+    @property
+    def hint(self) -> str:
+        """``"; did you mean 'king', 'kings'?"``, or ``""`` without suggestions: the end of the message."""
+        return "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?" if self.suggestions else ""
+
     def __str__(self) -> str:
-        text = f"word {self.word!r} is not in the vocabulary"
-        if self.suggestions:
-            text += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
-        return text
+        return f"word {self.word!r} is not in the vocabulary{self.hint}"
+
+
+_OS_FIXES = {
+    errno.ENOSPC: "no space left on the device; free some space or write somewhere else",
+    errno.EDQUOT: "disk quota exceeded; free some space or write somewhere else",
+    errno.EROFS: "read-only file system; write somewhere else",
+    errno.EACCES: "permission denied; check the permissions or use another path",
+    errno.EPERM: "operation not permitted; check the permissions or use another path",
+    errno.ENOENT: "no such file or directory; check the path",
+    errno.ENOTDIR: "a part of the path is not a directory; check the path",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """What an OSError means for the user and the fix (``no space left on the device; free some space ...``)."""
+    return _OS_FIXES.get(exc.errno or 0, exc.strerror or type(exc).__name__)

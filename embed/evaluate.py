@@ -189,7 +189,7 @@ def _nan_to_zero(x: float) -> float:
 
 def language(vectors: "Vectors") -> str:
     """``zh`` for a jieba-tokenized model or a vocabulary mostly of CJK words, else ``en``."""
-    if vectors.meta.get("tokenizer") == "jieba":
+    if vectors.tokenizer == "jieba":
         return "zh"
     top = [vectors.vocab[i] for i in range(min(1000, len(vectors)))]
     cjk = sum(any(unicodedata.name(ch, "").startswith("CJK UNIFIED") for ch in w) for w in top)

@@ -22,7 +22,6 @@ complete, so an interrupted write leaves nothing at the target path.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -35,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from embed.errors import FormatError, OutputError
+from embed.errors import FormatError, OutputError, describe_os_error
 from embed.store import ListWords, open_store, write_batches
 from embed.tmp import default_dir_mode
 from embed.vectors import Vectors
@@ -117,18 +116,9 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-_WRITE_FIXES = {
-    errno.ENOSPC: "no space left on the device; free some space or write somewhere else",
-    errno.EDQUOT: "disk quota exceeded; free some space or write somewhere else",
-    errno.EROFS: "read-only file system; write somewhere else",
-    errno.EACCES: "permission denied; make the directory writable or write somewhere else",
-}
-
-
 def _output_error(out: Path, exc: OSError) -> OutputError:
     """An OSError while writing ``out`` as one line naming it; the partial output is already removed."""
-    what = _WRITE_FIXES.get(exc.errno or 0, f"{exc.strerror or type(exc).__name__}")
-    return OutputError(f"{out}: could not be written ({what}); nothing was written")
+    return OutputError(f"{out}: could not be written ({describe_os_error(exc)}); nothing was written")
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

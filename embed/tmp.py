@@ -48,11 +48,6 @@ def default_dir_mode() -> int:
     return 0o777 & ~current_umask()
 
 
-def default_file_mode() -> int:
-    """``0o666 & ~umask``: the mode ``open`` gives, which ``tempfile.mkstemp``'s 0600 does not."""
-    return 0o666 & ~current_umask()
-
-
 def scratch_dir() -> Path:
     """``$TMPDIR/embed-<uid>/`` (created 0700): where training keeps its temporary token files.
 
@@ -60,15 +55,24 @@ def scratch_dir() -> Path:
         OutputError: the path exists but is not a directory owned by this user (another
             user could read or plant files there).
     """
-    path = Path(tempfile.gettempdir()) / f"embed-{os.getuid()}"
+    path = _scratch_path()
     try:
         path.mkdir(mode=0o700, exist_ok=True)
-        st = path.lstat()
+        owned = _owned_dir(path)
     except OSError as exc:
         raise OutputError(f"{path}: cannot create the scratch directory ({exc.strerror}); set TMPDIR to a writable directory") from None
-    if not path.is_dir() or path.is_symlink() or st.st_uid != os.getuid():
+    if not owned:
         raise OutputError(f"{path}: exists but is not a directory owned by you; remove it or set TMPDIR to another directory")
     return path
+
+
+def _scratch_path() -> Path:
+    return Path(tempfile.gettempdir()) / f"embed-{os.getuid()}"
+
+
+def _owned_dir(path: Path) -> bool:
+    """A real directory (not a symlink) owned by this user."""
+    return path.is_dir() and not path.is_symlink() and path.lstat().st_uid == os.getuid()
 
 
 def token_prefix() -> str:
@@ -126,8 +130,7 @@ def remove_stale(out: str | os.PathLike[str] | None = None) -> list[Path]:
     """
     removed: list[Path] = []
     candidates: list[tuple[Path, str]] = []
-    base = Path(tempfile.gettempdir()) / f"embed-{os.getuid()}"
-    if base.is_dir() and not base.is_symlink() and base.lstat().st_uid == os.getuid():
+    if _owned_dir(base := _scratch_path()):
         candidates.append((base, TOKENS_PREFIX))
     if out is not None:
         out = Path(out).absolute()

@@ -166,15 +166,20 @@ class Vectors:
         return self._fingerprint
 
     @property
+    def tokenizer(self) -> str | None:
+        """The tokenizer the vectors were trained with (``meta["tokenizer"]``, else ``meta["params"]["tokenizer"]``);
+        None for imported vectors files, which record none."""
+        params = self.meta.get("params")
+        return self.meta.get("tokenizer", params.get("tokenizer") if isinstance(params, dict) else None)
+
+    @property
     def folds_case(self) -> bool:
-        """True when the model's tokenizer lower-cased its corpus (``meta["tokenizer"]`` or ``meta["params"]["tokenizer"]``
-        is ``simple`` or ``jieba``): a word not found as given is then looked up as ``word.lower()``.
+        """True when the model's :attr:`tokenizer` lower-cased its corpus (``simple`` or ``jieba``): a word
+        not found as given is then looked up as ``word.lower()``.
 
         Imported vectors files record no tokenizer and keep case; so do ``whitespace`` models.
         """
-        params = self.meta.get("params")
-        tokenizer = self.meta.get("tokenizer", params.get("tokenizer") if isinstance(params, dict) else None)
-        return tokenizer in FOLDING_TOKENIZERS
+        return self.tokenizer in FOLDING_TOKENIZERS
 
     def __len__(self) -> int:
         return len(self.vocab)

@@ -52,9 +52,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotInVocabError)
     async def _oov(_: Request, exc: NotInVocabError) -> Response:
-        suggestions = exc.suggestions
-        hint = "; did you mean " + ", ".join(repr(w) for w in suggestions) + "?" if suggestions else ""
-        return error_response(404, "word_not_found", f"word {exc.word!r} is not in the model's vocabulary{hint}", suggestions=suggestions)
+        return error_response(404, "word_not_found", f"word {exc.word!r} is not in the model's vocabulary{exc.hint}", suggestions=exc.suggestions)
 
     @app.exception_handler(ConfigError)
     async def _config(_: Request, exc: ConfigError) -> Response:
