@@ -35,7 +35,8 @@ def normalise(matrix: np.ndarray) -> np.ndarray:
     """
     m = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(m, axis=1, keepdims=True)
-    return np.ascontiguousarray(m / np.where(norms == 0, 1, norms), dtype=np.float32)
+    with np.errstate(invalid="ignore"):  # a NaN/inf row (allow_nonfinite) stays NaN: the searcher never answers it
+        return np.ascontiguousarray(m / np.where(norms == 0, 1, norms), dtype=np.float32)
 
 
 def exact_topk(
@@ -144,10 +145,11 @@ def exact_search(
         rows = np.asarray(matrix[start:stop], dtype=np.float32)
         prod = q @ rows.T  # (q, b)
         nrm = np.asarray(norms[start:stop], dtype=np.float32)
-        if metric == "cosine":
-            key = prod * (-inverse_norms(nrm))
-        else:
-            key = (nrm * nrm)[None, :] - 2.0 * prod  # + |q|^2 after the top-k
+        with np.errstate(invalid="ignore", over="ignore"):  # rows with NaN/inf (allow_nonfinite) rank last
+            if metric == "cosine":
+                key = prod * (-inverse_norms(nrm))
+            else:
+                key = (nrm * nrm)[None, :] - 2.0 * prod  # + |q|^2 after the top-k
         kk = min(k, stop - start)
         part = np.argpartition(key, kk - 1, axis=1)[:, :kk] if kk < stop - start else np.broadcast_to(np.arange(stop - start), (q.shape[0], stop - start))
         cand_keys.append(np.take_along_axis(key, part, axis=1))

@@ -10,6 +10,7 @@ vocabulary has at most :data:`embed.index.EXACT_MAX_WORDS` words - and the ANN i
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embed.errors import ConfigError
+from embed.errors import ConfigError, NotInVocabError
 from embed.index import EXACT_MAX_WORDS, IndexConfig, WordIndex, load_index
 from embed.neighbours import Metric, check_metric
 from embed.vectors import Vectors
@@ -57,6 +58,8 @@ class Searcher:
         self.exact_max_words = EXACT_MAX_WORDS if exact_max_words is None else exact_max_words
         # Without a built index: no tables, exact search only.
         self.index = index if index is not None else WordIndex(IndexConfig(kind="flat"), {}, None).attach(vectors)
+        # Rows holding NaN/inf (an import with allow_nonfinite) have no score: never answered, never a query.
+        self._nonfinite = int(np.count_nonzero(~np.isfinite(vectors.norms)))
 
     @classmethod
     def open(cls, model_dir: str | Path, exact_max_words: int | None = None) -> "Searcher":
@@ -110,8 +113,8 @@ class Searcher:
         if method == "3cosadd":
             return self.by_words([b, c], [a], k, "cosine", exact)
         if method == "3cosmul":
-            res = self.vectors.analogy(a, b, c, topn=k, method="3cosmul")
-            return Hits([w for w, _ in res], [s for _, s in res], "3cosmul")
+            res = [(w, s) for w, s in self.vectors.analogy(a, b, c, topn=k + self._nonfinite, method="3cosmul") if math.isfinite(s)]
+            return Hits([w for w, _ in res[:k]], [s for _, s in res[:k]], "3cosmul")
         raise ConfigError(f"method must be '3cosadd' or '3cosmul', got {method!r}")
 
     def batch(self, queries: Sequence[Query]) -> list[Hits]:
@@ -120,29 +123,33 @@ class Searcher:
         Raises:
             NotInVocabError, ConfigError: as the single-query methods (the first bad query).
         """
-        out: list[Hits | None] = [None] * len(queries)
+        out = self.batch_or_errors(queries)
+        for h in out:
+            if isinstance(h, (NotInVocabError, ConfigError)):
+                raise h
+        return out  # type: ignore[return-value]  # no errors left: all Hits
+
+    def batch_or_errors(self, queries: Sequence[Query]) -> list[Hits | NotInVocabError | ConfigError]:
+        """As :meth:`batch`, but a bad query's place holds its error and the other queries are answered."""
+        out: list[Hits | NotInVocabError | ConfigError | None] = [None] * len(queries)
         groups: dict[tuple[str, bool], list[tuple[int, np.ndarray, set[int], int]]] = defaultdict(list)
         for i, q in enumerate(queries):
-            check_metric(q.metric)
-            if q.word is not None:
-                row = self.row(q.word)
-                hit = self.index.lookup(row, q.k, q.metric)
-                if hit is not None:
-                    out[i] = Hits([self.vectors.word(j) for j in hit[0].tolist()], hit[1].tolist(), "table")
-                    continue
-                vec, exclude = self.vectors.query_vector([q.word], [], q.metric)
-            elif q.vector is not None:
-                vec, exclude = self._vector(q.vector, q.metric), set()
+            try:
+                prepared = self._prepare(q)
+            except (NotInVocabError, ConfigError) as e:
+                out[i] = e
+                continue
+            if isinstance(prepared, Hits):
+                out[i] = prepared
             else:
-                vec, exclude = self.vectors.query_vector(list(q.positive), list(q.negative), q.metric)
-            groups[(q.metric, self.use_exact(q.exact, q.metric))].append((i, vec, exclude, q.k))
+                groups[(q.metric, self.use_exact(q.exact, q.metric))].append((i, *prepared, q.k))
         for (metric, exact), items in groups.items():
-            k_all = max(k + len(ex) for _, _, ex, k in items)
+            k_all = max(k + len(ex) for _, _, ex, k in items) + self._nonfinite
             ids, scores, method = self.index.search(np.stack([v for _, v, _, _ in items]), k_all, metric, exact)  # type: ignore[arg-type]
             for (i, _, exclude, k), row_ids, row_scores in zip(items, ids.tolist(), scores.tolist()):
                 words, kept = [], []
                 for j, s in zip(row_ids, row_scores):
-                    if j < 0 or j in exclude:
+                    if j < 0 or j in exclude or not math.isfinite(s):
                         continue
                     words.append(self.vectors.word(j))
                     kept.append(s)
@@ -150,6 +157,24 @@ class Searcher:
                         break
                 out[i] = Hits(words, kept, method)
         return [h for h in out if h is not None]
+
+    def _prepare(self, q: Query) -> Hits | tuple[np.ndarray, set[int]]:
+        """A table's answer, or the query vector and the rows to leave out of its results."""
+        check_metric(q.metric)
+        if q.word is not None:
+            row = self.row(q.word)
+            hit = self.index.lookup(row, q.k, q.metric)
+            if hit is not None and (not self._nonfinite or np.isfinite(hit[1]).all()):  # else: the scan below skips NaN rows
+                return Hits([self.vectors.word(j) for j in hit[0].tolist()], hit[1].tolist(), "table")
+            vec, rows = self.vectors.query_vector([q.word], [], q.metric)
+        elif q.vector is not None:
+            return self._vector(q.vector, q.metric), set()
+        else:
+            vec, rows = self.vectors.query_vector(list(q.positive), list(q.negative), q.metric)
+        if self._nonfinite and not np.isfinite(vec).all():
+            bad = [self.vectors.word(r) for r in sorted(rows) if not math.isfinite(float(self.vectors.norms[r]))]
+            raise ConfigError(f"the vector of {', '.join(map(repr, bad))} holds NaN or inf (imported with allow_nonfinite); it has no neighbours")
+        return vec, rows
 
     def _vector(self, vector: Sequence[float] | np.ndarray, metric: str) -> np.ndarray:
         q = np.asarray(vector, dtype=np.float32).reshape(-1)

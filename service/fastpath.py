@@ -19,6 +19,7 @@ import orjson
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from embed.errors import ConfigError, NotInVocabError
 from service.deps import header_key
 from service.errors import ApiError
 from service.metrics import RequestMetrics
@@ -55,9 +56,14 @@ class WordLookupFastPath:
             query = SimilarQuery.model_validate_json(body)
         except ValidationError:
             query = None
+        payload = None
         if query is not None and is_cheap(model, query) and query.word in model.searcher.vectors:
             started = time.perf_counter()
-            payload = orjson.dumps(answer(model, query))
+            try:
+                payload = orjson.dumps(answer(model, query))
+            except (ConfigError, NotInVocabError):
+                pass  # the routes answer with the JSON error (e.g. a NaN row imported with allow_nonfinite)
+        if payload is not None:
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": payload})

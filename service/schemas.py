@@ -141,9 +141,23 @@ class SimilarResponse(BaseModel):
     results: list[Neighbour]
 
 
+class ItemErrorBody(BaseModel):
+    status: int = Field(description="The HTTP status this query would have had on its own (404 unknown word, 422 invalid).")
+    code: str
+    message: str
+    suggestions: list[str] | None = Field(None, description="For an unknown word: vocabulary words spelled like it.")
+
+
+class ItemError(BaseModel):
+    """One query of a batch that could not be answered; the others are."""
+
+    error: ItemErrorBody
+
+
 class SimilarBatchResponse(BaseModel):
     model: str
-    results: list[SimilarResponse]
+    results: list[SimilarResponse | ItemError] = Field(description="One entry per query, in order: its answer, or its error.")
+    errors: int = Field(description="How many entries are errors (0: every query answered).")
 
 
 class WordVector(BaseModel):

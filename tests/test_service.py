@@ -81,6 +81,25 @@ def test_similar_arithmetic_vector_and_batch(client: httpx.Client, kjv: Vectors)
     queries = [{"word": "god"}, {"vector": vec, "k": 7}, {"positive": ["king"], "negative": ["man"], "metric": "euclidean"}]
     batch = client.post(url, json={"queries": queries}).json()
     assert [r for r in batch["results"]] == [client.post(url, json=q).json() for q in queries]
+    assert batch["errors"] == 0
+
+
+def test_batch_answers_the_good_queries_and_marks_the_bad(client: httpx.Client) -> None:
+    """One unknown word or wrong-sized vector costs its own entry, not the batch (the others as alone)."""
+    url = "/v1/models/kjv/similar"
+    good = [{"word": "god", "k": 3}, {"positive": ["king"], "negative": ["man"], "k": 4}]
+    bad = [{"word": "godd"}, {"vector": [0.5] * 7}, {"positive": ["king", "qwzx"]}]
+    r = client.post(url, json={"queries": [good[0], bad[0], bad[1], good[1], bad[2]]})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["errors"] == 3 and len(body["results"]) == 5
+    assert [body["results"][0], body["results"][3]] == [client.post(url, json=q).json() for q in good]
+    for got, query in zip([body["results"][i] for i in (1, 2, 4)], bad):
+        alone = client.post(url, json=query)  # the same error it gets on its own
+        assert got["error"]["status"] == alone.status_code and got["error"]["code"] == alone.json()["error"]["code"]
+        assert got["error"]["message"] == alone.json()["error"]["message"]
+    assert "god" in body["results"][1]["error"]["suggestions"] and body["results"][1]["error"]["status"] == 404
+    assert "7 values" in body["results"][2]["error"]["message"] and body["results"][2]["error"]["status"] == 422
 
 
 def test_approximate_queries_use_hnsw_with_high_recall(client: httpx.Client, kjv: Vectors) -> None:

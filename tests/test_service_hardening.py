@@ -180,3 +180,44 @@ def test_two_different_api_keys_are_refused_on_both_paths(server: Server, keys: 
     assert same.status_code == 200
     # /readyz shows load errors only to a caller with the key: two different keys are not that caller
     assert httpx.get(server.url + "/readyz", headers=[("X-API-Key", keys[0]), ("X-API-Key", keys[1])]).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def nonfinite_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """300 random rows, two of them NaN/inf, imported with allow_nonfinite and indexed (table + HNSW)."""
+    from click.testing import CliRunner
+
+    from embed.cli import main
+
+    root = tmp_path_factory.mktemp("nonfinite")
+    m = np.random.default_rng(0).standard_normal((300, 8))
+    m[5, 2], m[9, 0] = np.nan, np.inf
+    lines = ["300 8"] + [f"w{i} " + " ".join(repr(float(x)) for x in row) for i, row in enumerate(m)]
+    (root / "v.txt").write_text("\n".join(lines) + "\n")
+    for args in (["import", str(root / "v.txt"), "--out", str(root / "m"), "--allow-nonfinite", "-q"], ["index", str(root / "m")]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 0, r.output
+    return root / "m"
+
+
+def test_rows_with_nan_or_inf_are_never_served(nonfinite_model: Path) -> None:
+    """Item 4: no NaN score or null in any answer; a NaN row as the query is a 422 naming the word."""
+    with run_server({"m": nonfinite_model}) as url:
+        base = f"{url}/v1/models/m"
+        for query in ({"word": "w1", "k": 50}, {"word": "w1", "k": 50, "exact": False}, {"word": "w1", "k": 299, "metric": "euclidean"},
+                      {"positive": ["w1", "w2"], "k": 50}, {"vector": [1.0] * 8, "k": 299}):
+            body = httpx.post(f"{base}/similar", json=query).json()
+            words = [r["word"] for r in body["results"]]
+            assert "w5" not in words and "w9" not in words, query
+            assert all(isinstance(r["score"], float) and np.isfinite(r["score"]) for r in body["results"]), query
+            assert len(words) == min(query["k"], 298 - ("word" in query) - 2 * ("positive" in query)), query
+        for path, body in (("/similar", {"word": "w5"}), ("/similar", {"positive": ["w1", "w9"]}), ("/similarity", {"a": "w1", "b": "w5"}),
+                           ("/vectors", {"words": ["w1", "w9"]}), ("/analogy", {"a": "w5", "b": "w1", "c": "w2"})):
+            r = httpx.post(base + path, json=body)
+            assert r.status_code == 422, (path, r.text)
+            assert "NaN or inf" in r.json()["error"]["message"] and ("'w5'" in r.text or "'w9'" in r.text or path == "/similarity")
+        assert httpx.get(f"{base}/vectors/w5").status_code == 422
+        batch = httpx.post(f"{base}/similar", json={"queries": [{"word": "w5"}, {"word": "w1", "k": 3}]}).json()
+        assert batch["errors"] == 1 and batch["results"][0]["error"]["status"] == 422 and len(batch["results"][1]["results"]) == 3
+        cosmul = httpx.post(f"{base}/analogy", json={"a": "w1", "b": "w2", "c": "w3", "k": 296, "method": "3cosmul"}).json()
+        assert len(cosmul["results"]) == 295 and all(np.isfinite(r["score"]) for r in cosmul["results"])

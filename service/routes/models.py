@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from fastapi import APIRouter
 
 from service.deps import ModelDep, RegistryDep, SettingsDep
@@ -23,9 +24,16 @@ async def get_model_info(model: ModelDep) -> Response:
     return json_response(model.info)
 
 
+def _finite(word: str, vector: np.ndarray) -> list[float]:
+    """JSON has no NaN: a row imported with allow_nonfinite is refused by name rather than sent as nulls."""
+    if not np.isfinite(vector).all():
+        raise ApiError(422, "invalid_request", f"the vector of {word!r} holds NaN or inf (imported with allow_nonfinite); JSON cannot carry it")
+    return vector.tolist()  # type: ignore[no-any-return]
+
+
 @router.get("/models/{model}/vectors/{word:path}", response_model=WordVector, summary="The vector of one word")
 async def get_vector(model: ModelDep, word: str) -> Response:
-    return json_response({"word": word, "vector": model.searcher.vectors[word].tolist()})
+    return json_response({"word": word, "vector": _finite(word, model.searcher.vectors[word])})
 
 
 @router.post("/models/{model}/vectors", response_model=VectorsResponse, summary="The vectors of several words")
@@ -33,5 +41,5 @@ async def get_vectors(body: VectorsRequest, model: ModelDep, settings: SettingsD
     if len(body.words) > settings.max_words:
         raise ApiError(422, "invalid_request", f"{len(body.words)} words in one request; at most {settings.max_words}")
     vectors = model.searcher.vectors
-    rows = [{"word": w, "vector": vectors[w].tolist()} for w in body.words]
+    rows = [{"word": w, "vector": _finite(w, vectors[w])} for w in body.words]
     return json_response({"model": model.name, "dim": vectors.dim, "vectors": rows})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import orjson
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Body, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from embed.errors import ConfigError, NotInVocabError
 from embed.search import Hits, Query
 from service.deps import ModelDep
 from service.errors import ApiError
@@ -54,10 +56,22 @@ def answer(model: LoadedModel, q: SimilarQuery) -> dict[str, Any]:
     return _response(model, q, model.searcher.batch([_query(q)])[0])
 
 
-def answer_batch(model: LoadedModel, queries: list[SimilarQuery]) -> list[dict[str, Any]]:
-    """Every query of a batch: one matrix product (or FAISS call) per metric and method."""
-    hits = model.searcher.batch([_query(q) for q in queries])
-    return [_response(model, q, h) for q, h in zip(queries, hits)]
+def _item_error(e: NotInVocabError | ConfigError) -> dict[str, Any]:
+    if isinstance(e, NotInVocabError):
+        message = f"word {e.word!r} is not in the model's vocabulary{e.hint}"
+        return {"error": {"status": 404, "code": "word_not_found", "message": message, "suggestions": e.suggestions}}
+    return {"error": {"status": 422, "code": "invalid_request", "message": str(e)}}
+
+
+def answer_batch(model: LoadedModel, queries: list[SimilarQuery]) -> dict[str, Any]:
+    """Every query of a batch: one matrix product (or FAISS call) per metric and method.
+
+    A query that cannot be answered (an unknown word, a vector of the wrong size) gets its error in
+    its place, as it would have on its own; the others are answered.
+    """
+    hits = model.searcher.batch_or_errors([_query(q) for q in queries])
+    results = [_item_error(h) if isinstance(h, Exception) else _response(model, q, h) for q, h in zip(queries, hits)]
+    return {"model": model.name, "results": results, "errors": sum(isinstance(h, Exception) for h in hits)}
 
 
 def is_cheap(model: LoadedModel, q: SimilarQuery) -> bool:
@@ -71,8 +85,7 @@ async def similar(body: Annotated[SimilarRequest, Body()], model: ModelDep, requ
         settings: Settings = request.app.state.settings
         if len(body.queries) > settings.max_batch:
             raise ApiError(422, "invalid_request", f"{len(body.queries)} queries in one batch; at most {settings.max_batch}")
-        results = await run_in_threadpool(answer_batch, model, body.queries)
-        return json_response({"model": model.name, "results": results})
+        return json_response(await run_in_threadpool(answer_batch, model, body.queries))
     if is_cheap(model, body):
         return json_response(answer(model, body))
     return json_response(await run_in_threadpool(answer, model, body))
@@ -85,6 +98,8 @@ async def similarity(body: SimilarityRequest, model: ModelDep) -> Response:
         value = vectors.similarity(body.a, body.b)
     else:
         value = vectors.n_similarity(list(body.a), list(body.b))  # NotInVocabError names the word
+    if not math.isfinite(value):  # a row imported with allow_nonfinite: no score rather than a JSON null
+        raise ApiError(422, "invalid_request", "a vector in this comparison holds NaN or inf (imported with allow_nonfinite); it has no similarity")
     return json_response({"model": model.name, "score_name": "cosine_similarity", "similarity": value})
 
 
