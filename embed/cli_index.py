@@ -112,7 +112,9 @@ def _parse_dirs(specs: tuple[str, ...], what: str, made_by: str, check: Callable
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="BLAS/OpenMP/FAISS threads per worker.")
 @click.option("--access-log", is_flag=True, help="Log every request (costs throughput).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info", show_default=True)
-def serve(models: tuple[str, ...], classifiers: tuple[str, ...], host: str, port: int, workers: int, threads: int, access_log: bool, log_level: str) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object a line with its request id; with --access-log, each request's method, path, status, bytes and duration_ms.")
+def serve(models: tuple[str, ...], classifiers: tuple[str, ...], host: str, port: int, workers: int, threads: int, access_log: bool, log_level: str, log_format: str) -> None:
     """Serve MODELS (model directories or vectors files, or NAME=PATH) and --classifier directories over HTTP.
 
     A vectors file (word2vec, fastText .vec, GloVe) is imported once into the cache
@@ -130,6 +132,9 @@ def serve(models: tuple[str, ...], classifiers: tuple[str, ...], host: str, port
     os.environ["EMBED_MODELS"] = json.dumps(_parse_dirs(models, "model", "embed train", read_meta, files=True))
     os.environ["EMBED_CLASSIFIERS"] = json.dumps(_parse_dirs(classifiers, "classifier", "embed classify train", read_classifier_meta))
     os.environ["EMBED_THREADS"] = str(threads)
+    os.environ["EMBED_LOG_FORMAT"] = log_format
+    json_access = access_log and log_format == "json"  # the service's JSON records replace uvicorn's text line
+    os.environ["EMBED_ACCESS_LOG"] = "1" if json_access else "0"
     # Worker processes read these before numpy/faiss start their thread pools.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -139,7 +144,7 @@ def serve(models: tuple[str, ...], classifiers: tuple[str, ...], host: str, port
         host=host,
         port=port,
         workers=workers,
-        access_log=access_log,
+        access_log=access_log and not json_access,
         log_level=log_level,
         timeout_graceful_shutdown=30,
     )

@@ -20,7 +20,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from service.deps import require_api_key
 from service.errors import install_error_handlers
 from service.fastpath import WordLookupFastPath
-from service.logs import install_request_id_logging
+from service.logs import AccessLog, install_request_id_logging
 from service.metrics import instrument
 from service.middleware import BodyLimit, ResponseHeaders
 from service.openapi import install_openapi
@@ -88,14 +88,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def install_middleware(app: FastAPI, registry: Registry, settings: Settings) -> None:
     """Added first = inner. Outermost to innermost, every layer sees the answers of those inside it:
 
-    request id (every response and log line) > security headers (CORS preflights included) > CORS > gzip
+    request id (every response and log line) > access log (EMBED_ACCESS_LOG) > security headers (CORS preflights included) > CORS > gzip
     > body limit (before any body is read) > fast path (records its answers in the request metrics)
     > request metrics > FastAPI's routes. 500s from an unhandled error are sent by Starlette outside all of
     these; ``service/errors.py`` adds the request id to them itself.
     """
     request_metrics = instrument(app, registry)  # inside the fast path: see service/metrics.py
     app.add_middleware(WordLookupFastPath, registry=registry, settings=settings, metrics=request_metrics)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout=settings.body_timeout)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:
         app.add_middleware(
@@ -103,5 +103,7 @@ def install_middleware(app: FastAPI, registry: Registry, settings: Settings) -> 
             allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Request-ID"], expose_headers=["X-Request-ID"],
         )
     app.add_middleware(ResponseHeaders)
-    install_request_id_logging()
+    install_request_id_logging(settings.log_format)
+    if settings.access_log:
+        app.add_middleware(AccessLog)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")

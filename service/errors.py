@@ -15,7 +15,7 @@ from embed.errors import ConfigError, NotInVocabError
 
 logger = logging.getLogger(__name__)
 
-_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 422: "invalid_request", 503: "not_ready"}
+_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 408: "body_timeout", 413: "body_too_large", 422: "invalid_request", 503: "not_ready"}
 
 
 class ApiError(Exception):

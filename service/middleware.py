@@ -1,6 +1,8 @@
-"""A pure ASGI body-size limit (cheaper per request than a BaseHTTPMiddleware)."""
+"""Pure ASGI layers (cheaper per request than a BaseHTTPMiddleware): body size and time limits, response headers."""
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -8,19 +10,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.errors import error_response
 
 
-class _TooLarge(HTTPException):
-    """Raised from ``receive`` once a streamed body passes the limit.
+class _BodyError(HTTPException):
+    """Raised from ``receive`` once a streamed body passes the size limit (413) or the time limit (408).
 
     An HTTPException, so a FastAPI route reading its body answers it with the app's handler; the
     fast path reads bodies outside FastAPI, so :class:`BodyLimit` answers it when it escapes.
     """
 
 
-class BodyLimit:
-    """Answer 413 when a request body exceeds ``limit`` bytes, by Content-Length or while streaming (chunked)."""
+# The rest of the body may still be on its way: the connection cannot be reused.
+_CLOSE = {"Connection": "close"}
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+
+class BodyLimit:
+    """Answer 413 when a request body exceeds ``limit`` bytes, by Content-Length or while streaming
+    (chunked), and 408 when it has not arrived ``timeout`` seconds after the request started (a slow
+    or stalled client would otherwise hold a connection and a request slot for ever)."""
+
+    def __init__(self, app: ASGIApp, limit: int, timeout: float = 30.0) -> None:
+        self.app, self.limit, self.timeout = app, limit, timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -29,18 +37,26 @@ class BodyLimit:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > self.limit:
-                    await self._reject(scope, receive, send)
+                    await self._reject(scope, receive, send, _BodyError(413, self._message()))
                     return
                 break
-        seen, started = 0, False
+        seen, started, done = 0, False, False
+        deadline = asyncio.get_running_loop().time() + self.timeout
 
         async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, done
+            if done:  # body complete: what is left is the disconnect, which may come at any time
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _BodyError(408, f"request body not received within {self.timeout:g} s; send it at once", _CLOSE) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge(413, self._message())
+                    raise _BodyError(413, self._message(), _CLOSE)
+                done = not message.get("more_body", False)
             return message
 
         async def watched_send(message: Message) -> None:
@@ -50,16 +66,17 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited_receive, watched_send)
-        except _TooLarge:
-            if started:  # a response already under way cannot become a 413
+        except _BodyError as e:
+            if started:  # a response already under way cannot become a 413/408
                 raise
-            await self._reject(scope, receive, send)
+            await self._reject(scope, receive, send, e)
 
     def _message(self) -> str:
         return f"request body is over the {self.limit:,}-byte limit; send fewer or smaller queries"
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, "body_too_large", self._message())
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, error: _BodyError) -> None:
+        code = "body_too_large" if error.status_code == 413 else "body_timeout"
+        response = error_response(error.status_code, code, str(error.detail), headers=_CLOSE)
         await response(scope, receive, send)
 
 

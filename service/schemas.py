@@ -263,5 +263,5 @@ class Health(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
-    for status, text in ((401, "API key missing or wrong"), (404, "Unknown model, classifier or word"), (413, "Body over the limit"), (422, "Invalid request"), (503, "Models or classifiers still loading"))
+    for status, text in ((401, "API key missing or wrong"), (404, "Unknown model, classifier or word"), (408, "Body not received within EMBED_BODY_TIMEOUT seconds"), (413, "Body over the limit"), (422, "Invalid request"), (503, "Models or classifiers still loading"))
 }

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from tests.serving import Server, run_server, start_server, wait_loaded
 
 KEY = {"X-API-Key": "k"}
 LIMIT = 4096
+BODY_TIMEOUT = 2.0
 # Every route that reads a body; /similar by word is answered by the fast path (service/fastpath.py).
 BODY_ROUTES = [
     ("/v1/models/kjv/similar", b'{"word": "god", "k": 3}'),
@@ -32,7 +35,7 @@ BODY_ROUTES = [
 
 @pytest.fixture(scope="module")
 def server(kjv_indexed: Path, classifier_dir: Path) -> Iterator[Server]:
-    srv = start_server({"kjv": kjv_indexed}, env={"EMBED_API_KEY": "k", "EMBED_MAX_BODY_BYTES": str(LIMIT), "EMBED_CLASSIFIERS": f'{{"tiny": "{classifier_dir}"}}'})
+    srv = start_server({"kjv": kjv_indexed}, env={"EMBED_API_KEY": "k", "EMBED_MAX_BODY_BYTES": str(LIMIT), "EMBED_BODY_TIMEOUT": str(BODY_TIMEOUT), "EMBED_CLASSIFIERS": f'{{"tiny": "{classifier_dir}"}}'})
     try:
         yield srv
     finally:
@@ -67,6 +70,35 @@ def test_oversized_bodies_answer_413_by_length_and_chunked(server: Server, path:
         assert c.post(path, content=_chunks(ok)).status_code == 200
     new = server.log()[len(before):]
     assert "Traceback" not in new and len(new.splitlines()) <= 2, new
+
+
+def _stall(url: str, path: str, head: bytes, first: bytes) -> tuple[bytes, float]:
+    """Send the request line, headers and the start of a body, then nothing: the server's answer and its delay."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: k\r\n".encode() + head + b"\r\n" + first)
+        started, answer = time.monotonic(), b""
+        while chunk := sock.recv(65536):  # the server closes the connection after its answer
+            answer += chunk
+        return answer, time.monotonic() - started
+
+
+@pytest.mark.parametrize("path,start", BODY_ROUTES)
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_stalled_body_answers_408_and_closes(server: Server, path: str, start: bytes, framing: str) -> None:
+    """Item 9: a client that stops sending mid-body gets 408 after EMBED_BODY_TIMEOUT, not a connection held for ever."""
+    before = server.log()
+    if framing == "length":
+        answer, waited = _stall(server.url, path, f"Content-Length: {len(start) + 10}\r\n".encode(), start)
+    else:
+        answer, waited = _stall(server.url, path, b"Transfer-Encoding: chunked\r\n", b"%x\r\n%s\r\n" % (len(start), start))
+    status, _, rest = answer.partition(b"\r\n")
+    assert status == b"HTTP/1.1 408 Request Timeout", answer
+    assert b"connection: close" in rest.lower() and b'"code":"body_timeout"' in rest and b"within 2 s" in rest
+    assert BODY_TIMEOUT - 0.5 <= waited < BODY_TIMEOUT + 5
+    new = server.log()[len(before):]
+    assert "Traceback" not in new and len(new.splitlines()) <= 2, new
+    assert httpx.post(server.url + path, content=start, headers={**KEY, "content-type": "application/json"}).status_code == 200
 
 
 def _damaged_copy(kjv_indexed: Path, out: Path, bad_id: int) -> Path:

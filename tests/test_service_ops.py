@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import embed
-from tests.serving import ROOT, free_port, run_server
+from tests.serving import ROOT, free_port, run_server, wait_loaded
 
 ORIGIN = "https://app.example"
 SIMILAR = "/v1/models/kjv/similar"
@@ -170,6 +170,39 @@ def test_request_id_in_access_log(kjv_indexed: Path, tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(20)
+
+
+def test_json_access_log_from_embed_serve(kjv_indexed: Path, tmp_path: Path) -> None:
+    """`embed serve --log-format json --access-log`: every line is a JSON object; one access record per request."""
+    port, log = free_port(), tmp_path / "server.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "embed", "serve", str(kjv_indexed), "--port", str(port), "--workers", "1", "--log-format", "json", "--access-log"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):  # the CLI imports, then uvicorn binds
+            try:
+                wait_loaded(url)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        sent = [("POST", SIMILAR, {"word": "god"}, 200), ("POST", SIMILAR, {"word": "godd"}, 404), ("POST", "/v1/models/kjv/analogy", {"a": 1}, 422),
+                ("GET", "/v1/models/kjv", None, 200)]
+        for i, (method, path, body, status) in enumerate(sent):
+            assert httpx.request(method, url + path, json=body, headers={"X-Request-ID": f"{i:032x}"}).status_code == status
+        time.sleep(0.3)
+    finally:
+        process.terminate()
+        process.wait(20)
+    records = [json.loads(line) for line in log.read_text().splitlines()]  # every line parses
+    assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
+    access = {r["request_id"]: r for r in records if r["logger"] == "service.access" and r["request_id"] != "-"}
+    for i, (method, path, _, status) in enumerate(sent):
+        r = access[f"{i:032x}"]
+        assert (r["method"], r["path"], r["status"]) == (method, path, status), r
+        assert r["bytes"] > 0 and 0 < r["duration_ms"] < 10_000 and r["client"].startswith("127.0.0.1:")
+    assert not [r for r in records if r["logger"] == "uvicorn.access"], "uvicorn's text access line is replaced, not doubled"
 
 
 def test_gzip_for_large_answers_only(base_url: str) -> None:
