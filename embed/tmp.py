@@ -21,6 +21,7 @@ from embed.errors import OutputError
 logger = logging.getLogger(__name__)
 
 TOKENS_PREFIX = "tokens-"
+SERVING_PREFIX = "serving-"  # service/workers.py: serving-<supervisor pid>-loaded
 _PID = re.compile(r"(\d+)-")
 
 
@@ -122,7 +123,7 @@ def _remove(path: Path) -> bool:
 
 
 def remove_stale(out: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Delete what killed runs left: token files in :func:`scratch_dir` and ``.OUT.tmp-<pid>-*``
+    """Delete what killed runs left: token files (and the service's worker markers) in :func:`scratch_dir` and ``.OUT.tmp-<pid>-*``
     beside ``out``, for PIDs that no longer run. Returns the paths removed.
 
     A reused PID keeps its files until that process ends too: never deleting a live
@@ -131,7 +132,7 @@ def remove_stale(out: str | os.PathLike[str] | None = None) -> list[Path]:
     removed: list[Path] = []
     candidates: list[tuple[Path, str]] = []
     if _owned_dir(base := _scratch_path()):
-        candidates.append((base, TOKENS_PREFIX))
+        candidates += [(base, TOKENS_PREFIX), (base, SERVING_PREFIX)]
     if out is not None:
         out = Path(out).absolute()
         if out.parent.is_dir():

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -27,6 +28,7 @@ from service.openapi import install_openapi
 from service.registry import Registry
 from service.routes import classify, health, models, query, ui
 from service.settings import Settings
+from service.workers import is_replacement, mark_loaded
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,8 @@ def limit_threads(n: int) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the service. Models load in a background thread at startup; ``/readyz`` says when done."""
+    """Build the service. Models load in a background thread at startup; ``/readyz`` says when done
+    (a worker replacing one that died loads before it accepts: ``service/workers.py``)."""
     settings = settings if settings is not None else Settings()
     limit_threads(settings.threads)
     if settings.classifiers:  # classifier inference runs in torch; word models never import it
@@ -55,9 +58,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         torch.set_num_threads(settings.threads)
     registry = Registry(settings.models, warm=settings.warm, classifier_paths=settings.classifiers, exact_max_words=settings.exact_max_words)
 
+    def load() -> None:
+        registry.load_all()
+        mark_loaded()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        threading.Thread(target=registry.load_all, name="load-models", daemon=True).start()
+        if is_replacement():  # see service/workers.py: uvicorn accepts on this worker only once it has loaded
+            await run_in_threadpool(load)
+        else:
+            threading.Thread(target=load, name="load-models", daemon=True).start()
         yield
 
     # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from this server (no CDN; the machines are offline).

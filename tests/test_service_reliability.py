@@ -1,11 +1,15 @@
-"""Generated inputs from /openapi.json never cause a 5xx; SIGTERM lets in-flight requests finish."""
+"""Generated inputs from /openapi.json never cause a 5xx; SIGTERM lets in-flight requests finish; a worker killed
+with kill -9 is replaced without losing requests beyond those in flight."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,3 +106,54 @@ def test_sigterm_finishes_in_flight_request(kjv_indexed: Path) -> None:
         assert "Finished server process" in server.log()
     finally:
         server.stop()
+
+
+def _workers(supervisor: int) -> list[int]:
+    """uvicorn's worker processes (multiprocessing's resource tracker is a child too, and is left out)."""
+    kids = [int(p) for p in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()]
+    return [k for k in kids if b"pipe_handle" in Path(f"/proc/{k}/cmdline").read_bytes()]
+
+
+def test_a_worker_killed_under_load_is_replaced_without_losing_requests(kjv_indexed: Path) -> None:
+    """kill -9 one of two workers while 4 clients keep asking: uvicorn's supervisor starts a new one,
+    which loads before it accepts (service/workers.py). Only requests on the killed worker's
+    connections fail (at most one per client: the one in flight); none gets a 5xx or a 503."""
+    models = {f"m{i}": kjv_indexed for i in range(8)}  # eight loads: the replacement takes a moment to be ready
+    server = start_server(models, workers=2)
+    try:
+        first = _workers(server.process.pid)
+        assert len(first) == 2
+        statuses: Counter[int] = Counter()
+        failed: Counter[str] = Counter()
+        stop = time.monotonic() + 8.0
+
+        def client(n: int) -> None:
+            with httpx.Client(base_url=server.url, timeout=10) as c:
+                while time.monotonic() < stop:
+                    try:  # exact euclidean: a scan in a thread, not the fast path
+                        statuses[c.post(f"/v1/models/m{n}/similar", json={"word": "god", "k": 5, "metric": "euclidean"}).status_code] += 1
+                    except httpx.TransportError as exc:
+                        failed[type(exc).__name__] += 1
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(2.0)
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while (now := _workers(server.process.pid)) == first or len(now) != 2:
+            assert time.monotonic() < deadline, "no replacement worker"
+            time.sleep(0.05)
+        for t in threads:
+            t.join()
+        assert set(statuses) == {200}, statuses
+        assert sum(failed.values()) <= len(threads), failed  # the killed worker's in-flight requests
+        after = httpx.get(server.url + "/readyz").json()
+        assert after == {"status": "ready"} and first[0] not in now and first[1] in now
+        log = server.log()
+        replaced = log[log.index(f"Child process [{first[0]}] died"):]
+        # the new worker loaded every model before uvicorn called its startup complete (and so before it accepted)
+        assert replaced.count("loaded model") == len(models) and replaced.rindex("loaded model") < replaced.index("Application startup complete"), replaced
+    finally:
+        server.stop()
+        server.log_path.unlink(missing_ok=True)
