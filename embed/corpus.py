@@ -28,6 +28,9 @@ from embed.errors import CorpusError
 logger = logging.getLogger(__name__)
 
 MAX_SENTENCE_LENGTH = 10_000
+# A line longer than this many characters (a file without newlines) is read in pieces, cut at the
+# last white space, rather than held whole: memory stays bounded whatever the file.
+MAX_LINE_CHARS = 1 << 20
 """Lines longer than this many tokens are split into chunks (gensim silently truncates them)."""
 
 _SNIFF_BYTES = 8192
@@ -133,6 +136,28 @@ TOKENIZERS: dict[str, Callable[[str], list[str]]] = {
     "whitespace": tokenize_whitespace,
     "jieba": tokenize_jieba,
 }
+
+
+def _bounded_lines(text: IO[str], limit: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """The lines of ``text``, a line over ``limit`` characters as several pieces cut at white space.
+
+    >>> list(_bounded_lines(io.StringIO("ab cd ef\\ngh"), limit=4))
+    ['ab ', 'cd ', 'ef\\n', 'gh']
+    """
+    carry = ""
+    while True:
+        piece = text.readline(limit)
+        if not piece:
+            if carry:
+                yield carry
+            return
+        piece = carry + piece
+        carry = ""
+        if len(piece) >= limit and not piece.endswith("\n"):
+            cut = max(piece.rfind(" "), piece.rfind("\t")) + 1  # 0: no white space (e.g. Chinese): cut anywhere
+            if cut:
+                piece, carry = piece[:cut], piece[cut:]
+        yield piece
 
 
 def get_tokenizer(name: str) -> Callable[[str], list[str]]:
@@ -290,7 +315,7 @@ class Corpus:
                 text = io.TextIOWrapper(raw, encoding="utf-8", errors="embed-count-replace", newline=None)
                 number = 0
                 try:
-                    for number, line in enumerate(text, 1):
+                    for number, line in enumerate(_bounded_lines(text), 1):
                         yield line
                 except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
                     raise CorpusError(f"{path}: truncated or damaged compressed data after line {number} ({exc}); re-download or recompress the file") from None

@@ -239,3 +239,17 @@ def test_jieba_cache_lives_in_the_users_cache(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert "清华大学" in out
     assert (tmp_path / "cache" / "jieba" / "jieba.cache").is_file()
+
+
+def test_a_file_without_newlines_is_read_in_bounded_pieces(tmp_path: Path) -> None:
+    """#19.9: 6 MiB on one line: no piece held is much over MAX_LINE_CHARS, and no token is cut or lost."""
+    from embed.corpus import MAX_LINE_CHARS
+
+    words = [f"w{i % 5000}x{i % 7}" for i in range(700_000)]
+    path = tmp_path / "one-line.txt"
+    path.write_text(" ".join(words), encoding="utf-8")  # no newline anywhere
+    assert path.stat().st_size > 5 * MAX_LINE_CHARS
+    corpus = Corpus(path, tokenizer="whitespace", max_sentence_length=10**9)
+    assert max(len(line) for line in corpus.lines()) <= 2 * MAX_LINE_CHARS
+    assert [t for sentence in corpus for t in sentence] == words
+    assert corpus.stats.tokens == len(words)
