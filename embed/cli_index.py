@@ -29,13 +29,14 @@ from embed.errors import ConfigError, FormatError
 def index(model: str, quiet: bool, **opts: object) -> None:
     """Build the similarity index of MODEL (a model directory, or a vectors file: its cached import); writes MODEL/index/."""
     from embed.cli_vectors import open_model
-    from embed.index import IndexConfig, build_index, save_index
+    from embed.index import IndexConfig, build_index, check_index_writable, save_index
     from embed.io import load
 
     config = IndexConfig(**opts)  # type: ignore[arg-type]
     if not Path(model).exists():
         raise FormatError(f"{model}: not a model directory; 'embed index' writes into a directory made by 'embed train' or 'embed import'")
     folder = open_model(model, quiet)
+    check_index_writable(folder)
     vectors = load(folder)
     started = time.perf_counter()
     bar = _StageBar(disable=quiet)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,7 +32,7 @@ from typing import Any, Literal
 import faiss
 import numpy as np
 
-from embed.errors import ConfigError, FormatError
+from embed.errors import ConfigError, FormatError, OutputError, describe_os_error
 from embed.io import atomic_dir, read_versioned_json
 from embed.neighbours import Metric, check_metric, exact_search, exact_topk, normalise
 from embed.vectors import Vectors
@@ -217,6 +219,21 @@ def build_index(vectors: Vectors, config: IndexConfig, progress: Progress | None
     timings["total_seconds"] = round(time.perf_counter() - started, 2)
     info = {"vocab_size": n, "dim": vectors.dim, "fingerprint": vectors.fingerprint, "timings": timings, "faiss": faiss.__version__}
     return WordIndex(config, tables, ann, info).attach(vectors)
+
+
+def check_index_writable(model_dir: str | Path) -> None:
+    """Fail before a long build, not after it, when ``model_dir/index/`` cannot be written.
+
+    Raises:
+        OutputError: the directory is read-only, not ours, or on a full device (named, with the fix).
+    """
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".index-probe-", dir=model_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{model_dir}: cannot write its index/ there ({describe_os_error(exc)}); "
+                          "run 'embed index' on a writable copy of the model directory, or as its owner") from None
 
 
 def save_index(index: WordIndex, model_dir: str | Path) -> Path:

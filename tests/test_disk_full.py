@@ -56,3 +56,25 @@ def test_out_under_proc_is_one_line(tmp_path: Path, kjv_path: Path) -> None:
     res = CliRunner().invoke(main, ["train", str(_corpus(tmp_path, kjv_path)), "--out", "/proc/embed-test/m", "--epochs", "1", "--no-eval", "--quiet"])
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert res.output.strip().splitlines()[-1].startswith("Error: /proc/embed-test")
+
+
+def test_index_on_a_read_only_model_fails_before_building(tmp_path: Path, kjv_model_dir: Path) -> None:
+    """#19.9: `embed index` on a model it cannot write says so at once (read-only bind mount), and writes nothing."""
+    import shutil
+    import time
+
+    model = tmp_path / "model"
+    shutil.copytree(kjv_model_dir, model, ignore=shutil.ignore_patterns("index"))
+    r = subprocess.run(["mount", "--bind", "-o", "ro", str(model), str(model)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot make a read-only bind mount here ({r.stderr.strip() or 'mount failed'}); needs root with mount permission")
+    try:
+        before = sorted(p.name for p in model.iterdir())
+        started = time.perf_counter()
+        res = CliRunner().invoke(main, ["index", str(model), "--quiet"])
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        assert f"{model}: cannot write its index/ there (" in res.output and "writable copy" in res.output
+        assert time.perf_counter() - started < 5  # refused before the build
+        assert sorted(p.name for p in model.iterdir()) == before
+    finally:
+        subprocess.run(["umount", str(model)], check=False)
