@@ -12,37 +12,13 @@ torch runs on 2 threads (``ClassifierConfig.threads``), the machines' core count
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-KIM = DATA / "classify_en" / "kim2014_sentence"
-TREES = DATA / "classify_en" / "sst_ptb_trees"
-ZH = DATA / "classify_zh" / "chinese_nlp_corpus" / "ChnSentiCorp_htl_all.csv"
-OUT = Path(__file__).resolve().parent / "out"
-
-
-def record(entry: dict[str, Any]) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    entry = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **entry}
-    with open(OUT / "classify.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry) + "\n")
-    print(json.dumps(entry), flush=True)
-
-
-@functools.cache
-def vectors(lang: str, arch: str = "cbow") -> Any:
-    """The vectors ``python -m bench.classify_vectors LANG [ARCH]`` trained (loaded once per process)."""
-    from bench.classify_vectors import vectors_dir
-    from embed.io import load
-
-    return load(vectors_dir(lang, arch))
+from bench.classify_common import KIM, TREES, ZH, record, vectors
 
 
 def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25, first: int = 0, patience: str = "", arch: str = "cbow") -> None:

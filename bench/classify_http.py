@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import OUT, git_rev, machine, today
-from bench.serve import server, wrk, write_bodies
+from bench.serving import server, wrk, write_bodies
 
 MODEL = OUT / "mr-cnn-rand"
 
 
 def ensure_classifier() -> tuple[Path, list[str]]:
-    from bench.classify import KIM
+    from bench.classify_common import KIM
     from embed.classify import ClassifierConfig, fit, read_dataset, save_classifier
 
     data = read_dataset(KIM / "rt-polarity.all", "kim")

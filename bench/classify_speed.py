@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 
 def _setup(mode: str) -> tuple[Any, Any, np.ndarray]:
-    from bench.classify import KIM, vectors
+    from bench.classify_common import KIM, vectors
     from embed.classify import ClassifierConfig, read_dataset
     from embed.classify.classifier import Classifier
     from embed.classify.models import build_model
@@ -102,7 +102,7 @@ SYSTEMS = {
 
 def speed(what: str = "all", repeats: int = 3) -> None:
     """``what``: ``all``, ``epoch`` or ``infer``; ``repeats``: epochs timed per system (median recorded)."""
-    from bench.classify import record
+    from bench.classify_common import record
 
     for mode in ("static", "non-static") if what in ("all", "epoch") else ():
         times: dict[str, list[float]] = {name: [] for name in SYSTEMS}

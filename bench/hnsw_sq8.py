@@ -6,7 +6,6 @@
 ground truth by numpy brute force; efConstruction 80, M 32, 2 build threads, 1 search thread.
 Prints build seconds, ms a query, recall@10 before and after the rerank.
 """
-import sys
 import time
 
 import faiss

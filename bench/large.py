@@ -55,7 +55,7 @@ import numpy as np
 from bench.common import OUT, ROOT, git_rev, machine
 from bench.large_data import Data, brute_force, default_noise, sample_rows, write_word2vec
 from bench.large_procs import EMBED, StepFailed, child_result, embed_server, measured, recall, worker_memory
-from bench.serve import LUA, write_bodies, wrk
+from bench.serving import LUA, write_bodies, wrk
 
 STEPS = ("gen", "load", "import", "open", "index", "serve", "batch", "exact")
 BATCH_ROWS = 500_000

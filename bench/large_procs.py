@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 
 from bench.common import ROOT
-from bench.serve import THREAD_ENV, _free_port, rss_mb
+from bench.serving import THREAD_ENV, free_port, rss_mb
 
 EMBED = [sys.executable, "-m", "embed"]
 READY_TIMEOUT = 1800.0
@@ -138,11 +138,11 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], n_workers: int) -> float
 
 @contextmanager
 def embed_server(model: Path, n_workers: int) -> Iterator[dict[str, Any]]:
-    """``embed serve MODEL`` (bench.serve.server runs uvicorn itself; this is the command users run).
+    """``embed serve MODEL`` (bench.serving.server runs uvicorn itself; this is the command users run).
 
     Yields url, master pid, command, seconds to the first ``/readyz`` 200 and to every worker's.
     """
-    port = _free_port()
+    port = free_port()
     cmd = [*EMBED, "serve", str(model), "--workers", str(n_workers), "--port", str(port), "--host", "127.0.0.1", "--log-level", "warning"]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(ROOT), **THREAD_ENV}, cwd=ROOT)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.serve import recall_ann, recall_by_word, rss_mb, server, wrk, write_bodies
+from bench.serving import recall_ann, recall_by_word, rss_mb, server, wrk, write_bodies
 
 
 def _bodies(model: Path, tmp: Path) -> tuple[dict[str, Path], dict[str, list[dict[str, Any]]], list[str], np.ndarray]:

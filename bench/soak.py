@@ -30,7 +30,7 @@ import httpx
 from scipy.stats import linregress
 
 from bench.common import git_rev, machine, today
-from bench.serve import THREAD_ENV, _free_port, ensure_model
+from bench.serving import THREAD_ENV, free_port, ensure_model
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "wrk_soak.lua"
@@ -98,7 +98,7 @@ def soak(model: Path, duration: int, connections: int, workers: int) -> dict[str
     lines, invalid_share = request_lines(100_000)
     requests = work / "requests.tsv"
     requests.write_bytes(b"\n".join(lines) + b"\n")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), **THREAD_ENV, "EMBED_MAX_BODY_BYTES": str(BODY_LIMIT)}
     cmd = [sys.executable, "-m", "embed", "serve", f"synth={model}", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
