@@ -12,6 +12,8 @@
   ``EMBED_THREADS`` (BLAS/OpenMP/FAISS threads per worker process, 1).
 * ``EMBED_CORS_ORIGINS`` - JSON list of origins allowed to call the API from a browser
   (e.g. ``'["https://app.example"]'``; ``'["*"]'`` for any); empty (default): no CORS headers.
+* ``EMBED_MALLOC_ARENAS`` (default 2; 0: glibc's default of 8 per core): glibc malloc arenas per worker,
+  which bound how much freed memory the request threads keep (see ``service.app.limit_malloc_arenas``).
 * ``EMBED_LOG_FORMAT`` - ``text`` (default) or ``json`` (one JSON object a line, with the request id);
   ``EMBED_ACCESS_LOG=1`` then adds one JSON access record per request (method, path, status, bytes,
   duration_ms, client). ``embed serve --log-format json --access-log`` sets both.
@@ -41,6 +43,7 @@ class Settings(BaseSettings):
     max_batch: int = Field(256, ge=1)
     max_words: int = Field(1000, ge=1)
     threads: int = Field(1, ge=1)
+    malloc_arenas: int = Field(2, ge=0)
     exact_max_words: int = Field(200_000, ge=0)
     warm: bool = True
     cors_origins: list[str] = Field(default_factory=list)
