@@ -4,7 +4,7 @@ Training writes its token files under :func:`scratch_dir` (``$TMPDIR/embed-<uid>
 the writer's PID in the name (``tokens-<pid>-*``), and :func:`embed.io.atomic_dir` builds
 a model beside its target as ``.NAME.tmp-<pid>-*``. A run ended by SIGTERM or Ctrl-C
 deletes its own; one killed with SIGKILL cannot, so :func:`remove_stale` deletes the
-entries whose PID no longer runs at the start of the next ``embed train``.
+entries whose PID no longer runs at the start of the next ``embed train`` (or at ``embed clean``).
 """
 
 from __future__ import annotations
