@@ -20,11 +20,11 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embed.errors import ConfigError, NotInVocabError
+from service.answers import answer, is_cheap
 from service.deps import header_key
 from service.errors import ApiError
 from service.metrics import RequestMetrics
 from service.registry import Registry
-from service.routes.query import answer, is_cheap
 from service.schemas import SimilarQuery
 from service.settings import Settings
 

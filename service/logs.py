@@ -57,7 +57,7 @@ def install_request_id_logging(log_format: str = "text") -> None:
         # Otherwise the service's records reach the root logger (embed's CLI: WARNING and up, without the id).
         for handler in uvicorn_handlers:
             service_log.addHandler(handler)
-        service_log.setLevel(logging.INFO)
+        service_log.setLevel(logging.getLogger("uvicorn.error").getEffectiveLevel())  # follows --log-level
         service_log.propagate = False
 
 

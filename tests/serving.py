@@ -88,6 +88,7 @@ def start_server(
     workers: int = 1,
     wait_ready: bool = True,
     timeout: float = 90.0,
+    module: str = "uvicorn",
 ) -> Server:
     """Start the service and wait for it; see the module docstring. Raises RuntimeError if it does not come up."""
     port = free_port()
@@ -95,7 +96,7 @@ def start_server(
     full_env.update({"EMBED_MODELS": _models_env(model_dirs), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     full_env.update(env or {})
     fd, log_name = tempfile.mkstemp(prefix="embed-serve-", suffix=".log")
-    cmd = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, "-m", module, "service.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(workers), "--no-access-log", "--timeout-graceful-shutdown", "30"]
     process = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=fd, stderr=subprocess.STDOUT)
     os.close(fd)

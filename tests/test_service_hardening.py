@@ -169,14 +169,9 @@ def test_security_headers_on_every_response(server: Server) -> None:
 
 
 def test_retry_after_on_503_while_loading(kjv_indexed: Path, tmp_path: Path) -> None:
-    """Loading is held open deterministically: the model's index.json is a FIFO the test writes when it is done looking."""
-    model = tmp_path / "kjv"
-    shutil.copytree(kjv_indexed, model)
-    meta = model / "index" / "index.json"
-    text = meta.read_text(encoding="utf-8")
-    meta.unlink()
-    os.mkfifo(meta)
-    server = start_server({"kjv": model}, wait_ready=False)
+    """Loading is held open deterministically (tests/hold_loading.py: model loads wait for a file the test writes)."""
+    release = tmp_path / "release"
+    server = start_server({"kjv": kjv_indexed}, env={"EMBED_TEST_RELEASE": str(release)}, wait_ready=False, module="tests.hold_loading")
     try:
         loading = httpx.get(server.url + "/readyz")
         assert loading.status_code == 503 and loading.json()["status"] == "loading" and loading.headers["retry-after"] == "5"
@@ -184,8 +179,7 @@ def test_retry_after_on_503_while_loading(kjv_indexed: Path, tmp_path: Path) -> 
         assert httpx.head(server.url + "/readyz").headers["retry-after"] == "5"
         busy = httpx.post(server.url + "/v1/models/kjv/similar", json={"word": "god", "k": 3})
         assert busy.status_code == 503 and busy.json()["error"]["code"] == "not_ready" and busy.headers["retry-after"] == "5"
-        with open(meta, "w", encoding="utf-8") as fifo:  # the loader is blocked opening it: this lets it go on
-            fifo.write(text)
+        release.touch()  # loading goes on
         ready = wait_loaded(server.url)
         assert ready.status_code == 200 and "retry-after" not in ready.headers
         assert httpx.post(server.url + "/v1/models/kjv/similar", json={"word": "god", "k": 3}).status_code == 200

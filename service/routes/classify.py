@@ -9,10 +9,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from embed.errors import FormatError
+from service.answers import json_response
 from service.deps import ClassifierDep, RegistryDep, SettingsDep
 from service.errors import ApiError
 from service.registry import LoadedClassifier
-from service.routes.query import json_response
 from service.schemas import ERRORS, ClassifiersResponse, PredictRequest, PredictResponse
 
 router = APIRouter(prefix="/classifiers", tags=["classifiers"], responses=ERRORS)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from service.answers import json_response
 from service.deps import RegistryDep, key_matches, request_key
 from service.errors import ApiError
-from service.routes.query import json_response
 from service.schemas import Health
 
 router = APIRouter(tags=["health"])

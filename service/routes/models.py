@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 from fastapi import APIRouter
+from starlette.responses import Response
 
+from service.answers import json_response
 from service.deps import ModelDep, RegistryDep, SettingsDep
 from service.errors import ApiError
-from service.routes.query import json_response
-from service.schemas import ERRORS, ModelInfo, ModelsResponse, VectorsRequest, VectorsResponse, WordVector
-from starlette.responses import Response
+from service.schemas import (
+    ERRORS,
+    ModelInfo,
+    ModelsResponse,
+    VectorsRequest,
+    VectorsResponse,
+    WordVector,
+)
 
 router = APIRouter(tags=["models"], responses=ERRORS)
 
