@@ -4,7 +4,8 @@
 models, but a route answers 422 above ``EMBED_MAX_BATCH`` (default 256); ``VectorsRequest.words``
 likewise above ``EMBED_MAX_WORDS``. The schema says the smaller number, so a client (or
 schemathesis) reading it sends what is accepted. Likewise a raw ``vector`` must have the model's
-dimension: when every served model has the same one, the schema says it (``minItems = maxItems``).
+dimension: when every served model has the same one, the schema says it (``minItems = maxItems``); and
+the explorer's projections cover at most the smallest served vocabulary.
 """
 
 from __future__ import annotations
@@ -34,6 +35,18 @@ def _set_vector_dim(components: dict[str, Any], dim: int) -> None:
     components["SimilarQuery"]["properties"]["vector"]["description"] = f"A raw vector of the model's dimension ({dim})."
 
 
+def _projection_sizes(schema: dict[str, Any], components: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schemas of the explorer's ``n`` (GET query parameter and the custom projection's body field)."""
+    found = []
+    get = schema.get("paths", {}).get("/v1/models/{model}/projection", {}).get("get", {})
+    for param in get.get("parameters", ()):
+        if param.get("name") == "n":
+            found += [b for b in param.get("schema", {}).get("anyOf", [param.get("schema", {})]) if b.get("type") == "integer"]
+    body = components.get("CustomProjectionRequest", {}).get("properties", {}).get("n", {})
+    found += [b for b in body.get("anyOf", [body]) if b.get("type") == "integer"]
+    return found
+
+
 def install_openapi(app: FastAPI, settings: Settings, registry: Registry) -> None:
     """Serve a schema whose limits are the enforced ones (built on request, kept once the models are loaded)."""
 
@@ -46,7 +59,12 @@ def install_openapi(app: FastAPI, settings: Settings, registry: Registry) -> Non
             field = components.get(name, {}).get("properties", {}).get(prop)
             if field is not None:
                 field["maxItems"] = min(field.get("maxItems", limit), limit)
-        dims = {model.info["dim"] for model in list(registry.models.values())}
+        served = list(registry.models.values())
+        if served:  # a projection of more words than a model has is refused: say so where every model can answer
+            smallest = min(model.info["vocab_size"] for model in served)
+            for where in _projection_sizes(schema, components):
+                where["maximum"] = min(where.get("maximum", smallest), smallest)
+        dims = {model.info["dim"] for model in served}
         if len(dims) == 1 and "SimilarQuery" in components:
             _set_vector_dim(components, dims.pop())
         if registry.ready:  # before that the dimension may still be unknown

@@ -50,6 +50,8 @@ def test_generated_requests_never_cause_server_errors(base_url: str) -> None:
     calls = 0
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path.endswith("/projection"):  # a first t-SNE/UMAP takes 30-60 s; tests/test_explorer.py covers its inputs
+            continue
         # Generated names are almost never "kjv" or "tiny"; pin them in half the runs to reach the query code.
         pinned = {k: v for k, v in (("model", "kjv"), ("classifier", "tiny")) if "{" + k + "}" in operation.path}
         path_variants: list[dict[str, str] | None] = [None, pinned] if pinned else [None]

@@ -44,8 +44,12 @@ def zh_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(kjv_model_dir: Path, zh_model_dir: Path) -> Iterator[str]:
-    with run_server({"kjv": kjv_model_dir, "sanguo": zh_model_dir}, env={"EMBED_API_KEY": KEY}) as url:
+def server(kjv_model_dir: Path, zh_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # A copy: the page's vocabulary cloud makes the server cache a projection in the model directory,
+    # which must not land in the session's shared kjv_model_dir.
+    kjv = tmp_path_factory.mktemp("web") / "kjv"
+    shutil.copytree(kjv_model_dir, kjv, ignore=shutil.ignore_patterns("projections"))
+    with run_server({"kjv": kjv, "sanguo": zh_model_dir}, env={"EMBED_API_KEY": KEY}) as url:
         yield url
 
 

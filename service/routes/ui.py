@@ -2,7 +2,9 @@
 vocabulary autocomplete route ``GET /v1/models/{model}/words`` (behind the key like all of /v1).
 
 The page itself is plain HTML, CSS and JavaScript in ``service/static`` that talks to the JSON
-API; nothing is fetched from outside the server (the machines have no internet).
+API; nothing is fetched from outside the server (the machines have no internet). The cloud is
+drawn by Google PAIR's scatter-gl on three.js, vendored from npm in ``service/static/vendor``.
+The explorer's own API routes (projections, the model page) live in :mod:`service.routes.explore`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.responses import FileResponse, Response
 from embed.prefix import PrefixIndex
 from service.deps import ModelDep
 from service.registry import LoadedModel
+from service.routes import explore
 from service.routes.query import json_response
 from service.schemas import ERRORS
 
@@ -65,8 +68,9 @@ async def complete_words(
 
 
 def install(app: FastAPI, v1: APIRouter) -> None:
-    """Add the page, its static files and the autocomplete route (call before ``include_router(v1)``)."""
+    """Add the page, its static files, the autocomplete and explorer routes (call before ``include_router(v1)``)."""
     app.state.prefix_indexes = {}
     v1.include_router(api)
+    explore.install(app, v1)
     app.include_router(page)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

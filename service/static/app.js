@@ -1,86 +1,9 @@
-// The embed web page: vanilla JS talking to the JSON API under /v1 (no CDN, no build step).
-"use strict";
-
-const KEY_STORE = "embed.apiKey";
-const KEY_HEADER = "X-API-Key";
-const $ = (id) => document.getElementById(id);
-
-// ---- API ---------------------------------------------------------------------------------
-
-class ApiError extends Error {
-  constructor(code, message, status, suggestions) {
-    super(message);
-    this.code = code;
-    this.status = status;
-    this.suggestions = suggestions || []; // "did you mean" words of a word_not_found error
-  }
-}
-
-// fetch a /v1 path relative to the page; throws ApiError with the API's own code and message.
-async function api(path, body) {
-  const headers = { Accept: "application/json" };
-  const key = $("api-key").value.trim();
-  if (key) headers[KEY_HEADER] = key;
-  const init = { headers };
-  if (body !== undefined) {
-    init.method = "POST";
-    headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let resp;
-  try {
-    resp = await fetch(new URL("v1/" + path, document.baseURI), init);
-  } catch (err) {
-    throw new ApiError("network", "the server did not answer (" + err.message + ")", 0);
-  }
-  let data = null;
-  try {
-    data = await resp.json();
-  } catch (err) {
-    data = null;
-  }
-  if (!resp.ok) {
-    const e = (data && data.error) || {};
-    throw new ApiError(e.code || "http_" + resp.status, e.message || resp.statusText, resp.status, e.suggestions);
-  }
-  return data;
-}
-
-const enc = encodeURIComponent;
-const model = () => $("model").value;
-
-// ---- errors ------------------------------------------------------------------------------
-
-function showError(err) {
-  const box = $("error");
-  box.textContent = "";
-  const code = document.createElement("strong");
-  code.textContent = err.code || "error";
-  box.append(code, " " + err.message);
-  if (err.suggestions && err.suggestions.length) {
-    const p = document.createElement("p");
-    p.className = "suggestions";
-    p.append("Did you mean: ");
-    err.suggestions.forEach((w, i) => {
-      const a = document.createElement("a");
-      a.href = "#";
-      a.className = "suggestion";
-      a.textContent = w;
-      a.addEventListener("click", (ev) => {
-        ev.preventDefault();
-        pickWord(w);
-      });
-      p.append(i ? ", " : "", a);
-    });
-    box.append(p);
-  }
-  box.hidden = false;
-}
-
-function clearError() {
-  $("error").hidden = true;
-  $("error").textContent = "";
-}
+// The embed explorer: vanilla JS modules talking to the JSON API under /v1 (no CDN, no build step).
+// This module: models and the API key, neighbours (table + map), analogies (table + arrows), wiring.
+import { $, api, ApiError, asApiError, clearError, enc, KEY_STORE, model, setParams, showError } from "./core.js";
+import { clearNeighbours as unlightCloud, initCloud, loadCloud, showNeighbours } from "./cloud.js";
+import { drawMap } from "./map.js";
+import { classify, loadClassifiers, loadModelPage } from "./panels.js";
 
 // Runs an async UI action, showing any API error on the page instead of failing silently.
 async function guarded(action) {
@@ -89,7 +12,7 @@ async function guarded(action) {
   try {
     await action();
   } catch (err) {
-    showError(err instanceof ApiError ? err : new ApiError("client", String(err.message || err), 0));
+    showError(asApiError(err), pickWord);
   } finally {
     document.body.classList.remove("busy");
   }
@@ -118,29 +41,37 @@ function fillTable(table, rows, onPick) {
   table.hidden = false;
 }
 
-// ---- neighbours and the map --------------------------------------------------------------
+// ---- neighbours ------------------------------------------------------------------------------
 
-// Hides the previous query's table and map, so that an error never sits above stale results.
-function clearNeighbours() {
+// Hides the previous query's table, map and (`cloud`) lit points, so that an error never sits above stale results.
+function clearNeighbours(cloud = true) {
   $("neighbours").hidden = true;
   $("neighbours").tBodies[0].textContent = "";
   $("scatter").textContent = "";
+  if (cloud) unlightCloud();
 }
 
 async function findNeighbours() {
   const word = $("word").value.trim();
   if (!word) return;
-  clearNeighbours();
+  clearNeighbours(false); // the cloud is relit once the answer is in (a redraw costs ~20-50 ms), or cleared on error
   const metric = $("metric").value;
   const k = Math.max(1, Math.min(100, parseInt($("k").value, 10) || 10));
-  const data = await api(`models/${enc(model())}/similar`, { word, k, metric });
+  let data;
+  try {
+    data = await api(`models/${enc(model())}/similar`, { word, k, metric });
+  } catch (err) {
+    unlightCloud();
+    throw err;
+  }
   const rows = data.results;
   $("neighbours").querySelector(".score-head").textContent = metric === "cosine" ? "cosine" : "distance";
   fillTable($("neighbours"), rows, pickWord);
-  history.replaceState(null, "", `?model=${enc(model())}&word=${enc(word)}`);
+  setParams({ model: model(), word });
+  showNeighbours(word, rows.map((r) => r.word));
   const words = [word, ...rows.map((r) => r.word)];
-  const data2 = await api(`models/${enc(model())}/vectors`, { words });
-  drawScatter($("scatter"), words, pca2(data2.vectors.map((v) => v.vector)));
+  const vectors = await api(`models/${enc(model())}/vectors`, { words });
+  drawMap($("scatter"), words, vectors.vectors.map((v) => v.vector), { onPick: pickWord, label: `map of ${word} and its neighbours` });
 }
 
 function pickWord(word) {
@@ -148,89 +79,41 @@ function pickWord(word) {
   guarded(findNeighbours);
 }
 
-// PCA to 2-D of a few vectors (rows): power iteration with deflation on the n x n Gram matrix
-// of the centred rows, which is small (n <= 101) whatever the dimension.
-function pca2(rows) {
-  const n = rows.length;
-  const d = rows[0].length;
-  const mean = new Array(d).fill(0);
-  rows.forEach((r) => r.forEach((x, j) => (mean[j] += x / n)));
-  const c = rows.map((r) => r.map((x, j) => x - mean[j]));
-  const g = c.map((a) => c.map((b) => a.reduce((s, x, j) => s + x * b[j], 0)));
-  const coords = rows.map(() => [0, 0]);
-  for (let comp = 0; comp < 2; comp++) {
-    let v = rows.map((_, i) => 1 + ((i * 7919) % 13) / 13); // fixed, non-degenerate start
-    let lambda = 0;
-    for (let it = 0; it < 200; it++) {
-      const w = g.map((row) => row.reduce((s, x, j) => s + x * v[j], 0));
-      const norm = Math.hypot(...w);
-      if (norm < 1e-12) break;
-      lambda = norm;
-      v = w.map((x) => x / norm);
-    }
-    v.forEach((x, i) => (coords[i][comp] = x * Math.sqrt(lambda)));
-    // deflate: remove the component just found
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) g[i][j] -= lambda * v[i] * v[j];
-  }
-  return coords;
-}
-
-const SVG_NS = "http://www.w3.org/2000/svg";
-
-function svgEl(name, attrs, text) {
-  const el = document.createElementNS(SVG_NS, name);
-  Object.entries(attrs).forEach(([k, v]) => el.setAttribute(k, v));
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
-
-// An SVG scatter: point 0 is the query (highlighted), the rest its neighbours.
-function drawScatter(box, words, xy) {
-  const W = 560, H = 400, pad = 48;
-  const xs = xy.map((p) => p[0]), ys = xy.map((p) => p[1]);
-  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const sx = (x) => pad + ((x - x0) / (x1 - x0 || 1)) * (W - 2 * pad);
-  const sy = (y) => H - pad - ((y - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
-  const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": `map of ${words[0]} and its neighbours` });
-  svg.append(svgEl("rect", { x: 0, y: 0, width: W, height: H, class: "frame" }));
-  // spokes first, so that no line crosses a point or a label
-  words.slice(1).forEach((_, j) => svg.append(svgEl("line", { x1: sx(xy[0][0]), y1: sy(xy[0][1]), x2: sx(xy[j + 1][0]), y2: sy(xy[j + 1][1]), class: "spoke" })));
-  const placed = [];
-  words.forEach((w, i) => {
-    const [cx, cy] = [sx(xy[i][0]), sy(xy[i][1])];
-    const g = svgEl("g", { class: i === 0 ? "point query" : "point", "data-word": w });
-    g.append(svgEl("circle", { cx, cy, r: i === 0 ? 7 : 5 }));
-    g.append(svgEl("text", labelSpot(placed, w, cx, cy, W), w));
-    g.addEventListener("click", () => pickWord(w));
-    svg.append(g);
-  });
-  box.textContent = "";
-  box.append(svg);
-}
-
-// Where a label goes: beside its point, right or left (left first in the right third), a little
-// above or below, at the first spot that stays inside the picture and overlaps no label placed
-// before; if none is free, the first spot. Widths are estimated (8 px a character, 14 for CJK).
-function labelSpot(placed, word, cx, cy, W) {
-  const w = [...word].reduce((s, ch) => s + (ch.codePointAt(0) >= 0x2e80 ? 14 : 8), 4), h = 15;
-  const sides = cx > (2 * W) / 3 ? [true, false] : [false, true];
-  const spots = [];
-  for (const left of sides) {
-    for (const dy of [-6, 14, -20]) spots.push({ left, dy, box: { x: left ? cx - 8 - w : cx + 8, y: cy + dy - h + 4, w, h } });
-  }
-  const free = (s) => s.box.x >= 0 && s.box.x + w <= W && !placed.some((b) => s.box.x < b.x + b.w && b.x < s.box.x + s.box.w && s.box.y < b.y + b.h && b.y < s.box.y + s.box.h);
-  const spot = spots.find(free) || spots[0];
-  placed.push(spot.box);
-  return { x: spot.left ? cx - 8 : cx + 8, y: cy + spot.dy, "text-anchor": spot.left ? "end" : "start" };
-}
-
 // ---- analogy -----------------------------------------------------------------------------
 
 async function solveAnalogy() {
-  const [a, b, c] = ["analogy-a", "analogy-b", "analogy-c"].map((id) => $(id).value.trim());
+  const [a, b, c] = ["analogy-a", "analogy-b", "analogy-c"].map((id) => $(id).value.trim() || $(id).placeholder);
   $("analogy-results").hidden = true;
-  const data = await api(`models/${enc(model())}/analogy`, { a, b, c, k: 5 });
+  $("analogy-results").tBodies[0].textContent = "";
+  $("analogy-map").textContent = "";
+  const k = Math.max(1, Math.min(100, parseInt($("analogy-k").value, 10) || 5));
+  const method = $("analogy-method").value;
+  const data = await api(`models/${enc(model())}/analogy`, { a, b, c, k, method });
+  $("analogy-results").querySelector(".score-head").textContent = method === "3cosmul" ? "3CosMul" : "cosine";
   fillTable($("analogy-results"), data.results, pickWord);
+  const answers = data.results.slice(0, 5).map((r) => r.word);
+  const words = [a, b, c, ...answers];
+  const vectors = await api(`models/${enc(model())}/vectors`, { words });
+  drawMap($("analogy-map"), words, vectors.vectors.map((v) => v.vector), {
+    onPick: pickWord, label: `${a} is to ${b} as ${c} is to ${answers[0] || "?"}`,
+    arrows: answers.length ? [[0, 1], [2, 3]] : [[0, 1]], roles: ["given", "given", "given", "answer"],
+  });
+}
+
+// ---- language-aware placeholders -----------------------------------------------------------------
+
+const EXAMPLES = {
+  en: { word: "a word, e.g. king", analogy: ["man", "king", "woman"], axes: ["man", "woman", "king", "queen"], classify: "one text per line" },
+  zh: { word: "一个词，例如 曹操", analogy: ["刘备", "蜀", "曹操"], axes: ["刘备", "曹操", "关羽", "张飞"], classify: "每行一段文字" },
+};
+
+function setLanguage(lang) {
+  const ex = EXAMPLES[lang] || EXAMPLES.en;
+  document.documentElement.lang = lang === "zh" ? "zh" : "en";
+  $("word").placeholder = ex.word;
+  ["analogy-a", "analogy-b", "analogy-c"].forEach((id, i) => ($(id).placeholder = ex.analogy[i]));
+  ["axis-x-start", "axis-x-end", "axis-y-start", "axis-y-end"].forEach((id, i) => ($(id).placeholder = ex.axes[i]));
+  $("classify-text").placeholder = ex.classify;
 }
 
 // ---- autocomplete and models -------------------------------------------------------------
@@ -270,29 +153,48 @@ async function loadModels(wanted) {
   }
 }
 
+// A model was chosen (or the page opened): its page, placeholders and cloud; the old query's results go.
+function modelChanged() {
+  lastPrefix = null;
+  $("vocab").textContent = "";
+  clearNeighbours();
+  $("analogy-results").hidden = true;
+  $("analogy-map").textContent = "";
+  loadCloud();
+  loadModelPage(model()).then((meta) => setLanguage(meta ? meta.language : "en"));
+}
+
 function init() {
   const params = new URLSearchParams(location.search);
   $("api-key").value = localStorage.getItem(KEY_STORE) || "";
+  if (["tsne", "umap", "pca", "custom"].includes(params.get("method"))) $("cloud-method").value = params.get("method");
+  if (params.get("dims") === "3") $("cloud-dims").value = "3";
+  initCloud(pickWord);
   $("api-key").addEventListener("change", () => {
     localStorage.setItem(KEY_STORE, $("api-key").value.trim());
-    guarded(() => loadModels(model()));
+    guarded(async () => {
+      await loadModels(model());
+      modelChanged();
+      await loadClassifiers();
+    });
   });
   $("model").addEventListener("change", () => {
-    lastPrefix = null;
-    $("vocab").textContent = "";
+    setParams({ model: model(), word: null });
+    modelChanged();
   });
-  $("neighbours-form").addEventListener("submit", (ev) => {
+  const submit = (id, action) => $(id).addEventListener("submit", (ev) => {
     ev.preventDefault();
-    guarded(findNeighbours);
+    guarded(action);
   });
-  $("analogy-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    guarded(solveAnalogy);
-  });
-  ["word", "analogy-a", "analogy-b", "analogy-c"].forEach((id) => $(id).addEventListener("input", scheduleComplete));
+  submit("neighbours-form", findNeighbours);
+  submit("analogy-form", solveAnalogy);
+  submit("classify-form", classify);
+  ["word", "analogy-a", "analogy-b", "analogy-c", "axis-x-start", "axis-x-end", "axis-y-start", "axis-y-end"].forEach((id) => $(id).addEventListener("input", scheduleComplete));
   guarded(async () => {
     try {
       await loadModels(params.get("model"));
+      modelChanged();
+      loadClassifiers();
       if (params.get("word")) {
         $("word").value = params.get("word");
         await findNeighbours();
@@ -303,4 +205,4 @@ function init() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", init);
+init(); // a module runs after the document is parsed
