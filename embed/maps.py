@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -194,12 +193,7 @@ def plot_map(
 
 
 def _save_atomic(fig: "Figure", out: Path, fmt: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.tmp-", dir=out.absolute().parent)
-    os.close(fd)
-    try:
+    from embed.io import atomic_file
+
+    with atomic_file(out) as tmp:
         fig.savefig(tmp, format=fmt)
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
