@@ -131,6 +131,10 @@ def _remove_stale(out: Path) -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @_tokenizer_opt
+@click.option("--subwords", is_flag=True, help="fastText's model: words are their own row plus hashed character n-grams, so unknown words get vectors (skip-gram: both backends; CBOW: gensim).")
+@click.option("--minn", type=int, default=3, show_default=True, help="--subwords: shortest n-gram, in characters (jieba Chinese: 1).")
+@click.option("--maxn", type=int, default=6, show_default=True, help="--subwords: longest n-gram (jieba Chinese: 2).")
+@click.option("--bucket", type=int, default=2_000_000, show_default=True, help="--subwords: n-gram hash rows (memory: bucket x dim x 4 bytes, twice while training).")
 @click.option("--text", "text_format", is_flag=True, help="Write vectors.txt (word2vec text) instead of vectors.bin.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once training succeeded).")
 @click.option("--no-eval", is_flag=True, help="Skip the evaluation after saving (English: Google analogies, WS353, SimLex-999; Chinese: CA8, wordsim-240).")
@@ -165,7 +169,7 @@ def train(
         out = out if out is not None else (Path(snapshot.out) if snapshot.out else None)
         checkpoint_dir = checkpoint_dir or resume
     else:
-        config = TrainConfig(**opts)
+        config = _train_config(TrainConfig, opts)
     if out is None:
         out = Path("runs") / (Path(corpus).name.split(".")[0] if corpus != "-" else "stdin")
     check_output_dir(out, overwrite)  # fail before hours of training, not after
@@ -218,6 +222,17 @@ def train(
     if show is None:
         show = ",".join(DEFAULT_SHOW["zh" if config.tokenizer == "jieba" else "en"])
     _print_summary(out, result, scores, [w.strip() for w in show.split(",") if w.strip()])
+
+
+def _train_config(cls: Any, opts: dict[str, Any]) -> Any:
+    """``TrainConfig(**opts)``, its subword options named as flags in an error (``maxn`` -> ``--maxn``)."""
+    import re
+
+    try:
+        return cls(**opts)
+    except ConfigError as exc:
+        text = re.sub(r"\b(minn|maxn|bucket)\b", r"--\1", str(exc)).replace("subwords=True", "--subwords")
+        raise ConfigError(text) from None
 
 
 def _evaluate_saved(out: Path, vectors: Any) -> dict[str, Any]:
@@ -420,9 +435,11 @@ def _sets(given: tuple[str, ...]) -> tuple[str, ...] | None:
 
 
 from embed.cli_classify import classify as _classify  # noqa: E402
+from embed.cli_clean import clean as _clean  # noqa: E402
 from embed.cli_index import index as _index  # noqa: E402
 from embed.cli_index import serve as _serve  # noqa: E402
 from embed.cli_plot import plot as _plot  # noqa: E402
+from embed.cli_project import project as _project  # noqa: E402
 from embed.cli_vectors import analogy as _analogy  # noqa: E402
 from embed.cli_vectors import export as _export  # noqa: E402
 from embed.cli_vectors import import_ as _import  # noqa: E402
@@ -432,7 +449,9 @@ from embed.cli_vectors import vectors as _vectors  # noqa: E402
 main.add_command(_index)
 main.add_command(_serve)
 main.add_command(_plot)
+main.add_command(_project)
 main.add_command(_classify)
+main.add_command(_clean)
 for _command in (_import, _export, _similar, _analogy, _vectors):
     main.add_command(_command)
 

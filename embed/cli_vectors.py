@@ -46,12 +46,15 @@ def open_model(model: str, quiet: bool = False) -> Path:
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Model directory to write.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Read only the first N rows (gensim's limit).")
-@click.option("--format", "fmt", type=click.Choice(["auto", "word2vec-bin", "word2vec-txt", "glove"]), default="auto", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["auto", "word2vec-bin", "word2vec-txt", "glove", "fasttext-bin"]), default="auto", show_default=True, help="auto tells a fastText .bin (subwords kept) by its magic number.")
 @click.option("--allow-nonfinite", is_flag=True, help="Keep rows holding NaN or inf (refused by default).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once the import succeeded).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def import_(src: Path, out: Path, limit: int | None, fmt: str, allow_nonfinite: bool, overwrite: bool, quiet: bool) -> None:
-    """Import SRC (word2vec .bin/.txt, fastText .vec, GloVe; also .gz/.bz2) into a memory-mapped model directory."""
+    """Import SRC (word2vec .bin/.txt, fastText .vec or .bin, GloVe; also .gz/.bz2) into a memory-mapped model directory.
+
+    A fastText .bin keeps its n-grams: the model answers words outside its vocabulary.
+    """
     from embed.importer import import_vectors
 
     bar = _Bytes(f"importing {src.name}", disable=quiet)
@@ -68,7 +71,7 @@ def import_(src: Path, out: Path, limit: int | None, fmt: str, allow_nonfinite: 
 
 @click.command()
 @click.argument("model")
-@click.option("--format", "fmt", type=click.Choice(["word2vec-bin", "word2vec-txt", "projector"]), default="word2vec-bin", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["word2vec-bin", "word2vec-txt", "projector", "fasttext-bin"]), default="word2vec-bin", show_default=True, help="fasttext-bin: a subword model as fastText's .bin (fasttext nn/print-word-vectors, gensim load_facebook_vectors).")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="File to write (projector: a directory for vectors.tsv and metadata.tsv).")
 def export(model: str, fmt: str, out: Path) -> None:
     """Write MODEL's vectors as word2vec binary/text or the TensorFlow Embedding Projector's two TSV files."""
@@ -132,6 +135,8 @@ def similar(model: str, word: tuple[str, ...], topn: int, metric: str, exact: bo
 
     def answer(q: str) -> list[tuple[str, float]]:
         hits = searcher.by_word(q, topn, metric, exact)  # type: ignore[arg-type]
+        if hits.oov:
+            click.echo(f"# {q}: not in the vocabulary; its vector is built from its character n-grams", err=True)
         return list(zip(hits.words, hits.scores))
 
     _answer_each(_lines(word), answer, as_json, "cosine" if metric == "cosine" else "distance", word == ("-",) or len(word) > 1)

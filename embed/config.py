@@ -25,6 +25,11 @@ class TrainConfig:
     Defaults follow word2vec.c / gensim: skip-gram, 100 dims, window 5, 5 negatives,
     min-count 5, sample 1e-3, 5 epochs; ``alpha`` defaults to 0.025 for skip-gram and
     0.05 for CBOW when left as ``None``.
+
+    ``subwords=True`` trains fastText's model (:mod:`embed.subwords`): each word's input
+    vector is the mean of its own row and its character ``minn``..``maxn``-gram rows, hashed
+    into ``bucket`` rows (fastText's defaults 3, 6, 2,000,000; for jieba-tokenised Chinese
+    use 1 and 2, see BENCHMARKS.md).
     """
 
     arch: Arch = "skipgram"
@@ -44,6 +49,10 @@ class TrainConfig:
     backend: Backend = "gensim"
     device: str = "cpu"
     batch_size: int = 4096
+    subwords: bool = False
+    minn: int = 3
+    maxn: int = 6
+    bucket: int = 2_000_000
 
     def __post_init__(self) -> None:
         _choice("arch", self.arch, ARCHES)
@@ -75,6 +84,21 @@ class TrainConfig:
             raise ConfigError(f"alpha must be in (0, 1], got {self.alpha}")
         if not 0 <= self.min_alpha <= self.start_alpha:
             raise ConfigError(f"min_alpha must be in [0, alpha], got {self.min_alpha}")
+        self._check_subwords()
+
+    def _check_subwords(self) -> None:
+        from embed.subwords import check_spec
+
+        if self.subwords:
+            check_spec(self.minn, self.maxn, self.bucket)
+            if self.backend == "torch" and self.arch == "cbow":
+                # Batched CBOW bags (~10 context words x ~20 n-grams) collapsed every vector onto one
+                # direction on the KJV (all cosines > 0.99, 2026-12-01); skip-gram trains well.
+                raise ConfigError("arch cbow with subwords is not available in the torch backend yet; use backend gensim or arch skipgram")
+            return
+        for name, default in (("minn", 3), ("maxn", 6), ("bucket", 2_000_000)):
+            if getattr(self, name) != default:
+                raise ConfigError(f"{name} applies to subword training only; set subwords=True or leave {name} at {default:,}")
 
     @property
     def start_alpha(self) -> float:
@@ -86,6 +110,9 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["alpha"] = self.start_alpha
+        if not self.subwords:  # word-only models record what they always did
+            for name in ("subwords", "minn", "maxn", "bucket"):
+                del d[name]
         return d
 
 

@@ -25,8 +25,8 @@ from embed.store import write_batches
 
 logger = logging.getLogger(__name__)
 
-ExportFormat = Literal["word2vec-bin", "word2vec-txt", "projector"]
-EXPORT_FORMATS: tuple[str, ...] = ("word2vec-bin", "word2vec-txt", "projector")
+ExportFormat = Literal["word2vec-bin", "word2vec-txt", "projector", "fasttext-bin"]
+EXPORT_FORMATS: tuple[str, ...] = ("word2vec-bin", "word2vec-txt", "projector", "fasttext-bin")
 
 
 def import_vectors(
@@ -48,9 +48,12 @@ def import_vectors(
         OutputError: ``out`` exists (without ``overwrite``) or cannot be written.
     """
     from embed.formats import VectorFileReader
+    from embed.subwords_io import is_fasttext_bin
 
     src = Path(src)
     started = time.time()
+    if format == "fasttext-bin" or (format is None and src.is_file() and is_fasttext_bin(src)):
+        return _import_fasttext_bin(src, out, overwrite, started)
     total = src.stat().st_size if src.is_file() else 0
     report_bytes = None if progress is None else (lambda done: progress(done, total))
     with VectorFileReader(src, format=format, limit=limit, allow_nonfinite=allow_nonfinite, progress=report_bytes) as reader:
@@ -72,6 +75,24 @@ def import_vectors(
     return Path(out), {**source, "messages": report.messages()}
 
 
+def _import_fasttext_bin(src: Path, out: str | os.PathLike[str], overwrite: bool, started: float) -> tuple[Path, dict[str, Any]]:
+    """A fastText ``.bin`` (gensim's loader, held in memory) -> word vectors in the store, n-grams beside them."""
+    from embed.subwords_io import read_fasttext_bin, write_subwords
+
+    words, matrix, counts, subwords = read_fasttext_bin(src)
+    with atomic_dir(out, overwrite) as tmp:
+        rows = ((words[i : i + 65_536], matrix[i : i + 65_536], None if counts is None else counts[i : i + 65_536].tolist()) for i in range(0, len(words), 65_536))
+        store = write_batches(tmp, matrix.shape[1], rows, counts=counts is not None)
+        source = {"path": str(src.absolute()), "format": "fasttext-bin", "header_rows": len(words), "limit": None, "duplicates": 0, "decode_errors": 0, "nonfinite": 0}
+        meta = {
+            "format": MODEL_FORMAT, "version": MODEL_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "source": source, "vectors_file": None, "store": store, "subwords": write_subwords(tmp, subwords),
+            "timings": {"import_seconds": round(time.time() - started, 3)},
+        }
+        write_meta(tmp, meta)
+    return Path(out), {**source, "messages": [f"subwords: n-grams {subwords.spec.minn}-{subwords.spec.maxn}, {subwords.spec.bucket:,} buckets (unknown words get vectors)"]}
+
+
 def export_vectors(model: str | os.PathLike[str], out: str | os.PathLike[str], format: ExportFormat = "word2vec-bin") -> list[Path]:
     """Write a model's vectors as word2vec binary/text (gensim's writer) or TensorFlow Projector TSVs.
 
@@ -86,6 +107,11 @@ def export_vectors(model: str | os.PathLike[str], out: str | os.PathLike[str], f
         raise ConfigError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
     vectors = load(model)
     out = Path(out)
+    if format == "fasttext-bin":
+        from embed.subwords_io import write_fasttext_bin
+
+        write_fasttext_bin(vectors, out, arch=str((vectors.meta.get("params") or {}).get("arch", "skipgram")))
+        return [out]
     if format != "projector":
         if vectors.counts is None:
             with atomic_file(out) as tmp:

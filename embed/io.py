@@ -11,7 +11,9 @@ A model directory holds:
 * ``vocab.txt`` - ``word count`` per line (gensim's ``fvocab`` format), when counts are known;
 * ``meta.json`` - ``{"format": "embed-model", "version": 2, "store": {...}, ...}``: parameters,
   corpus statistics, timings, versions and evaluation scores;
-* ``loss.png`` - the loss (and words/s) per epoch, when training wrote it.
+* ``loss.png`` - the loss (and words/s) per epoch, when training wrote it;
+* ``ngrams.npy`` + ``subwords.json`` - a subword model's n-gram matrix and its header
+  (:mod:`embed.subwords_io`), named in ``meta.json`` under ``"subwords"``.
 
 Version-1 directories (``vectors.bin`` without a store) still load, into memory.
 
@@ -161,6 +163,10 @@ def save_model_dir(
     vectors_file = ("vectors.bin" if binary else "vectors.txt") if word2vec else None
     with atomic_dir(out, overwrite) as tmp:
         store = write_store(vectors, tmp)
+        if vectors.subwords is not None:
+            from embed.subwords_io import write_subwords
+
+            meta = {**meta, "subwords": write_subwords(tmp, vectors.subwords)}
         if vectors_file is not None:
             has_counts = vectors.counts is not None
             save_vectors(vectors, tmp / vectors_file, binary=binary, vocab_path=tmp / VOCAB_FILE if has_counts else None)
@@ -199,6 +205,8 @@ def read_versioned_json(path: Path, fmt: str, version: int, what: str) -> dict[s
     Raises:
         FormatError: not valid JSON, another format, or a newer version than this embed reads.
     """
+    if path.exists() and not path.is_file():  # a FIFO or device would block the read or never end
+        raise FormatError(f"{path}: not a regular file; the {what} is damaged, retrain or restore it")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -256,7 +264,12 @@ def load_model_dir(path: Path) -> Vectors:
     if "store" in meta:
         rows, dim = _store_shape(path, meta["store"])
         matrix, norms, words, counts = open_store(path, rows, dim)
-        return Vectors(words, matrix, norms=norms, counts=counts, meta=info)
+        subwords = None
+        if meta.get("subwords") is not None:
+            from embed.subwords_io import read_subwords
+
+            subwords = read_subwords(path, dim)
+        return Vectors(words, matrix, norms=norms, counts=counts, meta=info, subwords=subwords)
     vfile = _inside(path, meta.get("vectors_file", "vectors.bin"), "vectors_file")
     vocab = path / VOCAB_FILE
     from gensim.models import KeyedVectors

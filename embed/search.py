@@ -6,6 +6,10 @@ Euclidean distance lowest first. ``exact`` chooses the method: ``True`` always e
 table look-up or a scan of the matrix), ``False`` the ANN index where one exists for the
 metric, ``None`` (the default) exact where that is cheap - a table covers the query, or the
 vocabulary has at most :data:`embed.index.EXACT_MAX_WORDS` words - and the ANN index otherwise.
+
+A subword model answers words outside its vocabulary from their n-gram vectors
+(:meth:`Vectors.is_oov`); :attr:`Hits.oov` names the query words that were answered so.
+A word-only model raises :class:`NotInVocabError` (with suggestions) as before.
 """
 
 from __future__ import annotations
@@ -26,11 +30,16 @@ from embed.vectors import Vectors
 
 @dataclass(frozen=True)
 class Hits:
-    """Ranked results: ``words[i]`` has ``scores[i]``; ``method`` is table, flat, hnsw, ivf or 3cosmul."""
+    """Ranked results: ``words[i]`` has ``scores[i]``; ``method`` is table, flat, hnsw, ivf or 3cosmul.
+
+    ``oov``: the query words that are not in the vocabulary and were built from their n-grams
+    (a subword model); empty otherwise.
+    """
 
     words: list[str]
     scores: list[float]
     method: str
+    oov: tuple[str, ...] = ()
 
     @property
     def exact(self) -> bool:
@@ -75,7 +84,18 @@ class Searcher:
 
     def is_lookup(self, word: str | None, k: int, metric: str) -> bool:
         """True when a table answers this by-word query (microseconds: no thread needed)."""
-        return word is not None and metric in self.index.tables and k <= self.index.k_max
+        return word is not None and metric in self.index.tables and k <= self.index.k_max and not self.is_oov(word)
+
+    def is_oov(self, word: str) -> bool:
+        """True when ``word`` is answered from its n-grams (a subword model, a word outside the vocabulary)."""
+        return self.vectors.is_oov(word)
+
+    def oov_words(self, q: "Query") -> tuple[str, ...]:
+        """The words of ``q`` that a subword model builds from n-grams."""
+        if not self.vectors.has_subwords:
+            return ()
+        words = [q.word] if q.word is not None else [*q.positive, *q.negative]
+        return tuple(w for w in words if isinstance(w, str) and self.is_oov(w))
 
     def is_cheap(self, word: str | None, k: int, metric: str, exact: bool | None) -> bool:
         """A by-word query answered by a table or the ANN index (well under a millisecond)."""
@@ -114,7 +134,8 @@ class Searcher:
             return self.by_words([b, c], [a], k, "cosine", exact)
         if method == "3cosmul":
             res = [(w, s) for w, s in self.vectors.analogy(a, b, c, topn=k + self._nonfinite, method="3cosmul") if math.isfinite(s)]
-            return Hits([w for w, _ in res[:k]], [s for _, s in res[:k]], "3cosmul")
+            oov = self.oov_words(Query(positive=(b, c), negative=(a,)))
+            return Hits([w for w, _ in res[:k]], [s for _, s in res[:k]], "3cosmul", oov)
         raise ConfigError(f"method must be '3cosadd' or '3cosmul', got {method!r}")
 
     def batch(self, queries: Sequence[Query]) -> list[Hits]:
@@ -155,13 +176,15 @@ class Searcher:
                     kept.append(s)
                     if len(words) == k:
                         break
-                out[i] = Hits(words, kept, method)
+                out[i] = Hits(words, kept, method, self.oov_words(queries[i]))
         return [h for h in out if h is not None]
 
     def _prepare(self, q: Query) -> Hits | tuple[np.ndarray, set[int]]:
         """A table's answer, or the query vector and the rows to leave out of its results."""
         check_metric(q.metric)
-        if q.word is not None:
+        if q.word is not None and self.vectors.has_subwords and self.is_oov(q.word):
+            vec, rows = self.vectors.query_vector([q.word], [], q.metric)  # its n-gram vector; nothing excluded
+        elif q.word is not None:
             row = self.row(q.word)
             hit = self.index.lookup(row, q.k, q.metric)
             if hit is not None and (not self._nonfinite or np.isfinite(hit[1]).all()):  # else: the scan below skips NaN rows

@@ -26,6 +26,8 @@ from embed.store import ListWords, MappedWords, fingerprint
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
 
+    from embed.subwords import Subwords
+
     from embed.evaluate import EvalReport
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,12 @@ class Vectors:
     Look-ups (``[]``, ``in``, ``index``, ``get_index``) fall back to the lower-cased word when
     :attr:`folds_case`; an unknown word raises :class:`~embed.errors.NotInVocabError` with
     "did you mean" suggestions (:mod:`embed.suggest`, computed only if read).
+
+    A subword model (:attr:`has_subwords`: trained with ``subwords=True`` or imported from a
+    fastText ``.bin``) answers unknown words too: ``vectors["kingz"]``, ``most_similar``,
+    ``similarity`` build their vectors from character n-grams (:mod:`embed.subwords`).
+    ``word in vectors`` still means "in the vocabulary"; :meth:`is_oov` tells a word that is
+    answered from its n-grams.
     """
 
     def __init__(
@@ -99,6 +107,7 @@ class Vectors:
         norms: np.ndarray | None = None,
         counts: np.ndarray | None = None,
         meta: dict[str, Any] | None = None,
+        subwords: "Subwords | None" = None,
     ) -> None:
         if matrix.ndim != 2 or matrix.shape[0] != len(vocab) or matrix.dtype != np.float32:
             raise ConfigError(f"matrix {matrix.dtype} {matrix.shape} does not match {len(vocab)} words (float32 (n, dim) expected)")
@@ -109,6 +118,9 @@ class Vectors:
         self.counts = counts
         self.meta: dict[str, Any] = dict(meta or {})
         self._fingerprint: str | None = None
+        if subwords is not None and subwords.dim != matrix.shape[1]:
+            raise ConfigError(f"n-grams of dim {subwords.dim} for word vectors of dim {matrix.shape[1]}")
+        self.subwords = subwords
 
     @classmethod
     def from_arrays(
@@ -117,6 +129,7 @@ class Vectors:
         matrix: np.ndarray,
         counts: Sequence[int] | None = None,
         meta: dict[str, Any] | None = None,
+        subwords: "Subwords | None" = None,
     ) -> "Vectors":
         """Build in memory from a word list and a ``(len(words), dim)`` matrix.
 
@@ -127,7 +140,7 @@ class Vectors:
         if matrix.ndim != 2 or matrix.shape[0] != len(words):
             raise ConfigError(f"matrix shape {matrix.shape} does not match {len(words)} words")
         c = None if counts is None else np.asarray(counts, dtype=np.int64)
-        return cls(ListWords(words), matrix, counts=c, meta=meta)
+        return cls(ListWords(words), matrix, counts=c, meta=meta, subwords=subwords)
 
     @classmethod
     def from_gensim(cls, kv: "KeyedVectors", meta: dict[str, Any] | None = None) -> "Vectors":
@@ -194,8 +207,37 @@ class Vectors:
     def __getitem__(self, key_or_keys: Key | Sequence[Key]) -> np.ndarray:
         """The vector of a word (or row), ``(dim,)``; of a list of them, ``(len, dim)``. Raises NotInVocabError."""
         if _is_key(key_or_keys):
-            return self._rows[self.index(key_or_keys)]  # type: ignore[arg-type]
+            return self._vector(key_or_keys)  # type: ignore[arg-type]
+        if self.subwords is not None:
+            return np.stack([self._vector(k) for k in key_or_keys]) if len(key_or_keys) else self._rows[:0]  # type: ignore[union-attr, arg-type]
         return self._rows[np.asarray([self.index(k) for k in key_or_keys], dtype=np.int64)]  # type: ignore[union-attr]
+
+    @property
+    def has_subwords(self) -> bool:
+        """True when unknown words get vectors from their character n-grams (:mod:`embed.subwords`)."""
+        return self.subwords is not None
+
+    def is_oov(self, word: object) -> bool:
+        """True when ``word`` is not in the vocabulary but this subword model builds it a vector from its n-grams."""
+        if self.subwords is None or not isinstance(word, str) or self._row(word) >= 0:
+            return False
+        return self.subwords.buckets(word.lower() if self.folds_case else word).size > 0
+
+    def _oov(self, word: str) -> np.ndarray | None:
+        """The n-gram vector of an unknown word (case-folded as the corpus was), or None."""
+        assert self.subwords is not None
+        return self.subwords.vector(word.lower() if self.folds_case else word)
+
+    def _vector(self, key: Key) -> np.ndarray:
+        """The vector of a word or row; an unknown word of a subword model gets its n-gram vector. Raises NotInVocabError."""
+        row = self._row(key)
+        if row >= 0:
+            return self._rows[row]
+        if self.subwords is not None and isinstance(key, str):
+            vec = self._oov(key)
+            if vec is not None:
+                return vec
+        return self._rows[self.index(key)]  # raises NotInVocabError with suggestions
 
     def _row(self, key: object) -> int:
         """Row of a word (case-folded as a fallback when :attr:`folds_case`) or of a row number; -1 when absent."""
@@ -331,7 +373,7 @@ class Vectors:
                 if key.shape != (self.dim,):
                     raise ConfigError(f"vector of shape {key.shape}, the model has {self.dim} dimensions")
                 vec = key
-            elif key in self:
+            elif key in self or self.is_oov(key):
                 vec = self.get_vector(key, norm=pre_normalize)
             elif not ignore_missing:
                 self.index(key)
@@ -356,8 +398,15 @@ class Vectors:
         return kv
 
     # --- queries ----------------------------------------------------------------------
-    def _term(self, term: Any, rows: set[int]) -> int | np.ndarray:
-        """A query term as a row (a word or row number; added to ``rows``) or a float32 ``(dim,)`` vector."""
+    def _term(self, term: Any, rows: set[int], unit: bool = True) -> int | np.ndarray:
+        """A query term as a row (a word or row number; added to ``rows``) or a float32 ``(dim,)`` vector.
+
+        An unknown word of a subword model becomes its n-gram vector (unit length with ``unit``,
+        as a word's row would be taken), excluding nothing.
+        """
+        if isinstance(term, str) and self.is_oov(term):
+            vec = self[term]
+            return normalise(vec[None, :])[0] if unit else vec
         if _is_key(term):
             row = self.index(term)
             rows.add(row)
@@ -386,7 +435,7 @@ class Vectors:
         for sign, terms in ((1.0, positive), (-1.0, negative)):
             for t in terms:
                 weighted = isinstance(t, tuple) and len(t) == 2 and isinstance(t[1], Real) and not isinstance(t[0], Real)
-                keys.append(self._term(t[0] if weighted else t, rows))  # type: ignore[index]
+                keys.append(self._term(t[0] if weighted else t, rows, unit=metric == "cosine"))  # type: ignore[index]
                 weights.append(float(t[1]) if weighted else sign)  # type: ignore[index]
         if metric == "cosine":
             return self.get_mean_vector(keys, weights, pre_normalize=True, post_normalize=True, ignore_missing=False), rows  # type: ignore[arg-type]
@@ -480,7 +529,10 @@ class Vectors:
         return part[np.lexsort((part, -scores[part]))]
 
     def similarity(self, w1: Key, w2: Key) -> float:
-        """Cosine similarity of two words."""
+        """Cosine similarity of two words (unknown words of a subword model: their n-gram vectors)."""
+        if self.subwords is not None:
+            ua, ub = normalise(np.stack([self[w1], self[w2]]))
+            return float(np.dot(ua, ub))
         ua, ub = self.unit([self.index(w1), self.index(w2)])
         return float(np.dot(ua, ub))
 
@@ -673,7 +725,7 @@ class Vectors:
         """
         from embed.io import save_model_dir
 
-        meta = {k: v for k, v in self.meta.items() if k not in ("format", "version", "store", "vectors_file", "path")}
+        meta = {k: v for k, v in self.meta.items() if k not in ("format", "version", "store", "vectors_file", "path", "subwords")}
         return save_model_dir(path, self, meta, overwrite=overwrite, word2vec=word2vec)
 
     @classmethod

@@ -105,7 +105,8 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
         np.random.default_rng().bit_generator.state = state["rng"]  # the generator accepts it, or raises
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:
         raise FormatError(f"{ckpt}: damaged checkpoint ({exc}); start the training again without --resume") from None
-    if w_in.shape != w_out.shape or w_in.shape != (vocab_size, config.dim):
+    in_rows = vocab_size + (config.bucket if config.subwords else 0)  # subwords: word rows, then n-gram rows
+    if w_out.shape != (vocab_size, config.dim) or w_in.shape != (in_rows, config.dim):
         raise FormatError(f"{ckpt}: damaged checkpoint (weights {w_in.shape}/{w_out.shape} do not fit the vocabulary and dim); start the training again without --resume")
     return Snapshot(
         path=ckpt, config=config, corpus=state["corpus"], epoch=epoch, chunk=chunk,

@@ -28,11 +28,15 @@ class GensimTrainer:
     name = "gensim"
 
     def fit(self, corpus: Iterable[list[str]], vocab: Vocab, config: TrainConfig, callbacks: Callbacks) -> TrainResult:
-        from gensim.models import Word2Vec
+        from gensim.models import FastText, Word2Vec
         from gensim.models.callbacks import CallbackAny2Vec
 
         probe = LossProbe(corpus, vocab, config.arch, config.window, config.negative, config.seed, sample=config.sample)
-        model = Word2Vec(
+        # subwords: gensim's FastText (same options plus min_n/max_n/bucket); its wv.vectors are
+        # the composed word vectors once adjust_vectors() has run.
+        extra = {"min_n": config.minn, "max_n": config.maxn, "bucket": config.bucket} if config.subwords else {}
+        model = (FastText if config.subwords else Word2Vec)(
+            **extra,
             vector_size=config.dim,
             window=config.window,
             min_count=config.min_count,
@@ -58,6 +62,8 @@ class GensimTrainer:
 
             def on_epoch_end(self, m: Word2Vec) -> None:
                 seconds = time.perf_counter() - self.t0
+                if config.subwords:
+                    m.wv.adjust_vectors()  # the probe scores the composed input vectors
                 stats = EpochStats(
                     epoch=len(epochs),
                     loss=probe.loss(m.wv.vectors, m.syn1neg, order=perm),
@@ -79,8 +85,14 @@ class GensimTrainer:
         seconds = time.perf_counter() - t0
         import gensim
 
+        subwords = None
+        if config.subwords:
+            from embed.subwords import SubwordSpec, Subwords
+
+            model.wv.adjust_vectors()
+            subwords = Subwords(SubwordSpec(config.minn, config.maxn, config.bucket), np.ascontiguousarray(model.wv.vectors_ngrams, dtype=np.float32))
         return TrainResult(
-            vectors=Vectors.from_arrays(vocab.words, model.wv.vectors[perm], counts=vocab.counts.tolist()),
+            vectors=Vectors.from_arrays(vocab.words, model.wv.vectors[perm], counts=vocab.counts.tolist(), subwords=subwords),
             vocab=vocab,
             epochs=epochs,
             train_seconds=seconds,

@@ -139,9 +139,15 @@ class TorchTrainer:
         rng = np.random.default_rng(config.seed + (sync.rank if sync is not None else 0))
         gen = torch.Generator().manual_seed(config.seed)
         v, d = len(vocab), config.dim
-        w_in = ((torch.rand(v, d, generator=gen) - 0.5) / d).to(device)
+        if config.subwords:  # fastText's model: embed.train.torch_subwords
+            from embed.train.torch_subwords import SubwordState, init_input
+
+            w_in = init_input(v, config, gen).to(device)
+            state: _State = SubwordState(config, vocab, cache, rng, device)
+        else:
+            w_in = ((torch.rand(v, d, generator=gen) - 0.5) / d).to(device)
+            state = _State(config, vocab, cache, rng, device)
         w_out = torch.zeros(v, d, device=device)
-        state = _State(config, vocab, cache, rng, device)
         state.sync = sync
         if sync is not None:
             sync.start(w_in, w_out)
@@ -168,16 +174,17 @@ class TorchTrainer:
                 seconds += state.setup_seconds(t0, e0)
             stats = EpochStats(
                 epoch=epoch,
-                loss=probe.loss(w_in.cpu().numpy(), w_out.cpu().numpy()),
+                loss=probe.loss(state.input_vectors(w_in).cpu().numpy(), w_out.cpu().numpy()),
                 words=vocab.total_tokens,
                 seconds=seconds,
                 words_per_sec=vocab.total_tokens / max(seconds, 1e-9),
             )
             epochs.append(stats)
             callbacks.on_epoch_end(stats)
-        matrix = w_in.cpu().numpy()
+        matrix = state.input_vectors(w_in).cpu().numpy()
+        subwords = state.subwords(w_in, v) if config.subwords else None
         return TrainResult(
-            vectors=Vectors.from_arrays(vocab.words, matrix, counts=vocab.counts.tolist()),
+            vectors=Vectors.from_arrays(vocab.words, matrix, counts=vocab.counts.tolist(), subwords=subwords),
             vocab=vocab,
             epochs=epochs,
             train_seconds=time.perf_counter() - t0,
@@ -207,6 +214,11 @@ class _State:
         self.processed = 0
         self.chunk = 0
         self.sync: RowSync | None = None
+
+    @staticmethod
+    def input_vectors(w_in: Any) -> Any:
+        """Each word's input vector, ``(V, dim)``: its row (the subword state averages its n-grams in)."""
+        return w_in
 
     @staticmethod
     def setup_seconds(t0: float, e0: float) -> float:

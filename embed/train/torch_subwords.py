@@ -1,0 +1,159 @@
+"""fastText's subword model in PyTorch: skip-gram and CBOW whose input vectors are bags of n-gram rows.
+
+The input matrix holds ``V`` word rows then ``bucket`` n-gram rows (``(V + bucket, dim)``,
+all ~ U(-1/dim, 1/dim) as fastText initialises them). Each vocabulary word's bag - its own
+row and its n-grams' rows - is computed once per vocabulary (:func:`embed.subwords.word_ngram_table`,
+a CSR table), never per token; a batch expands the bags of its words with a few numpy
+gathers. The hidden vector is the mean of the bag (``embedding_bag``), as fastText's
+``Model::computeHidden``.
+
+Update rule (fastText's ``Model::update`` for skip-gram/CBOW, gensim's
+``fasttext_fast_sentence_*_neg``): every row of the bag receives the full step for the hidden
+vector, ``lr * -dL/dh``, not ``lr * -dL/dh / n`` as the mean's true gradient would give
+(fastText divides only for supervised models). The tests check this against autograd. One
+deviation, for mini-batches: a row in more than :data:`SHARED_CAP` bags of one batch has its
+summed step scaled down to ``SHARED_CAP`` bags' worth (see the note at the constant).
+
+Skip-gram runs in fastText's direction: the centre word's bag predicts each context word.
+Consecutive pairs share their centre (:func:`embed.pairs.chunk_skipgram_pairs` orders them
+by centre), so a batch computes each run of equal centres' bag once, sums the run's steps and
+scatters them once - a bag of ~20 rows is gathered and scattered per centre, not per pair.
+Everything else (corpus, token cache, subsampling, windows, shared negatives, learning-rate
+schedule, device, checkpoints) is :mod:`embed.train.torch_backend`'s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from embed.config import TrainConfig
+from embed.pairs import chunk_cbow_examples, chunk_skipgram_pairs, interleave_examples
+from embed.subwords import SubwordSpec, Subwords, word_ngram_table
+from embed.train.torch_backend import CBOW_SPACING, NEG_GROUP, _State
+from embed.train.torch_kernels import ns_step
+from embed.vocab import Vocab
+
+# Summed stale steps of a batch (torch_kernels' Hogwild-like rule) are fine for word rows, but a
+# common n-gram ("he>", "<th") sits in ~100 bags of a 4,096-pair batch, and the sum of ~100 stale
+# steps diverged (KJV, dim 50: probe loss 1e8 after one epoch). Its mean collapsed the space
+# instead (mean cosine of random words 0.99, CBOW neighbours all > 0.999). Capping the sum at 8
+# bags' worth trained best (KJV, dim 50, 2 epochs, 2026-12-01: probe loss 2.556 vs gensim's 2.635,
+# mean cosine 0.51). Rows in at most SHARED_CAP bags get exactly fastText's summed update.
+SHARED_CAP = 8
+
+
+def spec_of(config: TrainConfig) -> SubwordSpec:
+    return SubwordSpec(config.minn, config.maxn, config.bucket)
+
+
+def init_input(v: int, config: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """``(V + bucket, dim)`` input weights ~ U(-1/dim, 1/dim) (fastText's ``wi_->uniform(1.0 / dim)``)."""
+    d = config.dim
+    return torch.rand(v + config.bucket, d, generator=gen).mul_(2).sub_(1).div_(d)  # in place: one (V + bucket, d) copy
+
+
+def expand(offsets: np.ndarray, rows: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bags of ``words`` laid end to end: ``flat`` rows, ``owner`` (which word each is from) and ``starts``.
+
+    >>> off, rows = np.array([0, 2, 5]), np.array([0, 7, 1, 8, 9])
+    >>> [a.tolist() for a in expand(off, rows, np.array([1, 0, 1]))]
+    [[1, 8, 9, 0, 7, 1, 8, 9], [0, 0, 0, 1, 1, 2, 2, 2], [0, 3, 5]]
+    """
+    lens = offsets[words + 1] - offsets[words]
+    starts = np.zeros(words.size, dtype=np.int64)
+    np.cumsum(lens[:-1], out=starts[1:])
+    owner = np.repeat(np.arange(words.size, dtype=np.int64), lens)
+    flat = rows[offsets[words][owner] + np.arange(owner.size, dtype=np.int64) - starts[owner]]
+    return flat, owner, starts
+
+
+def subword_step(
+    w_in: torch.Tensor, w_out: torch.Tensor, flat: torch.Tensor, owner: torch.Tensor, starts: torch.Tensor,
+    pair_bag: torch.Tensor | None, targets: torch.Tensor, negs: torch.Tensor, lr: float, group: int, spread: bool,
+    uniq: torch.Tensor | None = None, inverse: torch.Tensor | None = None, counts: torch.Tensor | None = None,
+) -> None:
+    """One batched SGD step with bag-of-rows inputs; updates ``w_in`` and ``w_out`` in place.
+
+    Args:
+        flat: (F,) int64 input rows of the bags, end to end; ``owner`` (F,) the bag of each;
+            ``starts`` (R,) each bag's first position in ``flat``.
+        pair_bag: (B,) the bag that is each example's input (skip-gram: a run of equal
+            centres), or None when bag ``i`` is example ``i`` (CBOW, R == B).
+        targets: (B,) rows of ``w_out`` to predict; ``negs`` (B // group, k) shared negatives.
+    """
+    h_bags = torch.nn.functional.embedding_bag(flat, w_in, starts, mode="mean")  # (R, d)
+    h = h_bags if pair_bag is None else h_bags.index_select(0, pair_bag)
+    dh = ns_step(h, targets, negs, w_out, lr, group, spread=spread)
+    if pair_bag is not None:
+        dh = torch.zeros_like(h_bags).index_add_(0, pair_bag, dh)
+    if uniq is None:
+        w_in.index_add_(0, flat, dh.index_select(0, owner))
+        return
+    # A row in more than SHARED_CAP bags of the batch: its summed step is scaled to SHARED_CAP bags' worth.
+    du = torch.zeros(uniq.shape[0], dh.shape[1], dtype=dh.dtype, device=dh.device).index_add_(0, inverse, dh.index_select(0, owner))
+    w_in.index_add_(0, uniq, du.div_(counts[:, None]))
+
+
+class SubwordState(_State):
+    """The torch backend's epoch loop with subword bags as inputs."""
+
+    def __init__(self, config: TrainConfig, vocab: Vocab, *args: Any) -> None:
+        super().__init__(config, vocab, *args)
+        self.offsets, self.rows = word_ngram_table(vocab.words, spec_of(config))
+
+    def _bags(self, words: np.ndarray) -> tuple[Any, Any, Any]:
+        flat, owner, starts = expand(self.offsets, self.rows, words)
+        return self._tensor(flat), self._tensor(owner), self._tensor(starts)
+
+    def _unique(self, flat: np.ndarray) -> dict[str, Any]:
+        """The batch's distinct input rows and, per row, what its summed step is divided by: max(1, bags / SHARED_CAP)."""
+        uniq, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+        scale = np.maximum(counts.astype(np.float32) / SHARED_CAP, 1.0)
+        return {"uniq": self._tensor(uniq), "inverse": self._tensor(inverse), "counts": self._tensor(scale)}
+
+    def _skipgram_chunk(self, ids: np.ndarray, sent: np.ndarray, n: int, w_in: Any, w_out: Any) -> None:
+        centres, contexts = chunk_skipgram_pairs(ids, sent, self.config.window, self.rng)
+        m = centres.size
+        negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
+        tx, tn = self._tensor(contexts), self._tensor(negs)
+        for start, stop, group in self._batches(m):
+            c = centres[start:stop]
+            new = np.ones(c.size, dtype=bool)
+            new[1:] = c[1:] != c[:-1]
+            run = np.cumsum(new) - 1
+            flat, owner, starts = expand(self.offsets, self.rows, c[new])
+            g0 = start // NEG_GROUP
+            g1 = g0 + (stop - start) // group
+            lr = self.lr(start / max(m, 1), n)
+            tf, to, ts = self._tensor(flat), self._tensor(owner), self._tensor(starts)
+            subword_step(w_in, w_out, tf, to, ts, self._tensor(run), tx[start:stop], tn[g0:g1], lr, group, False, **self._unique(flat))
+
+    def _cbow_chunk(self, ids: np.ndarray, sent: np.ndarray, n: int, w_in: Any, w_out: Any) -> None:
+        centres, contexts, example = chunk_cbow_examples(ids, sent, self.config.window, self.rng)
+        centres, contexts, example = interleave_examples(centres, contexts, example, self._batch_examples(), CBOW_SPACING)
+        m = centres.size
+        counts = np.bincount(example, minlength=m)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
+        tc, tn = self._tensor(centres), self._tensor(negs)
+        for start, stop, group in self._batches(m):
+            a, b = int(offsets[start]), int(offsets[stop])
+            flat, owner, _ = expand(self.offsets, self.rows, contexts[a:b])
+            ex = example[a:b][owner] - start  # each flat row's example in the batch
+            bag_starts = np.searchsorted(ex, np.arange(stop - start))
+            g0 = start // NEG_GROUP
+            g1 = g0 + (stop - start) // group
+            lr = self.lr(start / max(m, 1), n)
+            tf, te, ts = self._tensor(flat), self._tensor(ex), self._tensor(bag_starts)
+            subword_step(w_in, w_out, tf, te, ts, None, tc[start:stop], tn[g0:g1], lr, group, True, **self._unique(flat))
+
+    def input_vectors(self, w_in: torch.Tensor) -> torch.Tensor:
+        """Each vocabulary word's input vector (the mean of its bag), ``(V, dim)`` - what the store keeps."""
+        off = torch.from_numpy(self.offsets[:-1]).to(w_in.device)
+        return torch.nn.functional.embedding_bag(torch.from_numpy(self.rows).to(w_in.device), w_in, off, mode="mean")
+
+    def subwords(self, w_in: torch.Tensor, v: int) -> Subwords:
+        return Subwords(spec_of(self.config), np.ascontiguousarray(w_in[v:].cpu().numpy()))

@@ -1,0 +1,150 @@
+"""Training subword models (issue 17): the torch step against autograd, both backends, CLI, fastText files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import embed
+from embed.cli import main
+from embed.config import TrainConfig
+from embed.corpus import Corpus
+from embed.train import train
+from embed.train.torch_kernels import ns_loss
+from embed.train.torch_subwords import expand, subword_step
+from tests.conftest import KJV, needs_system
+
+
+@pytest.fixture(scope="module")
+def small_kjv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 6,000 verses of the KJV (~190k tokens)."""
+    path = tmp_path_factory.mktemp("corpus") / "kjv_small.txt"
+    with open(KJV, encoding="utf-8") as fh:
+        path.write_text("".join(line for _, line in zip(range(6000), fh)), encoding="utf-8")
+    return path
+
+
+def _bags() -> tuple[np.ndarray, np.ndarray]:
+    """A CSR table of 4 words over an input matrix of 4 word rows + 6 n-gram rows (row 7 shared by words 0, 1, 2)."""
+    return np.array([0, 3, 5, 8, 9]), np.array([0, 4, 7, 1, 7, 2, 7, 9, 3])
+
+
+@pytest.mark.parametrize("runs", [False, True])
+def test_subword_step_is_fasttexts_update_checked_with_autograd(runs: bool) -> None:
+    """Every bag row gets -lr * dL/dh (fastText's Model::update for skip-gram/CBOW): autograd through a mean
+    whose backward passes dh unscaled to each row. Without duplicate rows in the batch (uniq=None)."""
+    gen = torch.Generator().manual_seed(0)
+    d, lr, group = 5, 0.05, 2
+    offsets, rows = _bags()
+    w_in = torch.randn(10, d, generator=gen, dtype=torch.float64)
+    w_out = torch.randn(4, d, generator=gen, dtype=torch.float64)
+    words = np.array([0, 1, 2, 3])
+    pair_bag = np.array([0, 0, 1, 2, 2, 3]) if runs else None
+    bag_words = words
+    targets = torch.tensor([1, 2, 3, 0, 1, 2] if runs else [1, 2, 3, 0])
+    negs = torch.tensor([[2, 3], [0, 1], [3, 1]] if runs else [[2, 3], [0, 1]])
+    flat, owner, starts = (torch.from_numpy(a) for a in expand(offsets, rows, bag_words))
+
+    w = w_in.clone().requires_grad_(True)
+    sums = torch.zeros(len(bag_words), d, dtype=torch.float64).index_add(0, owner, w[flat])
+    n = torch.bincount(owner).to(torch.float64)[:, None]
+    h_bags = sums / n + sums * (1 - 1 / n) - (sums * (1 - 1 / n)).detach()  # value: the mean; gradient: as a sum
+    h = h_bags if pair_bag is None else h_bags[torch.from_numpy(pair_bag)]
+    ns_loss(h, targets, negs, w_out, group).backward()
+
+    w_in_step, w_out_step = w_in.clone(), w_out.clone()
+    pb = None if pair_bag is None else torch.from_numpy(pair_bag)
+    subword_step(w_in_step, w_out_step, flat, owner, starts, pb, targets, negs, lr, group, False)
+    assert torch.allclose(w_in_step - w_in, -lr * w.grad, atol=1e-12)
+
+
+def test_shared_rows_steps_are_divided_by_their_scale() -> None:
+    """With ``uniq`` a row shared by several bags has its summed step divided by its scale (here its count: the mean)."""
+    gen = torch.Generator().manual_seed(1)
+    offsets, rows = _bags()
+    w_in, w_out = torch.randn(10, 3, generator=gen), torch.randn(4, 3, generator=gen)
+    flat_np, owner_np, starts_np = expand(offsets, rows, np.array([0, 1, 2, 3]))
+    flat, owner, starts = (torch.from_numpy(a) for a in (flat_np, owner_np, starts_np))
+    targets, negs = torch.tensor([1, 2, 3, 0]), torch.tensor([[2], [3], [0], [1]])
+    summed_in, summed_out = w_in.clone(), w_out.clone()
+    subword_step(summed_in, summed_out, flat, owner, starts, None, targets, negs, 0.1, 1, False)
+    uniq, inverse, counts = np.unique(flat_np, return_inverse=True, return_counts=True)
+    mean_in, mean_out = w_in.clone(), w_out.clone()
+    subword_step(mean_in, mean_out, flat, owner, starts, None, targets, negs, 0.1, 1, False,
+                 uniq=torch.from_numpy(uniq), inverse=torch.from_numpy(inverse), counts=torch.from_numpy(counts.astype(np.float32)))
+    assert torch.allclose(mean_in[7] - w_in[7], (summed_in[7] - w_in[7]) / 3, atol=1e-6)  # row 7 is in 3 bags
+    assert torch.allclose(mean_in[4], summed_in[4]) and torch.allclose(mean_out, summed_out)
+
+
+@pytest.mark.parametrize("backend", ["torch", "gensim"])
+def test_subword_training_gives_misspellings_their_words(small_kjv: Path, backend: str) -> None:
+    config = TrainConfig(backend=backend, subwords=True, bucket=50_000, dim=32, epochs=3, workers=1, min_count=3)  # 1 worker: deterministic
+    v = train(Corpus(small_kjv), config).vectors
+    assert v.has_subwords and "kingz" not in v
+    assert v.similarity("kingz", "king") > 0.7
+    assert "king" in [w for w, _ in v.most_similar("kingz", topn=5)]
+
+
+def test_torch_subwords_are_deterministic(small_kjv: Path) -> None:
+    config = TrainConfig(backend="torch", subwords=True, bucket=20_000, dim=16, epochs=1, workers=1)
+    a, b = (train(Corpus(small_kjv), config).vectors for _ in range(2))
+    assert np.array_equal(a.matrix, b.matrix) and np.array_equal(a.subwords.ngrams, b.subwords.ngrams)  # type: ignore[union-attr]
+
+
+def test_cli_trains_queries_exports_and_imports(small_kjv: Path, tmp_path: Path) -> None:
+    from gensim.models.fasttext import load_facebook_vectors
+
+    runner = CliRunner()
+    out = tmp_path / "sw"
+    res = runner.invoke(main, ["train", str(small_kjv), "--out", str(out), "--backend", "torch", "--subwords", "--bucket", "20000",
+                               "--dim", "16", "--epochs", "1", "--workers", "1", "-q", "--no-eval"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["similar", str(out), "kingz", "-k", "3"])
+    assert res.exit_code == 0 and len(res.stdout.strip().splitlines()) == 4 and "character n-grams" in res.stderr
+    res = runner.invoke(main, ["vectors", str(out), "kingz"])
+    assert res.exit_code == 0 and len(res.stdout.split()) == 17
+    res = runner.invoke(main, ["export", str(out), "--format", "fasttext-bin", "--out", str(tmp_path / "sw.bin")])
+    assert res.exit_code == 0, res.output
+    kv = load_facebook_vectors(str(tmp_path / "sw.bin"))
+    model = embed.load(out)
+    assert np.allclose(kv["kingz"], model["kingz"], atol=1e-5) and np.allclose(kv["king"], model["king"], atol=1e-5)
+    res = runner.invoke(main, ["import", str(tmp_path / "sw.bin"), "--out", str(tmp_path / "imported"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert np.allclose(embed.load(tmp_path / "imported")["kingz"], model["kingz"], atol=1e-5)
+    if shutil.which("fasttext"):
+        import subprocess
+
+        got = subprocess.run(["fasttext", "print-word-vectors", str(tmp_path / "sw.bin")], input="kingz\n", capture_output=True, text=True, check=True)
+        assert np.allclose(np.array(got.stdout.split()[1:], dtype=np.float32), model["kingz"], atol=1e-4)
+
+
+def test_fasttexts_cli_reads_what_embed_writes(small_kjv: Path, tmp_path: Path) -> None:
+    needs_system(shutil.which("fasttext") is not None, "fastText's command line", "fasttext")
+    import subprocess
+
+    from tests.test_subwords import toy
+
+    from embed.subwords_io import write_fasttext_bin
+
+    v = toy()
+    write_fasttext_bin(v, tmp_path / "toy.bin")
+    got = subprocess.run(["fasttext", "print-word-vectors", str(tmp_path / "toy.bin")], input="king\nkingz\n曹孟德\n", capture_output=True, text=True, check=True)
+    lines = got.stdout.strip().splitlines()
+    for line, word in zip(lines, ["king", "kingz", "曹孟德"]):
+        assert np.allclose(np.array(line.split()[1:], dtype=np.float32), v[word], atol=1e-4), word
+
+
+@pytest.mark.parametrize(
+    "args,flag",
+    [(["--subwords", "--minn", "5", "--maxn", "3"], "--maxn"), (["--subwords", "--bucket", "0"], "--bucket"), (["--minn", "2"], "--minn"),
+     (["--subwords", "--backend", "torch", "--arch", "cbow"], "cbow")],
+)
+def test_cli_refuses_bad_subword_options_and_writes_nothing(small_kjv: Path, tmp_path: Path, args: list[str], flag: str) -> None:
+    res = CliRunner().invoke(main, ["train", str(small_kjv), "--out", str(tmp_path / "m"), *args])
+    assert res.exit_code == 1 and flag in res.output and "Traceback" not in res.output
+    assert list(tmp_path.iterdir()) == []
