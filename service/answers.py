@@ -29,8 +29,14 @@ def _query(q: SimilarQuery) -> Query:
     return Query(word=q.word, positive=q.positive, negative=q.negative, vector=q.vector, k=q.k, metric=q.metric, exact=q.exact)
 
 
+def oov_fields(words: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``{"oov": true, "oov_words": [...]}`` when a subword model built some query words from their n-grams, else nothing."""
+    return {"oov": True, "oov_words": list(words)} if words else {}
+
+
 def _response(model: LoadedModel, q: SimilarQuery, hits: Hits) -> dict[str, Any]:
-    return {"model": model.name, "metric": q.metric, "score_name": SCORE_NAMES[q.metric], "exact": hits.exact, "method": hits.method, "results": results(hits)}
+    return {"model": model.name, "metric": q.metric, "score_name": SCORE_NAMES[q.metric], "exact": hits.exact, "method": hits.method,
+            **oov_fields(hits.oov), "results": results(hits)}
 
 
 def answer(model: LoadedModel, q: SimilarQuery) -> dict[str, Any]:

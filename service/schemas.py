@@ -138,6 +138,8 @@ class SimilarResponse(BaseModel):
     score_name: ScoreName
     exact: bool = Field(description="Whether the results are exact (table, flat or 3cosmul) or approximate.")
     method: str = Field(description="table (precomputed exact top-k), flat (exact scan of every vector), hnsw / ivf (approximate), 3cosmul.")
+    oov: bool = Field(False, description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).")
+    oov_words: list[str] = Field(default_factory=list, description="Those words.")
     results: list[Neighbour]
 
 
@@ -163,6 +165,7 @@ class SimilarBatchResponse(BaseModel):
 class WordVector(BaseModel):
     word: str
     vector: list[float]
+    oov: bool = Field(False, description="Present and true when a subword model built this vector from the word's n-grams.")
 
 
 class VectorsResponse(BaseModel):
@@ -175,6 +178,8 @@ class SimilarityResponse(BaseModel):
     model: str
     score_name: Literal["cosine_similarity"] = "cosine_similarity"
     similarity: float
+    oov: bool = Field(False, description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).")
+    oov_words: list[str] = Field(default_factory=list, description="Those words.")
 
 
 class AnalogyResponse(BaseModel):
@@ -182,6 +187,8 @@ class AnalogyResponse(BaseModel):
     method: str
     score_name: str
     exact: bool
+    oov: bool = Field(False, description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).")
+    oov_words: list[str] = Field(default_factory=list, description="Those words.")
     results: list[Neighbour]
 
 

@@ -270,3 +270,47 @@ def test_the_next_run_removes_what_a_sigkilled_one_left(small_corpus: Path, tmp_
     assert all(p.exists() for p in live)
     assert sorted(p.name for p in scratch.iterdir()) == [live[0].name]
     assert (out / "meta.json").exists()
+
+
+def test_an_index_json_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """#19.6: a FIFO (or device) where index.json should be would block the loader for ever."""
+    import concurrent.futures
+    import shutil
+
+    from embed.io import save_model_dir
+    from embed.search import Searcher
+
+    model = save_model_dir(tmp_path / "m", Vectors.from_arrays(["a", "b", "c"], np.eye(3)), {"params": {}})
+    (model / "index").mkdir()
+    os.mkfifo(model / "index" / "index.json")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(Searcher.open, model)
+        try:
+            with pytest.raises(FormatError, match=r"index\.json: not a regular file; the index is damaged"):
+                future.result(timeout=10)
+        finally:
+            if not future.done():  # unblock the reader so the test ends
+                with open(model / "index" / "index.json", "w"):
+                    pass
+    shutil.rmtree(model)
+
+
+def test_embed_clean_removes_only_dead_runs_files(tmp_path: Path) -> None:
+    """#19.5: `embed clean OUT` deletes stale token files, worker markers and .OUT.tmp-* of dead PIDs now; a live PID's stay."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    scratch = tmp_path / f"embed-{os.getuid()}"
+    scratch.mkdir(mode=0o700)
+    out = tmp_path / "m"
+    stale = [scratch / f"tokens-{dead.pid}-a.txt", scratch / f"serving-{dead.pid}-loaded", tmp_path / f".m.tmp-{dead.pid}-x1"]
+    live = [scratch / f"tokens-{os.getpid()}-b.txt", tmp_path / f".m.tmp-{os.getpid()}-y2"]
+    for p in stale[:2] + live[:1]:
+        p.write_text("x\n")
+    for p in (stale[2], live[1]):
+        p.mkdir()
+    done = subprocess.run([sys.executable, "-m", "embed", "clean", str(out)], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.splitlines()[:-1]) == sorted(f"removed {p}" for p in stale)
+    assert done.stdout.splitlines()[-1] == "3 stale temporary file(s) removed"
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in live)

@@ -248,3 +248,29 @@ def test_misspelt_word_offers_suggestions_and_clears_stale_results(page: Any, se
     page.locator("#error a.suggestion", has_text="god").first.click()
     page.wait_for_selector("#neighbours tbody tr")
     assert page.input_value("#word") == "god" and page.is_hidden("#error")
+
+
+def test_an_oov_word_of_a_subword_model_is_answered_and_marked(browser: Any, tmp_path: Path) -> None:
+    """Issue 17: the page shows neighbours of a word outside the vocabulary, with a note that its vector came from n-grams."""
+    from embed.io import save_model_dir
+    from embed.search import Searcher
+    from tests.test_subwords import toy
+
+    save_model_dir(tmp_path / "sub", toy(), {"params": {"subwords": True}})
+    with run_server({"sub": tmp_path / "sub"}) as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            open_page(page, url, key=None)
+            page.wait_for_selector("#model option[value='sub']", state="attached")
+            page.fill("#word", "kingz")
+            page.click("#find")
+            page.wait_for_selector("#neighbours tbody tr")
+            assert [w for w, _ in table_rows(page, "neighbours")] == Searcher(toy()).by_word("kingz", 10).words
+            assert page.is_visible("#oov-note") and "character n-grams (oov)" in page.inner_text("#oov-note")
+            page.fill("#word", "king")
+            page.click("#find")
+            page.wait_for_function("() => document.getElementById('oov-note').hidden")
+        finally:
+            context.close()

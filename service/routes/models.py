@@ -40,7 +40,8 @@ def _finite(word: str, vector: np.ndarray) -> list[float]:
 
 @router.get("/models/{model}/vectors/{word:path}", response_model=WordVector, summary="The vector of one word")
 async def get_vector(model: ModelDep, word: str) -> Response:
-    return json_response({"word": word, "vector": _finite(word, model.searcher.vectors[word])})
+    vectors = model.searcher.vectors
+    return json_response({"word": word, "vector": _finite(word, vectors[word]), **({"oov": True} if vectors.is_oov(word) else {})})
 
 
 @router.post("/models/{model}/vectors", response_model=VectorsResponse, summary="The vectors of several words")
@@ -48,5 +49,5 @@ async def get_vectors(body: VectorsRequest, model: ModelDep, settings: SettingsD
     if len(body.words) > settings.max_words:
         raise ApiError(422, "invalid_request", f"{len(body.words)} words in one request; at most {settings.max_words}")
     vectors = model.searcher.vectors
-    rows = [{"word": w, "vector": _finite(w, vectors[w])} for w in body.words]
+    rows = [{"word": w, "vector": _finite(w, vectors[w]), **({"oov": True} if vectors.is_oov(w) else {})} for w in body.words]
     return json_response({"model": model.name, "dim": vectors.dim, "vectors": rows})

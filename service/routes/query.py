@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from service.answers import answer, answer_batch, is_cheap, json_response, results
+from service.answers import answer, answer_batch, is_cheap, json_response, oov_fields, results
 from service.deps import ModelDep, SettingsDep
 from service.errors import ApiError
 from service.schemas import (
@@ -49,11 +49,13 @@ async def similarity(body: SimilarityRequest, model: ModelDep) -> Response:
         value = vectors.n_similarity(list(body.a), list(body.b))  # NotInVocabError names the word
     if not math.isfinite(value):  # a row imported with allow_nonfinite: no score rather than a JSON null
         raise ApiError(422, "invalid_request", "a vector in this comparison holds NaN or inf (imported with allow_nonfinite); it has no similarity")
-    return json_response({"model": model.name, "score_name": "cosine_similarity", "similarity": value})
+    words = [body.a, body.b] if isinstance(body.a, str) else [*body.a, *body.b]
+    oov = [w for w in words if isinstance(w, str) and vectors.is_oov(w)]
+    return json_response({"model": model.name, "score_name": "cosine_similarity", "similarity": value, **oov_fields(oov)})
 
 
 @router.post("/analogy", response_model=AnalogyResponse, summary="a : b :: c : ? by 3CosAdd (default) or 3CosMul")
 async def analogy(body: AnalogyRequest, model: ModelDep) -> Response:
     hits = await run_in_threadpool(model.searcher.analogy, body.a, body.b, body.c, body.k, body.method, body.exact)
     score_name = "cosine_similarity" if body.method == "3cosadd" else "3cosmul_score"
-    return json_response({"model": model.name, "method": body.method, "score_name": score_name, "exact": hits.exact, "results": results(hits)})
+    return json_response({"model": model.name, "method": body.method, "score_name": score_name, "exact": hits.exact, **oov_fields(hits.oov), "results": results(hits)})

@@ -47,6 +47,7 @@ function fillTable(table, rows, onPick) {
 function clearNeighbours(cloud = true) {
   $("neighbours").hidden = true;
   $("neighbours").tBodies[0].textContent = "";
+  $("oov-note").hidden = true;
   $("scatter").textContent = "";
   if (cloud) unlightCloud();
 }
@@ -65,6 +66,9 @@ async function findNeighbours() {
     throw err;
   }
   const rows = data.results;
+  // a subword model answers an unknown word from its character n-grams: say so
+  $("oov-note").hidden = !data.oov;
+  $("oov-note").textContent = data.oov ? `"${word}" is not in the vocabulary: its vector is built from its character n-grams (oov)` : "";
   $("neighbours").querySelector(".score-head").textContent = metric === "cosine" ? "cosine" : "distance";
   fillTable($("neighbours"), rows, pickWord);
   setParams({ model: model(), word });
