@@ -44,7 +44,8 @@ REFUSED = {
     ("gensim", "checkpoint_dir"): "--checkpoint-dir needs --checkpoint-every",
 }
 # Options that need a setting of their own (a checkpoint, torchrun); both backends are tested there.
-ELSEWHERE = {"resume": "tests/test_checkpoint.py", "distributed": "tests/test_distributed.py", "sync_every": "tests/test_distributed.py", "sync_mode": "tests/test_distributed.py"}
+ELSEWHERE = {"subwords": "tests/test_subwords_train.py", "minn": "tests/test_subwords_train.py", "maxn": "tests/test_subwords_train.py",
+             "bucket": "tests/test_subwords_train.py", "resume": "tests/test_checkpoint.py", "distributed": "tests/test_distributed.py", "sync_every": "tests/test_distributed.py", "sync_mode": "tests/test_distributed.py"}
 
 
 def _corpus(tmp_path: Path) -> Path:
