@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from embed.config import TrainConfig
-from embed.pairs import chunk_cbow_examples, chunk_skipgram_pairs, interleave_examples
+from embed.pairs import chunk_skipgram_pairs
 from embed.subwords import SubwordSpec, Subwords, word_ngram_table
-from embed.train.torch_backend import CBOW_SPACING, NEG_GROUP, _State
+from embed.train.torch_backend import NEG_GROUP, _State
 from embed.train.torch_kernels import ns_step
 from embed.vocab import Vocab
 
@@ -98,15 +98,11 @@ def subword_step(
 
 
 class SubwordState(_State):
-    """The torch backend's epoch loop with subword bags as inputs."""
+    """The torch backend's epoch loop with subword bags as inputs (skip-gram; TrainConfig refuses CBOW with subwords here)."""
 
     def __init__(self, config: TrainConfig, vocab: Vocab, *args: Any) -> None:
         super().__init__(config, vocab, *args)
         self.offsets, self.rows = word_ngram_table(vocab.words, spec_of(config))
-
-    def _bags(self, words: np.ndarray) -> tuple[Any, Any, Any]:
-        flat, owner, starts = expand(self.offsets, self.rows, words)
-        return self._tensor(flat), self._tensor(owner), self._tensor(starts)
 
     def _unique(self, flat: np.ndarray) -> dict[str, Any]:
         """The batch's distinct input rows and, per row, what its summed step is divided by: max(1, bags / SHARED_CAP)."""
@@ -130,25 +126,6 @@ class SubwordState(_State):
             lr = self.lr(start / max(m, 1), n)
             tf, to, ts = self._tensor(flat), self._tensor(owner), self._tensor(starts)
             subword_step(w_in, w_out, tf, to, ts, self._tensor(run), tx[start:stop], tn[g0:g1], lr, group, False, **self._unique(flat))
-
-    def _cbow_chunk(self, ids: np.ndarray, sent: np.ndarray, n: int, w_in: Any, w_out: Any) -> None:
-        centres, contexts, example = chunk_cbow_examples(ids, sent, self.config.window, self.rng)
-        centres, contexts, example = interleave_examples(centres, contexts, example, self._batch_examples(), CBOW_SPACING)
-        m = centres.size
-        counts = np.bincount(example, minlength=m)
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
-        tc, tn = self._tensor(centres), self._tensor(negs)
-        for start, stop, group in self._batches(m):
-            a, b = int(offsets[start]), int(offsets[stop])
-            flat, owner, _ = expand(self.offsets, self.rows, contexts[a:b])
-            ex = example[a:b][owner] - start  # each flat row's example in the batch
-            bag_starts = np.searchsorted(ex, np.arange(stop - start))
-            g0 = start // NEG_GROUP
-            g1 = g0 + (stop - start) // group
-            lr = self.lr(start / max(m, 1), n)
-            tf, te, ts = self._tensor(flat), self._tensor(ex), self._tensor(bag_starts)
-            subword_step(w_in, w_out, tf, te, ts, None, tc[start:stop], tn[g0:g1], lr, group, True, **self._unique(flat))
 
     def input_vectors(self, w_in: torch.Tensor) -> torch.Tensor:
         """Each vocabulary word's input vector (the mean of its bag), ``(V, dim)`` - what the store keeps."""
