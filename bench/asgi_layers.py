@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         for i, (app, _) in enumerate(apps):
             timings[i].append(asyncio.run(_time(app, args.requests)))
     rows = [{"layers": names, "us_per_request": round(statistics.median(t), 1)} for (_, names), t in zip(apps, timings)]
-    print(f"| layers (outermost first) | us / request | this layer |\n|---|---|---|")
+    print("| layers (outermost first) | us / request | this layer |\n|---|---|---|")
     for row, inner in zip(rows, rows[1:] + [None]):
         cost = f"{row['us_per_request'] - inner['us_per_request']:+.1f}" if inner else "-"
         print(f"| {' > '.join(row['layers'])} | {row['us_per_request']} | {cost} |")

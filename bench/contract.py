@@ -21,10 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 
 from bench.common import OUT, ROOT, machine, today
-from bench.serving import free_port
+from bench.serving import free_port, wait_up
 
 # The served names, so that generated requests reach the query code rather than a 404 for an unknown model.
 CONFIG = (
@@ -65,13 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     (work / "schemathesis.toml").write_text(CONFIG)
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_up(url, what="embed serve")
         started = time.perf_counter()
         cmd = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(work / "schemathesis.toml"), "run", f"{url}/openapi.json",
                "--checks", "all", "--max-examples", str(args.max_examples), "--generation-deterministic", "--request-timeout", "30",

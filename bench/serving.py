@@ -42,6 +42,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_up(url: str, probe: str = "/readyz", seconds: float = 300.0, what: str = "the server") -> None:
+    """Poll ``url + probe`` until it answers 200. Raises RuntimeError after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + probe, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{what} did not come up at {url}{probe} within {seconds:.0f} s")
+
+
 @contextmanager
 def server(app: str, env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """uvicorn APP --factory on a free port; yields (url, process) once /similar-ready."""
@@ -50,16 +63,7 @@ def server(app: str, env: dict[str, str], workers: int) -> Iterator[tuple[str, s
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(ROOT), **THREAD_ENV, **env}, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
-        probe = "/readyz" if app.startswith("service") else "/docs"
-        for _ in range(1200):
-            try:
-                if httpx.get(url + probe, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        else:
-            raise RuntimeError(f"{app} did not start")
+        wait_up(url, "/readyz" if app.startswith("service") else "/docs", what=app)
         time.sleep(1.0 * workers)  # let every worker finish loading before load starts
         yield url, proc
     finally:

@@ -26,11 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from scipy.stats import linregress
 
 from bench.common import git_rev, machine, today
-from bench.serving import THREAD_ENV, free_port, ensure_model
+from bench.serving import THREAD_ENV, ensure_model, free_port, wait_up
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "wrk_soak.lua"
@@ -105,15 +104,7 @@ def soak(model: Path, duration: int, connections: int, workers: int) -> dict[str
     log = (work / "server.log").open("wb")
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        for _ in range(1200):
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        else:
-            raise RuntimeError(f"embed serve did not come up; see {work / 'server.log'}")
+        wait_up(url, what=f"embed serve (log: {work / 'server.log'})")
         time.sleep(1.0 * workers)  # every worker loaded
         wrk_cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(LUA), url]
         load = subprocess.Popen(wrk_cmd, env={**os.environ, "REQUESTS": str(requests)}, stdout=subprocess.PIPE, text=True)
