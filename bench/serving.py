@@ -88,9 +88,12 @@ def write_bodies(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its children (uvicorn master + workers), MiB."""
-    total, pids = 0.0, {pid}
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, anonymous RSS) of ``pid`` and its children (uvicorn master + workers), MiB.
+
+    Anonymous memory is the heap, where a leak shows; the rest is mostly mapped model pages.
+    """
+    pids = {pid}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -98,14 +101,20 @@ def rss_mb(pid: int) -> float:
                     pids.add(int(entry.name))
             except (OSError, IndexError, ValueError):
                 continue
+    rss = anon = 0.0
     for p in pids:
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
+            fields = dict(line.split(":", 1) for line in Path(f"/proc/{p}/status").read_text().splitlines() if ":" in line)
         except OSError:
             continue
-    return total
+        rss += int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
+        anon += int(fields.get("RssAnon", "0 kB").split()[0]) / 1024
+    return rss, anon
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (uvicorn master + workers), MiB."""
+    return memory_mb(pid)[0]
 
 
 def recall_by_word(url: str, unit: np.ndarray, words: list[str], rng: np.random.Generator, n: int = 200) -> dict[str, float]:

@@ -29,26 +29,11 @@ from typing import Any
 from scipy.stats import linregress
 
 from bench.common import git_rev, machine, today
-from bench.serving import THREAD_ENV, ensure_model, free_port, wait_up
+from bench.serving import THREAD_ENV, ensure_model, free_port, memory_mb, wait_up
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "wrk_soak.lua"
 BODY_LIMIT = 65536
-
-
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(RSS, anonymous RSS) of ``pid`` and its children, MiB. Anonymous memory is the heap: a leak
-    shows there; RssFile is mapped model pages the scans have touched, which the kernel can drop."""
-    pids = {pid} | {int(k) for k in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
-    rss = anon = 0.0
-    for p in pids:
-        try:
-            fields = dict(line.split(":", 1) for line in Path(f"/proc/{p}/status").read_text().splitlines() if ":" in line)
-        except OSError:
-            continue
-        rss += int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
-        anon += int(fields.get("RssAnon", "0 kB").split()[0]) / 1024
-    return rss, anon
 
 
 def _slope(samples: list[tuple[float, float]], after: float) -> tuple[float | None, float | None]:
