@@ -19,7 +19,7 @@ def clean(outputs: tuple[Path, ...]) -> None:
     """
     from embed.tmp import remove_stale
 
-    removed = {p for p in remove_stale()}
+    removed = set(remove_stale())
     for out in outputs:
         removed.update(remove_stale(out))
         removed.update(remove_stale(Path(out) / "index"))  # embed index builds MODEL/.index.tmp-*

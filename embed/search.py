@@ -144,20 +144,22 @@ class Searcher:
         Raises:
             NotInVocabError, ConfigError: as the single-query methods (the first bad query).
         """
-        out = self.batch_or_errors(queries)
-        for h in out:
-            if isinstance(h, (NotInVocabError, ConfigError)):
-                raise h
-        return out  # type: ignore[return-value]  # no errors left: all Hits
+        return self._answer(queries, keep_errors=False)  # type: ignore[return-value]  # raised instead: all Hits
 
     def batch_or_errors(self, queries: Sequence[Query]) -> list[Hits | NotInVocabError | ConfigError]:
         """As :meth:`batch`, but a bad query's place holds its error and the other queries are answered."""
+        return self._answer(queries, keep_errors=True)
+
+    def _answer(self, queries: Sequence[Query], keep_errors: bool) -> list[Hits | NotInVocabError | ConfigError]:
+        """``keep_errors=False``: the first bad query raises, before any search is run."""
         out: list[Hits | NotInVocabError | ConfigError | None] = [None] * len(queries)
         groups: dict[tuple[str, bool], list[tuple[int, np.ndarray, set[int], int]]] = defaultdict(list)
         for i, q in enumerate(queries):
             try:
                 prepared = self._prepare(q)
             except (NotInVocabError, ConfigError) as e:
+                if not keep_errors:
+                    raise
                 out[i] = e
                 continue
             if isinstance(prepared, Hits):

@@ -27,10 +27,10 @@ from starlette.responses import Response
 
 from embed import project
 from embed.errors import FormatError
+from service.answers import json_response
 from service.deps import ModelDep, SettingsDep
 from service.errors import ApiError
 from service.registry import LoadedModel
-from service.routes.query import json_response
 from service.schemas import ERRORS
 
 logger = logging.getLogger(__name__)

@@ -24,8 +24,6 @@ from service.schemas import (
     SimilarResponse,
 )
 
-__all__ = ["json_response", "router"]  # json_response: still imported from here by ui/explore (moving to service.answers)
-
 router = APIRouter(prefix="/models/{model}", tags=["queries"], responses=ERRORS)
 
 

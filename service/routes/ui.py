@@ -20,10 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from embed.prefix import PrefixIndex
+from service.answers import json_response
 from service.deps import ModelDep
 from service.registry import LoadedModel
 from service.routes import explore
-from service.routes.query import json_response
 from service.schemas import ERRORS
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
