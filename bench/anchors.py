@@ -51,7 +51,10 @@ def create_app() -> FastAPI:
 
         @app.post("/similar")
         def gensim_similar(q: Query) -> dict[str, Any]:
-            return {"word": q.word, "results": [{"word": w, "score": float(s)} for w, s in kv.most_similar(q.word, topn=q.k)]}
+            return {
+                "word": q.word,
+                "results": [{"word": w, "score": float(s)} for w, s in kv.most_similar(q.word, topn=q.k)],
+            }
 
         return app
     unit = normalise(vectors.matrix)
@@ -69,7 +72,11 @@ def create_app() -> FastAPI:
     def faiss_similar(q: Query) -> dict[str, Any]:
         row = vectors.index(q.word)
         scores, ids = index.search(unit[row][None, :], q.k + 1)
-        hits = [(keys[i], float(s)) for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i != row and i >= 0][: q.k]
+        hits = [
+            (keys[i], float(s))
+            for i, s in zip(ids[0].tolist(), scores[0].tolist(), strict=False)
+            if i != row and i >= 0
+        ][: q.k]
         return {"word": q.word, "results": [{"word": w, "score": s} for w, s in hits]}
 
     return app

@@ -39,10 +39,24 @@ def _app(model: Path, drop: int) -> Any:
 
 
 async def _time(app: Any, n: int) -> float:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/v1/models/synth/similar", "raw_path": b"/v1/models/synth/similar", "query_string": b"", "root_path": "",
-             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode()), (b"host", b"x")],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/models/synth/similar",
+        "raw_path": b"/v1/models/synth/similar",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(BODY)).encode()),
+            (b"host", b"x"),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
     status = []
 
     async def receive() -> dict[str, Any]:
@@ -74,13 +88,22 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(args.rounds):
         for i, (app, _) in enumerate(apps):
             timings[i].append(asyncio.run(_time(app, args.requests)))
-    rows = [{"layers": names, "us_per_request": round(statistics.median(t), 1)} for (_, names), t in zip(apps, timings)]
+    rows = [
+        {"layers": names, "us_per_request": round(statistics.median(t), 1)}
+        for (_, names), t in zip(apps, timings, strict=False)
+    ]
     print("| layers (outermost first) | us / request | this layer |\n|---|---|---|")
-    for row, inner in zip(rows, rows[1:] + [None]):
+    for row, inner in zip(rows, rows[1:] + [None], strict=False):
         cost = f"{row['us_per_request'] - inner['us_per_request']:+.1f}" if inner else "-"
         print(f"| {' > '.join(row['layers'])} | {row['us_per_request']} | {cost} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"date": today(), "machine": machine(), "requests": args.requests, "rounds": args.rounds, "rows": rows}, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps(
+            {"date": today(), "machine": machine(), "requests": args.requests, "rounds": args.rounds, "rows": rows},
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,14 @@ import numpy as np
 from bench.classify_common import KIM, TREES, ZH, record, vectors
 
 
-def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25, first: int = 0, patience: str = "", arch: str = "cbow") -> None:
+def mr(
+    folds: int = 10,
+    modes: str = "rand,non-static",
+    epochs: int = 25,
+    first: int = 0,
+    patience: str = "",
+    arch: str = "cbow",
+) -> None:
     """Folds ``first`` .. ``first + folds - 1`` (0-based) of the seeded stratified 10-fold split;
     ``patience``: stop a fold after that many epochs without a better dev accuracy (0 or
     empty: never); ``arch``: which word vectors (``cbow`` or ``skipgram``, see bench.classify_vectors)."""
@@ -31,13 +38,35 @@ def mr(folds: int = 10, modes: str = "rand,non-static", epochs: int = 25, first:
     data = read_dataset(KIM / "rt-polarity.all", "kim")
     vecs = vectors("en", arch)
     for mode in modes.split(","):
-        config = ClassifierConfig(mode=mode, tokenizer="whitespace", epochs=epochs, patience=int(patience) if patience else None)
+        config = ClassifierConfig(
+            mode=mode, tokenizer="whitespace", epochs=epochs, patience=int(patience) if patience else None
+        )
         started = time.time()
-        res = cross_validate(data, config, 10, None if mode == "rand" else vecs, folds=list(range(first, first + folds)),
-                             on_fold=lambda n, m: print(f"MR {mode} fold {n + 1}: {m.accuracy:.4f}", flush=True))
+        res = cross_validate(
+            data,
+            config,
+            10,
+            None if mode == "rand" else vecs,
+            folds=list(range(first, first + folds)),
+            on_fold=lambda n, m: print(f"MR {mode} fold {n + 1}: {m.accuracy:.4f}", flush=True),
+        )
         acc = [m.accuracy for m in res]
-        record({"bench": "mr_cv", "mode": mode, "vectors": arch, "folds": [first + 1, first + folds], "folds_run": len(res), "of": 10, "epochs": epochs, "patience": patience or None, "accuracy_mean": float(np.mean(acc)),
-                "accuracy_per_fold": acc, "macro_f1_mean": float(np.mean([m.macro_f1 for m in res])), "seconds": round(time.time() - started)})
+        record(
+            {
+                "bench": "mr_cv",
+                "mode": mode,
+                "vectors": arch,
+                "folds": [first + 1, first + folds],
+                "folds_run": len(res),
+                "of": 10,
+                "epochs": epochs,
+                "patience": patience or None,
+                "accuracy_mean": float(np.mean(acc)),
+                "accuracy_per_fold": acc,
+                "macro_f1_mean": float(np.mean([m.macro_f1 for m in res])),
+                "seconds": round(time.time() - started),
+            }
+        )
 
 
 def sst_phrases() -> Any:
@@ -89,13 +118,39 @@ def sst2(which: str = "cnn,bilstm", epochs: int = 25, train_on: str = "sentences
     vecs = vectors("en")
     for name in which.split(","):
         arch = {"cnn": dict(arch="cnn"), "bilstm": dict(arch="lstm", bidirectional=True)}[name]
-        config = ClassifierConfig(mode="non-static", tokenizer="whitespace", epochs=epochs, patience=int(patience) if patience else None, **arch)
+        config = ClassifierConfig(
+            mode="non-static",
+            tokenizer="whitespace",
+            epochs=epochs,
+            patience=int(patience) if patience else None,
+            **arch,
+        )
         started = time.time()
-        clf = fit(train, config, vecs, dev=dev, extra_texts=test.texts, on_epoch=lambda r: print(f"SST-2 {name} {r}", flush=True))
+        clf = fit(
+            train,
+            config,
+            vecs,
+            dev=dev,
+            extra_texts=test.texts,
+            on_epoch=lambda r: print(f"SST-2 {name} {r}", flush=True),
+        )
         m = clf.evaluate(test)
-        record({"bench": "sst2", "model": name, "mode": "non-static", "train_on": train_on, "train_examples": len(train), "epochs": epochs,
-                "patience": patience or None, "epochs_run": len(clf.info["epochs"]), "best_epoch": clf.info["best_epoch"],
-                "test_accuracy": m.accuracy, "test_macro_f1": m.macro_f1, "seconds": round(time.time() - started)})
+        record(
+            {
+                "bench": "sst2",
+                "model": name,
+                "mode": "non-static",
+                "train_on": train_on,
+                "train_examples": len(train),
+                "epochs": epochs,
+                "patience": patience or None,
+                "epochs_run": len(clf.info["epochs"]),
+                "best_epoch": clf.info["best_epoch"],
+                "test_accuracy": m.accuracy,
+                "test_macro_f1": m.macro_f1,
+                "seconds": round(time.time() - started),
+            }
+        )
 
 
 def zh(epochs: int = 25, modes: str = "rand,non-static") -> None:
@@ -109,11 +164,27 @@ def zh(epochs: int = 25, modes: str = "rand,non-static") -> None:
         config = ClassifierConfig(mode=mode, tokenizer="jieba", epochs=epochs, dim=vecs.dim, max_tokens=2000)
         started = time.time()
         test = data.subset(te)
-        clf = fit(data.subset(tr), config, None if mode == "rand" else vecs, dev=data.subset(dv), extra_texts=test.texts,
-                  on_epoch=lambda r: print(f"zh {mode} {r}", flush=True))
+        clf = fit(
+            data.subset(tr),
+            config,
+            None if mode == "rand" else vecs,
+            dev=data.subset(dv),
+            extra_texts=test.texts,
+            on_epoch=lambda r: print(f"zh {mode} {r}", flush=True),
+        )
         m = clf.evaluate(test)
-        record({"bench": "chnsenticorp", "mode": mode, "epochs": epochs, "best_epoch": clf.info["best_epoch"], "split": "80/10/10 seed 1",
-                "test_accuracy": m.accuracy, "test_macro_f1": m.macro_f1, "seconds": round(time.time() - started)})
+        record(
+            {
+                "bench": "chnsenticorp",
+                "mode": mode,
+                "epochs": epochs,
+                "best_epoch": clf.info["best_epoch"],
+                "split": "80/10/10 seed 1",
+                "test_accuracy": m.accuracy,
+                "test_macro_f1": m.macro_f1,
+                "seconds": round(time.time() - started),
+            }
+        )
 
 
 if __name__ == "__main__":

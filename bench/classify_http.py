@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import OUT, git_rev, machine, today
-from bench.serving import server, wrk, write_bodies
+from bench.serving import server, write_bodies, wrk
 
 MODEL = OUT / "mr-cnn-rand"
 
@@ -46,20 +46,41 @@ def main(argv: list[str] | None = None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with server("bench.anchors:create_app", {"ANCHOR": "noop"}, workers=2) as (url, _):
         bodies = write_bodies(OUT / "noop_bodies.txt", [{"word": "w", "k": 10}])
-        rows.append({"scenario": "anchor: FastAPI endpoint doing no work", "batch": 0, **wrk(url, "/similar", bodies, args.connections, args.duration)})
+        rows.append(
+            {
+                "scenario": "anchor: FastAPI endpoint doing no work",
+                "batch": 0,
+                **wrk(url, "/similar", bodies, args.connections, args.duration),
+            }
+        )
     env = {"EMBED_MODELS": "{}", "EMBED_CLASSIFIERS": json.dumps({"mr": str(model)})}
     with server("service.app:create_app", env, workers=2) as (url, _):
         for batch in (1, 32):
-            bodies = write_bodies(OUT / f"predict_bodies_{batch}.txt", [{"texts": rng.sample(texts, batch)} for _ in range(2000)])
+            bodies = write_bodies(
+                OUT / f"predict_bodies_{batch}.txt", [{"texts": rng.sample(texts, batch)} for _ in range(2000)]
+            )
             r = wrk(url, "/v1/classifiers/mr/predict", bodies, args.connections, args.duration)
-            rows.append({"scenario": f"embed serve: predict, {batch} text(s) per request", "batch": batch, **r, "sentences_per_s": r["rps"] * batch})
-    print(f"\n{today()}, {machine()}, git {git_rev()}, {args.connections} connections x {args.duration} s, 2 workers x 1 thread")
+            rows.append(
+                {
+                    "scenario": f"embed serve: predict, {batch} text(s) per request",
+                    "batch": batch,
+                    **r,
+                    "sentences_per_s": r["rps"] * batch,
+                }
+            )
+    print(
+        f"\n{today()}, {machine()}, git {git_rev()}, {args.connections} connections x {args.duration} s, 2 workers x 1 thread"
+    )
     print("| scenario | req/s | sentences/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         sps = f"{r['sentences_per_s']:,.0f}" if r["batch"] else "-"
-        print(f"| {r['scenario']} | {r['rps']:,.0f} | {sps} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {sum(r['errors'].values())} |")
-    (OUT / "classify_http.json").write_text(json.dumps({"date": today(), "machine": machine(), "rows": rows}, indent=1) + "\n")
+        print(
+            f"| {r['scenario']} | {r['rps']:,.0f} | {sps} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {sum(r['errors'].values())} |"
+        )
+    (OUT / "classify_http.json").write_text(
+        json.dumps({"date": today(), "machine": machine(), "rows": rows}, indent=1) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ import time
 from typing import Any
 
 import numpy as np
+import torch  # noqa: E402
 
 import embed.classify  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
-import torch  # noqa: E402
 
 
 def _setup(mode: str) -> tuple[Any, Any, np.ndarray]:
@@ -63,7 +63,11 @@ def _epoch(clf: Any, x: list[list[int]], y: np.ndarray, plain: bool) -> float:
         opt: Any = torch.optim.Adadelta([p for p in model.parameters() if p.requires_grad], lr=1.0, rho=0.95, eps=1e-6)
         width = max(len(s) for s in x) + 4
         order = rng.permutation(len(x))
-        batches = (pad_batch([x[i] for i in order[s : s + 50]], width, 4, padding(config)[2]) + (torch.as_tensor(y[order[s : s + 50]]),) for s in range(0, len(x), 50))
+        batches = (
+            pad_batch([x[i] for i in order[s : s + 50]], width, 4, padding(config)[2])
+            + (torch.as_tensor(y[order[s : s + 50]]),)
+            for s in range(0, len(x), 50)
+        )
     else:
         opt = _Optimizers(model, config)
         batches = training_batches(x, y, 50, padding(config), rng)
@@ -115,8 +119,18 @@ def speed(what: str = "all", repeats: int = 3) -> None:
                 n = int(len(x) * 0.9)
                 times[name].append(round(_epoch(clf, x[:n], y[:n], name == "plain"), 2))
         for name, secs in times.items():
-            record({"bench": "mr_epoch", "mode": mode, "system": SYSTEMS[name], "sentences": n, "seconds": float(np.median(secs)),
-                    "repeats": secs, "ratio_to_plain": round(float(np.median(secs) / np.median(times["plain"])), 3), "threads": torch.get_num_threads()})
+            record(
+                {
+                    "bench": "mr_epoch",
+                    "mode": mode,
+                    "system": SYSTEMS[name],
+                    "sentences": n,
+                    "seconds": float(np.median(secs)),
+                    "repeats": secs,
+                    "ratio_to_plain": round(float(np.median(secs) / np.median(times["plain"])), 3),
+                    "threads": torch.get_num_threads(),
+                }
+            )
     if what not in ("all", "infer"):
         return
     clf, data, _ = _setup("non-static")
@@ -125,5 +139,15 @@ def speed(what: str = "all", repeats: int = 3) -> None:
         if path == "Conv1d":
             _conv1d(clf.model)
         first, rate = _inference(clf, data.texts, path == "projection table")
-        record({"bench": "mr_inference", "path": path, "sentences": len(data.texts),
-                "sentences_per_s": round(rate), "first_pass_sentences_per_s": round(first), "repeats": 7, "batch": 256, "threads": torch.get_num_threads()})
+        record(
+            {
+                "bench": "mr_inference",
+                "path": path,
+                "sentences": len(data.texts),
+                "sentences_per_s": round(rate),
+                "first_pass_sentences_per_s": round(first),
+                "repeats": 7,
+                "batch": 256,
+                "threads": torch.get_num_threads(),
+            }
+        )

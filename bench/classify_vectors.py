@@ -93,9 +93,32 @@ def main(lang: str = "en", arch: str = "cbow", dim: int = 300) -> None:
     corpus = build(lang)
     print(f"corpus {corpus} ready after {time.time() - started:.0f} s", flush=True)
     tokenizer = "whitespace" if lang == "en" else "jieba"
-    cmd = [sys.executable, "-m", "embed", "train", str(corpus), "--out", str(vectors_dir(lang, arch)), "--arch", arch,
-           "--dim", str(dim), "--min-count", "3" if lang == "zh" else "5", "--epochs", "5", "--workers", "2",
-           "--tokenizer", tokenizer, "--no-eval", "--overwrite", "--quiet", "--show", ""]
+    cmd = [
+        sys.executable,
+        "-m",
+        "embed",
+        "train",
+        str(corpus),
+        "--out",
+        str(vectors_dir(lang, arch)),
+        "--arch",
+        arch,
+        "--dim",
+        str(dim),
+        "--min-count",
+        "3" if lang == "zh" else "5",
+        "--epochs",
+        "5",
+        "--workers",
+        "2",
+        "--tokenizer",
+        tokenizer,
+        "--no-eval",
+        "--overwrite",
+        "--quiet",
+        "--show",
+        "",
+    ]
     print(" ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     print(f"done in {time.time() - started:.0f} s", flush=True)

@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from bench.common import OUT, ROOT, machine, today
 from bench.serving import free_port, wait_up
 
@@ -39,13 +38,45 @@ def ensure_models(root: Path) -> tuple[Path, Path]:
     embed = [sys.executable, "-m", "embed"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if not (model / "index" / "index.json").exists():
-        subprocess.run([*embed, "train", str(ROOT / "corpora" / "kjv.txt"), "--out", str(model), "--dim", "50", "--epochs", "3",
-                        "--no-eval", "--quiet", "--overwrite"], check=True, env=env)
+        subprocess.run(
+            [
+                *embed,
+                "train",
+                str(ROOT / "corpora" / "kjv.txt"),
+                "--out",
+                str(model),
+                "--dim",
+                "50",
+                "--epochs",
+                "3",
+                "--no-eval",
+                "--quiet",
+                "--overwrite",
+            ],
+            check=True,
+            env=env,
+        )
         subprocess.run([*embed, "index", str(model), "--quiet"], check=True, env=env)
     if not (clf / "meta.json").exists():
         labelled = ROOT / "corpora" / "labelled" / "kjv_testament.train.txt"
-        subprocess.run([*embed, "classify", "train", str(labelled), "--out", str(clf), "--vectors", str(model), "--epochs", "1",
-                        "--quiet", "--overwrite"], check=True, env=env)
+        subprocess.run(
+            [
+                *embed,
+                "classify",
+                "train",
+                str(labelled),
+                "--out",
+                str(clf),
+                "--vectors",
+                str(model),
+                "--epochs",
+                "1",
+                "--quiet",
+                "--overwrite",
+            ],
+            check=True,
+            env=env,
+        )
     return model, clf
 
 
@@ -58,17 +89,47 @@ def main(argv: list[str] | None = None) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "EMBED_MAX_BODY_BYTES": "65536"}
-    server = subprocess.Popen([sys.executable, "-m", "embed", "serve", str(model), "--classifier", f"tiny={clf}", "--port", str(port),
-                               "--workers", "2", "--log-level", "warning"], env=env, cwd=ROOT)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "embed",
+            "serve",
+            str(model),
+            "--classifier",
+            f"tiny={clf}",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
     work = args.model_dir / "schemathesis"
     work.mkdir(parents=True, exist_ok=True)
     (work / "schemathesis.toml").write_text(CONFIG)
     try:
         wait_up(url, what="embed serve")
         started = time.perf_counter()
-        cmd = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(work / "schemathesis.toml"), "run", f"{url}/openapi.json",
-               "--checks", "all", "--max-examples", str(args.max_examples), "--generation-deterministic", "--request-timeout", "30",
-               "--exclude-path-regex", "/projection$"]
+        cmd = [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "--config-file",
+            str(work / "schemathesis.toml"),
+            "run",
+            f"{url}/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            str(args.max_examples),
+            "--generation-deterministic",
+            "--request-timeout",
+            "30",
+            "--exclude-path-regex",
+            "/projection$",
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=work, env={**os.environ, "NO_COLOR": "1"})
         seconds = time.perf_counter() - started
     finally:
@@ -78,9 +139,16 @@ def main(argv: list[str] | None = None) -> None:
     print(out[-4000:])
     generated = re.search(r"(\d+) generated", out)
     found = re.search(r"(\d+) found (\d+) unique failures", out)
-    report = {"date": today(), "machine": machine(), "max_examples": args.max_examples, "exit_code": done.returncode, "seconds": round(seconds),
-              "cases": int(generated.group(1)) if generated else None, "failures": int(found.group(2)) if found else 0,
-              "summary": [ln.strip() for ln in out.splitlines() if re.match(r"\s*(✅|❌|⏭)", ln)][:12]}
+    report = {
+        "date": today(),
+        "machine": machine(),
+        "max_examples": args.max_examples,
+        "exit_code": done.returncode,
+        "seconds": round(seconds),
+        "cases": int(generated.group(1)) if generated else None,
+        "failures": int(found.group(2)) if found else 0,
+        "summary": [ln.strip() for ln in out.splitlines() if re.match(r"\s*(✅|❌|⏭)", ln)][:12],
+    }
     (OUT / "contract.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items() if k != "summary"}))
     sys.exit(done.returncode)

@@ -34,15 +34,44 @@ from typing import Any
 
 from bench.common import OUT, ROOT, machine, today
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def build_times(model: Path, n: int, methods: list[str]) -> dict[str, dict[str, float]]:
     out = {}
     for method in methods:
         started = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "embed", "project", str(model), "--method", method, "--dims", "2", "--n", str(n), "--threads", "2", "--force"],
-                           capture_output=True, text=True, check=True, cwd=ROOT)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "embed",
+                "project",
+                str(model),
+                "--method",
+                method,
+                "--dims",
+                "2",
+                "--n",
+                str(n),
+                "--threads",
+                "2",
+                "--force",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         wall = time.perf_counter() - started
         seconds = float(re.search(r"words: ([\d.]+)s", r.stdout).group(1))  # type: ignore[union-attr]
         out[method] = {"compute_s": seconds, "process_s": round(wall, 1)}
@@ -65,8 +94,13 @@ def endpoint_times(url: str, name: str, method: str) -> dict[str, float]:
             times.append((time.perf_counter() - t0) * 1000)
             assert r.headers["x-embed-cache"] == "memory"
     times.sort()
-    return {"first_ms": round(first_ms, 1), "first_source": first.headers["x-embed-cache"], "median_ms": round(statistics.median(times), 2),
-            "p95_ms": round(times[94], 2), "bytes": len(first.content)}
+    return {
+        "first_ms": round(first_ms, 1),
+        "first_source": first.headers["x-embed-cache"],
+        "median_ms": round(statistics.median(times), 2),
+        "p95_ms": round(times[94], 2),
+        "bytes": len(first.content),
+    }
 
 
 def page_times(url: str, name: str, method: str, n: int) -> dict[str, Any]:
@@ -78,7 +112,11 @@ def page_times(url: str, name: str, method: str, n: int) -> dict[str, Any]:
         for _ in range(5):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{url}/?model={name}&method={method}")
-            page.wait_for_function("n => window.embedExplorer.points === n && window.embedExplorer.firstRenderMs !== null", arg=n, timeout=120_000)
+            page.wait_for_function(
+                "n => window.embedExplorer.points === n && window.embedExplorer.firstRenderMs !== null",
+                arg=n,
+                timeout=120_000,
+            )
             renders.append(page.evaluate("window.embedExplorer.firstRenderMs"))
             page.close()
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -92,7 +130,9 @@ def page_times(url: str, name: str, method: str, n: int) -> dict[str, Any]:
         box = page.locator("#cloud").bounding_box()
         words = list(range(7, n, max(1, n // 40)))[:40]  # spread over frequency ranks
         # the words themselves: read from the projection the page drew
-        drawn = page.evaluate(f"fetch('v1/models/{name}/projection?method={method}').then(r => r.json()).then(d => d.words)")
+        drawn = page.evaluate(
+            f"fetch('v1/models/{name}/projection?method={method}').then(r => r.json()).then(d => d.words)"
+        )
         for i in words[:30]:
             w = drawn[i]
             pos = page.evaluate("w => window.embedExplorer.screenPos(w)", w)
@@ -101,7 +141,11 @@ def page_times(url: str, name: str, method: str, n: int) -> dict[str, Any]:
             page.mouse.move(box["x"] + 5, box["y"] + 5)  # off any point first
             page.mouse.move(box["x"] + pos[0], box["y"] + pos[1])
             try:
-                page.wait_for_function("w => window.embedExplorer.hovered === w && window.embedExplorer.hoverPaintAt > window.embedExplorer.hoverAt", arg=w, timeout=2000)
+                page.wait_for_function(
+                    "w => window.embedExplorer.hovered === w && window.embedExplorer.hoverPaintAt > window.embedExplorer.hoverAt",
+                    arg=w,
+                    timeout=2000,
+                )
             except Exception:  # a point hidden under a neighbour: scatter-gl picks the other one
                 continue
             t = page.evaluate("[window.lastMove, window.embedExplorer.hoverAt, window.embedExplorer.hoverPaintAt]")
@@ -122,8 +166,13 @@ def page_times(url: str, name: str, method: str, n: int) -> dict[str, Any]:
         xs = sorted(xs)
         return {"median_ms": round(statistics.median(xs), 1), "max_ms": round(xs[-1], 1), "count": len(xs)}
 
-    return {"first_render": summary(renders), "hover": summary(hovers), "hover_to_frame": summary(hover_frames),
-            "click": summary(clicks), "click_to_frame": summary(click_frames)}
+    return {
+        "first_render": summary(renders),
+        "hover": summary(hovers),
+        "hover_to_frame": summary(hover_frames),
+        "click": summary(clicks),
+        "click_to_frame": summary(click_frames),
+    }
 
 
 def readme_shot(url: str, name: str, method: str, word: str, path: Path) -> None:
@@ -134,7 +183,9 @@ def readme_shot(url: str, name: str, method: str, word: str, path: Path) -> None
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{url}/?model={name}&method={method}&word={word}")
-        page.wait_for_function("() => window.embedExplorer.lit.length > 0 && window.embedExplorer.points > 0", timeout=120_000)
+        page.wait_for_function(
+            "() => window.embedExplorer.lit.length > 0 && window.embedExplorer.points > 0", timeout=120_000
+        )
         page.wait_for_timeout(500)
         page.screenshot(path=str(path))
         browser.close()
@@ -145,9 +196,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=ROOT / "runs" / "zh")
     ap.add_argument("--n", type=int, default=10_000)
-    ap.add_argument("--skip-build", action="store_true", help="Only PCA and UMAP are built (UMAP is what the page loads).")
-    ap.add_argument("--keep", type=Path, default=None, help="Copy the model into this folder and keep it: a second run reuses its projections.")
-    ap.add_argument("--shot", type=Path, default=None, help="Also save the README's screenshot here (e.g. docs/explorer.png).")
+    ap.add_argument(
+        "--skip-build", action="store_true", help="Only PCA and UMAP are built (UMAP is what the page loads)."
+    )
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="Copy the model into this folder and keep it: a second run reuses its projections.",
+    )
+    ap.add_argument(
+        "--shot", type=Path, default=None, help="Also save the README's screenshot here (e.g. docs/explorer.png)."
+    )
     ap.add_argument("--shot-word", default="诸葛亮", help="The query shown in that screenshot.")
     args = ap.parse_args()
     from tests.serving import run_server
@@ -160,7 +220,9 @@ def main() -> None:
             shutil.copytree(args.model, model, ignore=shutil.ignore_patterns("projections"))
         if args.keep is None or not (model / "projections").exists():
             print("building projections (embed project, 2 threads):", flush=True)
-            result["build"] = build_times(model, args.n, ["pca", "umap"] if args.skip_build else ["pca", "tsne", "umap"])
+            result["build"] = build_times(
+                model, args.n, ["pca", "umap"] if args.skip_build else ["pca", "tsne", "umap"]
+            )
         with run_server({"zh" if args.model.name == "zh" else args.model.name: model}) as url:
             name = "zh" if args.model.name == "zh" else args.model.name
             result["endpoint"] = endpoint_times(url, name, "umap")

@@ -96,51 +96,104 @@ def step_gen(r: Run) -> dict[str, dict[str, Any]]:
     t0, cached = time.perf_counter(), r.file.exists()
     if not cached:
         write_word2vec(r.data, r.file)
-    return {"gen": {"command": f"write_word2vec({r.data}, {str(r.file)!r})", "cached": cached, "seconds": time.perf_counter() - t0, "file_mb": du_mb(r.file)}}
+    return {
+        "gen": {
+            "command": f"write_word2vec({r.data}, {str(r.file)!r})",
+            "cached": cached,
+            "seconds": time.perf_counter() - t0,
+            "file_mb": du_mb(r.file),
+        }
+    }
 
 
 def step_load(r: Run) -> dict[str, dict[str, Any]]:
-    return {"load": {**child_result("load", r.file), "command": f"KeyedVectors.load_word2vec_format({str(r.file)!r}, binary=True), fresh process"}}
+    return {
+        "load": {
+            **child_result("load", r.file),
+            "command": f"KeyedVectors.load_word2vec_format({str(r.file)!r}, binary=True), fresh process",
+        }
+    }
 
 
 def step_import(r: Run) -> dict[str, dict[str, Any]]:
     res = measured([*EMBED, "import", str(r.file), "--out", str(r.model), "--overwrite", "--quiet"])
     gensim = r.figures.get("load", {}).get("load_s")
-    return {"import": {**res, "gensim_load_s": gensim, "gensim_over_import": gensim / res["seconds"] if gensim else None, "model_mb": du_mb(r.model)}}
+    return {
+        "import": {
+            **res,
+            "gensim_load_s": gensim,
+            "gensim_over_import": gensim / res["seconds"] if gensim else None,
+            "model_mb": du_mb(r.model),
+        }
+    }
 
 
 def step_open(r: Run) -> dict[str, dict[str, Any]]:
     fig = child_result("open", r.model)
-    return {"open": {**fig, "gensim_load_s": r.figures.get("load", {}).get("load_s"), "command": f"import embed; embed.load({str(r.model)!r}), fresh process"}}
+    return {
+        "open": {
+            **fig,
+            "gensim_load_s": r.figures.get("load", {}).get("load_s"),
+            "command": f"import embed; embed.load({str(r.model)!r}), fresh process",
+        }
+    }
 
 
 def step_index(r: Run) -> dict[str, dict[str, Any]]:
     res = measured([*EMBED, "index", str(r.model), "--threads", "2"])
-    return {"index": {**res, "index_mb": du_mb(r.model / "index"), "bar_ok": res["seconds"] <= 900 and res["peak_rss_mb"] <= 8192}}
+    return {
+        "index": {
+            **res,
+            "index_mb": du_mb(r.model / "index"),
+            "bar_ok": res["seconds"] <= 900 and res["peak_rss_mb"] <= 8192,
+        }
+    }
 
 
 def step_serve(r: Run) -> dict[str, dict[str, Any]]:
     """``serve`` and ``exact``: one server of WORKDIR/model for both."""
     rng, out = np.random.default_rng(1), {}
     pick = sample_rows(r.data, min(20_000, r.data.rows), rng)
-    bodies = {name: write_bodies(r.workdir / f"bodies-{name}.txt", [{"word": r.data.word(i), "k": 10, **extra} for i in pick.tolist()])
-              for name, extra in (("word", {}), ("exact", {"exact": True}))}
+    bodies = {
+        name: write_bodies(
+            r.workdir / f"bodies-{name}.txt", [{"word": r.data.word(i), "k": 10, **extra} for i in pick.tolist()]
+        )
+        for name, extra in (("word", {}), ("exact", {"exact": True}))
+    }
     if "serve" in r.steps:
         query = sample_rows(r.data, 500, rng)
         truth_rows, own = brute_force(r.data, query, r.data.rows)
-        words, truth = [r.data.word(i) for i in query.tolist()], [{r.data.word(j) for j in row} for row in truth_rows.tolist()]
+        words, truth = (
+            [r.data.word(i) for i in query.tolist()],
+            [{r.data.word(j) for j in row} for row in truth_rows.tolist()],
+        )
     target = "/v1/models/model/similar"
     with embed_server(r.model, 2) as srv:
         loaded = worker_memory(srv["pid"])
         if "serve" in r.steps:
-            fig = {"command": srv["command"], "first_ready_s": srv["first_ready_s"], "ready_s": srv["ready_s"], "own_cluster": own, "memory_loaded": loaded,
-                   "recall": recall(srv["url"], "model", words, truth), "recall_exact": recall(srv["url"], "model", words[:50], truth[:50], exact=True),
-                   "wrk": wrk(srv["url"], target, bodies["word"], 16, r.duration), "wrk_command": wrk_command(srv["url"], bodies["word"], 16, r.duration)}
+            fig = {
+                "command": srv["command"],
+                "first_ready_s": srv["first_ready_s"],
+                "ready_s": srv["ready_s"],
+                "own_cluster": own,
+                "memory_loaded": loaded,
+                "recall": recall(srv["url"], "model", words, truth),
+                "recall_exact": recall(srv["url"], "model", words[:50], truth[:50], exact=True),
+                "wrk": wrk(srv["url"], target, bodies["word"], 16, r.duration),
+                "wrk_command": wrk_command(srv["url"], bodies["word"], 16, r.duration),
+            }
             out["serve"] = {**fig, "memory_after_wrk": worker_memory(srv["pid"])}
         if "exact" in r.steps:
             seconds = min(10, r.duration)
-            probe = recall(srv["url"], "model", [r.data.word(i) for i in pick[:5].tolist()], [set()] * 5, exact=True)["methods"]
-            out["exact"] = {"command": srv["command"], "methods": probe, "wrk": wrk(srv["url"], target, bodies["exact"], 4, seconds), "wrk_command": wrk_command(srv["url"], bodies["exact"], 4, seconds)}
+            probe = recall(srv["url"], "model", [r.data.word(i) for i in pick[:5].tolist()], [set()] * 5, exact=True)[
+                "methods"
+            ]
+            out["exact"] = {
+                "command": srv["command"],
+                "methods": probe,
+                "wrk": wrk(srv["url"], target, bodies["exact"], 4, seconds),
+                "wrk_command": wrk_command(srv["url"], bodies["exact"], 4, seconds),
+            }
     return out
 
 
@@ -153,18 +206,32 @@ def step_batch(r: Run) -> dict[str, dict[str, Any]]:
     times, hits = [], 0
     with embed_server(model, 2) as srv, httpx.Client(base_url=srv["url"], timeout=300) as c:
         for b in range(6):
-            body = {"queries": [{"word": r.data.word(i), "k": 10, "exact": True} for i in rows[b * 100:(b + 1) * 100].tolist()]}
+            body = {
+                "queries": [
+                    {"word": r.data.word(i), "k": 10, "exact": True} for i in rows[b * 100 : (b + 1) * 100].tolist()
+                ]
+            }
             t0 = time.perf_counter()
             resp = c.post("/v1/models/model500k/similar", json=body)
             times.append(time.perf_counter() - t0)
             if resp.status_code != 200:
                 raise StepFailed(f"batch -> {resp.status_code}: {resp.text[:300]}")
-            for res, want in zip(resp.json()["results"], truth[b * 100:(b + 1) * 100].tolist()):
+            for res, want in zip(resp.json()["results"], truth[b * 100 : (b + 1) * 100].tolist(), strict=False):
                 hits += len({r.data.word(j) for j in want} & {x["word"] for x in res["results"]})
     med = statistics.median(times[1:])
     imp.pop("output")
-    return {"batch": {"rows": n, "import": imp, "command": f"{srv['command']}; POST /v1/models/model500k/similar {{queries: 100 x {{word, k: 10, exact: true}}}}",
-                      "first_s": times[0], "times_s": times[1:], "median_s": med, "recall@10": hits / 6000, "bar_ok": med <= 1.0}}
+    return {
+        "batch": {
+            "rows": n,
+            "import": imp,
+            "command": f"{srv['command']}; POST /v1/models/model500k/similar {{queries: 100 x {{word, k: 10, exact: true}}}}",
+            "first_s": times[0],
+            "times_s": times[1:],
+            "median_s": med,
+            "recall@10": hits / 6000,
+            "bar_ok": med <= 1.0,
+        }
+    }
 
 
 def _wrk(w: dict[str, Any]) -> str:
@@ -182,26 +249,72 @@ def describe(step: str, f: dict[str, Any]) -> list[tuple[str, str, str]]:
     if "error" in f:
         return [("FAILED", f["error"][:400].replace("|", "/").replace("\n", " "), "")]
     if step == "gen":
-        return [("word2vec binary", f"{f['file_mb']:,.0f} MB, " + ("cached" if f["cached"] else f"written in {f['seconds']:.0f} s"), "")]
+        return [
+            (
+                "word2vec binary",
+                f"{f['file_mb']:,.0f} MB, " + ("cached" if f["cached"] else f"written in {f['seconds']:.0f} s"),
+                "",
+            )
+        ]
     if step == "load":
         return [("gensim load_word2vec_format", f"{f['load_s']:.2f} s, peak RSS {f['peak_rss_mb']:,.0f} MB", "anchor")]
     if step == "import":
         ratio = f"{f['gensim_over_import']:.2f}x" if f["gensim_over_import"] else "n/a (load not run)"
-        return [("embed import", f"{f['seconds']:.2f} s, peak RSS {f['peak_rss_mb']:,.0f} MB, model {f['model_mb']:,.0f} MB", f"gensim load / import = {ratio} (>= 1)")]
+        return [
+            (
+                "embed import",
+                f"{f['seconds']:.2f} s, peak RSS {f['peak_rss_mb']:,.0f} MB, model {f['model_mb']:,.0f} MB",
+                f"gensim load / import = {ratio} (>= 1)",
+            )
+        ]
     if step == "open":
-        kind = f"{f['matrix_type']}" + (" (memmap)" if f["memmap"] else " (view of a memmap)" if f["mapped"] else " (NOT mapped)")
-        return [("embed.load", f"{f['load_s']:.3f} s, RSS +{f['rss_growth_mb']:,.0f} MB, matrix {kind}", f"gensim load {f['gensim_load_s'] or float('nan'):.2f} s")]
+        kind = f"{f['matrix_type']}" + (
+            " (memmap)" if f["memmap"] else " (view of a memmap)" if f["mapped"] else " (NOT mapped)"
+        )
+        return [
+            (
+                "embed.load",
+                f"{f['load_s']:.3f} s, RSS +{f['rss_growth_mb']:,.0f} MB, matrix {kind}",
+                f"gensim load {f['gensim_load_s'] or float('nan'):.2f} s",
+            )
+        ]
     if step == "index":
-        return [("embed index --threads 2", f"{f['seconds']:.0f} s, peak RSS {f['peak_rss_mb']:,.0f} MB, index {f['index_mb']:,.0f} MB", f"<= 900 s, <= 8192 MB: {ok[f['bar_ok']]}")]
+        return [
+            (
+                "embed index --threads 2",
+                f"{f['seconds']:.0f} s, peak RSS {f['peak_rss_mb']:,.0f} MB, index {f['index_mb']:,.0f} MB",
+                f"<= 900 s, <= 8192 MB: {ok[f['bar_ok']]}",
+            )
+        ]
     if step == "serve":
         rec, ex, ml, ma = f["recall"], f["recall_exact"], f["memory_loaded"], f["memory_after_wrk"]
-        return [("/readyz 200: first, every worker", f"{f['first_ready_s']:.1f} s, {f['ready_s']:.1f} s", ""),
-                ("by word, 16 connections", _wrk(f["wrk"]), f"recall@10 {rec['recall@10']:.3f} {rec['methods']}; exact=true {ex['recall@10']:.3f} {ex['methods']}; own-cluster {f['own_cluster']:.2f}"),
-                ("memory once loaded", _mem(ml), f"sum PSS / max RSS {ml['pss_over_max_rss']:.2f} (<= 1.3: {ok[ml['pss_over_max_rss'] <= 1.3]})"),
-                ("memory after wrk", _mem(ma), f"sum PSS / max RSS {ma['pss_over_max_rss']:.2f} (<= 1.3: {ok[ma['pss_over_max_rss'] <= 1.3]})")]
+        return [
+            ("/readyz 200: first, every worker", f"{f['first_ready_s']:.1f} s, {f['ready_s']:.1f} s", ""),
+            (
+                "by word, 16 connections",
+                _wrk(f["wrk"]),
+                f"recall@10 {rec['recall@10']:.3f} {rec['methods']}; exact=true {ex['recall@10']:.3f} {ex['methods']}; own-cluster {f['own_cluster']:.2f}",
+            ),
+            (
+                "memory once loaded",
+                _mem(ml),
+                f"sum PSS / max RSS {ml['pss_over_max_rss']:.2f} (<= 1.3: {ok[ml['pss_over_max_rss'] <= 1.3]})",
+            ),
+            (
+                "memory after wrk",
+                _mem(ma),
+                f"sum PSS / max RSS {ma['pss_over_max_rss']:.2f} (<= 1.3: {ok[ma['pss_over_max_rss'] <= 1.3]})",
+            ),
+        ]
     if step == "exact":
         return [("exact=true, 4 connections", _wrk(f["wrk"]), f"method {f['methods']}")]
-    return [(f"100 exact queries per body, {f['rows']:,} rows", f"median {f['median_s'] * 1000:.0f} ms of 5 (warm-up {f['first_s']:.2f} s)", f"<= 1 s: {ok[f['bar_ok']]}; recall@10 {f['recall@10']:.3f}")]
+    return [
+        (
+            f"100 exact queries per body, {f['rows']:,} rows",
+            f"median {f['median_s'] * 1000:.0f} ms of 5 (warm-up {f['first_s']:.2f} s)",
+            f"<= 1 s: {ok[f['bar_ok']]}; recall@10 {f['recall@10']:.3f}",
+        )
+    ]
 
 
 def table(figures: dict[str, dict[str, Any]]) -> str:
@@ -218,7 +331,15 @@ def timed(r: Run, names: tuple[str, ...], fn: Any) -> None:
     before, started = os.getloadavg(), time.strftime("%Y-%m-%d %H:%M:%S")
     try:
         figs = fn(r)
-    except (StepFailed, OSError, subprocess.CalledProcessError, httpx.HTTPError, StopIteration, KeyError, ValueError) as exc:
+    except (
+        StepFailed,
+        OSError,
+        subprocess.CalledProcessError,
+        httpx.HTTPError,
+        StopIteration,
+        KeyError,
+        ValueError,
+    ) as exc:
         figs = {n: {"error": f"{type(exc).__name__}: {exc}"} for n in names if n in r.steps}
     for name, fig in figs.items():
         fig.pop("output", None)
@@ -229,7 +350,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", type=int, default=2_000_000)
     p.add_argument("--dim", type=int, default=300)
-    p.add_argument("--noise", type=float, default=None, help="noise norm / centre distance [default: bench.large_data.default_noise(dim)]")
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=None,
+        help="noise norm / centre distance [default: bench.large_data.default_noise(dim)]",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", type=Path, default=Path("/tmp/embed-large"))
     p.add_argument("--duration", type=int, default=20, help="seconds of the 16-connection wrk run")
@@ -241,18 +367,38 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--steps: choose from {','.join(STEPS)}; --rows at least 1000")
     data = Data(args.rows, args.dim, args.noise if args.noise is not None else default_noise(args.dim), args.seed)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    meta: dict[str, Any] = {"machine": {"summary": machine(), "processor": platform.processor(), "cpu_count": os.cpu_count()}, "git": git_rev()}
+    meta: dict[str, Any] = {
+        "machine": {"summary": machine(), "processor": platform.processor(), "cpu_count": os.cpu_count()},
+        "git": git_rev(),
+    }
     r = Run(data, args.workdir, args.duration, steps, meta, {})
-    plan = [(("gen",), step_gen), (("load",), step_load), (("import",), step_import), (("open",), step_open), (("index",), step_index), (("serve", "exact"), step_serve), (("batch",), step_batch)]
+    plan = [
+        (("gen",), step_gen),
+        (("load",), step_load),
+        (("import",), step_import),
+        (("open",), step_open),
+        (("index",), step_index),
+        (("serve", "exact"), step_serve),
+        (("batch",), step_batch),
+    ]
     for names, fn in plan:
         if steps & set(names):
             timed(r, names, fn)
     command = shlex.join(["python", "-m", "bench.large", *(sys.argv[1:] if argv is None else argv)])
-    print(f"\n{time.strftime('%Y-%m-%d')}, {meta['machine']['summary']}, git {meta['git']}; data {asdict(data)}\n`{command}`\n")
+    print(
+        f"\n{time.strftime('%Y-%m-%d')}, {meta['machine']['summary']}, git {meta['git']}; data {asdict(data)}\n`{command}`\n"
+    )
     print(table(r.figures))
     out = OUT / f"large-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S"), **meta, "data": {**asdict(data), "file": str(r.file)}, "figures": r.figures, "regression_100k": REGRESSION}
+    report = {
+        "command": command,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        **meta,
+        "data": {**asdict(data), "file": str(r.file)},
+        "figures": r.figures,
+        "regression_100k": REGRESSION,
+    }
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"\nwrote {out}")
 

@@ -30,7 +30,7 @@ def default_noise(dim: int) -> float:
     >>> round(default_noise(50), 2), round(default_noise(300), 2)
     (0.82, 1.41)
     """
-    return 0.255 * dim ** 0.3
+    return 0.255 * dim**0.3
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,11 @@ def write_word2vec(data: Data, path: Path) -> None:
     with open(tmp, "wb") as f:
         f.write(f"{data.rows} {data.dim}\n".encode())
         for start, rows, _ in data.blocks():
-            f.write(b"".join(data.word(start + j).encode() + b" " + r.tobytes() + b"\n" for j, r in enumerate(rows.astype("<f4"))))
+            f.write(
+                b"".join(
+                    data.word(start + j).encode() + b" " + r.tobytes() + b"\n" for j, r in enumerate(rows.astype("<f4"))
+                )
+            )
     os.replace(tmp, path)
 
 
@@ -108,8 +112,6 @@ def brute_force(data: Data, query_rows: np.ndarray, limit: int, k: int = 10) -> 
         all_labels.append(labels)
     own = np.concatenate(all_labels)[best_i] == q_label[:, None]
     return best_i, float(own.mean())
-
-
 
 
 def sample_rows(data: Data, n: int, rng: np.random.Generator, limit: int | None = None) -> np.ndarray:

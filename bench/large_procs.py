@@ -1,7 +1,7 @@
 """Processes for bench/large.py: measured commands, fresh-process probes, ``embed serve`` and its workers' memory.
 
-    python -m bench.large_procs load FILE.bin    # gensim load_word2vec_format; prints RESULT {json}
-    python -m bench.large_procs open MODEL_DIR   # embed.load; prints RESULT {json}
+python -m bench.large_procs load FILE.bin    # gensim load_word2vec_format; prints RESULT {json}
+python -m bench.large_procs open MODEL_DIR   # embed.load; prints RESULT {json}
 """
 
 from __future__ import annotations
@@ -37,15 +37,23 @@ class StepFailed(RuntimeError):
 # A child exec'd from this process starts with this process's RSS high-water mark (Linux keeps the
 # pre-exec mm's peak in ru_maxrss; a 1 GB numpy array freed here made `true` "peak" at 1,066 MB), so
 # commands are started by this tiny launcher, whose own peak (~10 MB) is all they inherit.
-_LAUNCH = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
-           "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+_LAUNCH = (
+    "import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
+    "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(rc)"
+)
 
 
 def measured(cmd: list[str]) -> dict[str, Any]:
     """Run ``cmd`` to the end: wall seconds and peak RSS of that process alone. Raises StepFailed."""
     with tempfile.TemporaryFile() as log:
         t0 = time.perf_counter()
-        rc = subprocess.call([sys.executable, "-S", "-c", _LAUNCH, *cmd], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        rc = subprocess.call(
+            [sys.executable, "-S", "-c", _LAUNCH, *cmd],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         seconds = time.perf_counter() - t0
         log.seek(0)
         text = log.read().decode(errors="replace")
@@ -87,8 +95,16 @@ def child(kind: str, path: str) -> None:
         mapped = False
         while base is not None and not mapped:  # a view of a memmap counts as mapped
             mapped, base = isinstance(base, np.memmap), getattr(base, "base", None)
-        out = {"load_s": seconds, "rss_before_mb": before, "rss_after_mb": after, "rss_growth_mb": after - before, "words": len(v),
-               "matrix_type": f"{type(m).__module__}.{type(m).__qualname__}", "memmap": isinstance(m, np.memmap), "mapped": mapped}
+        out = {
+            "load_s": seconds,
+            "rss_before_mb": before,
+            "rss_after_mb": after,
+            "rss_growth_mb": after - before,
+            "words": len(v),
+            "matrix_type": f"{type(m).__module__}.{type(m).__qualname__}",
+            "memmap": isinstance(m, np.memmap),
+            "mapped": mapped,
+        }
     out["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -98,7 +114,11 @@ def workers(pid: int) -> list[int]:
     try:
         kids = [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
-        kids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and (p / "stat").read_text().rsplit(") ", 1)[1].split()[1] == str(pid)]
+        kids = [
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit() and (p / "stat").read_text().rsplit(") ", 1)[1].split()[1] == str(pid)
+        ]
     return [k for k in kids if b"resource_tracker" not in Path(f"/proc/{k}/cmdline").read_bytes()]
 
 
@@ -108,9 +128,20 @@ def worker_memory(pid: int) -> dict[str, Any]:
     for w in workers(pid):
         rows = dict(ln.split(":", 1) for ln in Path(f"/proc/{w}/smaps_rollup").read_text().splitlines()[1:])
         mb = {k: int(v.split()[0]) / 1024 for k, v in rows.items()}
-        per[str(w)] = {"rss_mb": mb["Rss"], "pss_mb": mb["Pss"], "pss_anon_mb": mb.get("Pss_Anon", -1.0), "pss_file_mb": mb.get("Pss_File", -1.0)}
+        per[str(w)] = {
+            "rss_mb": mb["Rss"],
+            "pss_mb": mb["Pss"],
+            "pss_anon_mb": mb.get("Pss_Anon", -1.0),
+            "pss_file_mb": mb.get("Pss_File", -1.0),
+        }
     pss, top = sum(m["pss_mb"] for m in per.values()), max((m["rss_mb"] for m in per.values()), default=0.0)
-    return {"workers": per, "sum_pss_mb": pss, "max_rss_mb": top, "pss_over_max_rss": pss / top if top else None, "all_rss_mb": rss_mb(pid)}
+    return {
+        "workers": per,
+        "sum_pss_mb": pss,
+        "max_rss_mb": top,
+        "pss_over_max_rss": pss / top if top else None,
+        "all_rss_mb": rss_mb(pid),
+    }
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], n_workers: int) -> float:
@@ -143,13 +174,31 @@ def embed_server(model: Path, n_workers: int) -> Iterator[dict[str, Any]]:
     Yields url, master pid, command, seconds to the first ``/readyz`` 200 and to every worker's.
     """
     port = free_port()
-    cmd = [*EMBED, "serve", str(model), "--workers", str(n_workers), "--port", str(port), "--host", "127.0.0.1", "--log-level", "warning"]
+    cmd = [
+        *EMBED,
+        "serve",
+        str(model),
+        "--workers",
+        str(n_workers),
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--log-level",
+        "warning",
+    ]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(ROOT), **THREAD_ENV}, cwd=ROOT)
     try:
         url = f"http://127.0.0.1:{port}"
         first = wait_ready(url, proc, n_workers)
-        yield {"url": url, "pid": proc.pid, "first_ready_s": first - t0, "ready_s": time.monotonic() - t0, "command": shlex.join(cmd)}
+        yield {
+            "url": url,
+            "pid": proc.pid,
+            "first_ready_s": first - t0,
+            "ready_s": time.monotonic() - t0,
+            "command": shlex.join(cmd),
+        }
     finally:
         proc.terminate()
         proc.wait(60)
@@ -159,14 +208,19 @@ def recall(url: str, model: str, words: list[str], truth: list[set[str]], exact:
     """Overlap of the service's top-10 with brute force; the methods the service says it used."""
     hits, methods, t0 = 0, Counter[str](), time.perf_counter()
     with httpx.Client(base_url=url, timeout=300) as c:
-        for w, want in zip(words, truth):
+        for w, want in zip(words, truth, strict=False):
             body = {"word": w, "k": 10} if exact is None else {"word": w, "k": 10, "exact": exact}
             resp = c.post(f"/v1/models/{model}/similar", json=body)
             if resp.status_code != 200:
                 raise StepFailed(f"{body} -> {resp.status_code}: {resp.text[:300]}")
             methods[resp.json()["method"]] += 1
             hits += len(want & {r["word"] for r in resp.json()["results"]})
-    return {"recall@10": hits / (10 * len(words)), "queries": len(words), "methods": dict(methods), "seconds": time.perf_counter() - t0}
+    return {
+        "recall@10": hits / (10 * len(words)),
+        "queries": len(words),
+        "methods": dict(methods),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 if __name__ == "__main__":

@@ -35,9 +35,15 @@ def main() -> None:
 
     vectors = load(args.model)
     t0 = time.perf_counter()
-    index = load_index(args.model, vectors) if args.use_index else build_index(vectors, IndexConfig(kind="hnsw", tables="off", threads=2))
+    index = (
+        load_index(args.model, vectors)
+        if args.use_index
+        else build_index(vectors, IndexConfig(kind="hnsw", tables="off", threads=2))
+    )
     assert index is not None and index.ann is not None and not index.tables, "needs an HNSW index without tables"
-    print(f"{args.model}: {len(vectors):,} words x {vectors.dim}; HNSW {'loaded' if args.use_index else 'built'} in {time.perf_counter() - t0:.0f}s")
+    print(
+        f"{args.model}: {len(vectors):,} words x {vectors.dim}; HNSW {'loaded' if args.use_index else 'built'} in {time.perf_counter() - t0:.0f}s"
+    )
     set_threads(1)
     searcher = Searcher(vectors, index)
     rng = np.random.default_rng(0)

@@ -47,11 +47,30 @@ def main() -> None:
     # sample=0: these probes take their examples as given (subsampled or not, above)
     probes = {
         name: LossProbe(src, vocab, arch, 5, 5, 1)
-        for name, src in (("start", sentences), ("start_sub", subsampled(sentences)), ("spread", spread), ("spread_sub", subsampled(spread)), ("end", sentences[-3000:]))
+        for name, src in (
+            ("start", sentences),
+            ("start_sub", subsampled(sentences)),
+            ("spread", spread),
+            ("spread_sub", subsampled(spread)),
+            ("end", sentences[-3000:]),
+        )
     }
-    model = Word2Vec(vector_size=100, window=5, min_count=5, sample=sample, seed=1, workers=2, sg=int(arch == "skipgram"), negative=5,
-                     alpha=0.025 if arch == "skipgram" else 0.05, min_alpha=1e-4, epochs=epochs)
-    model.build_vocab_from_freq(dict(zip(vocab.words, vocab.counts.tolist())), corpus_count=vocab.sentences)
+    model = Word2Vec(
+        vector_size=100,
+        window=5,
+        min_count=5,
+        sample=sample,
+        seed=1,
+        workers=2,
+        sg=int(arch == "skipgram"),
+        negative=5,
+        alpha=0.025 if arch == "skipgram" else 0.05,
+        min_alpha=1e-4,
+        epochs=epochs,
+    )
+    model.build_vocab_from_freq(
+        dict(zip(vocab.words, vocab.counts.tolist(), strict=False)), corpus_count=vocab.sentences
+    )
     perm = np.array([model.wv.key_to_index[w] for w in vocab.words])
     rows: list[dict[str, float]] = []
 
@@ -62,7 +81,14 @@ def main() -> None:
 
     model.train(sentences, total_examples=vocab.sentences, epochs=epochs, callbacks=[Hook()])
     OUT.mkdir(exist_ok=True)
-    record = {"date": today(), "machine": machine(), "git": git_rev(), "command": " ".join(sys.argv), "arch": arch, "epochs": rows}
+    record = {
+        "date": today(),
+        "machine": machine(),
+        "git": git_rev(),
+        "command": " ".join(sys.argv),
+        "arch": arch,
+        "epochs": rows,
+    }
     (OUT / f"loss_probe_{arch}.json").write_text(json.dumps(record, indent=1) + "\n")
 
 

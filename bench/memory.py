@@ -23,9 +23,20 @@ from bench.train import limit_corpus
 
 
 def child(corpus: Path, system: str, min_count: int) -> dict:
-    params = {"dim": 100, "window": 5, "negative": 5, "min_count": min_count, "sample": 1e-3, "epochs": 1, "workers": 2, "seed": 1}
+    params = {
+        "dim": 100,
+        "window": 5,
+        "negative": 5,
+        "min_count": min_count,
+        "sample": 1e-3,
+        "epochs": 1,
+        "workers": 2,
+        "seed": 1,
+    }
     spec = {"corpus": str(corpus), "arch": "skipgram", "system": system, "params": params}
-    proc = subprocess.run([sys.executable, "-m", "bench.train", "--child", json.dumps(spec)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.train", "--child", json.dumps(spec)], capture_output=True, text=True
+    )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
         raise SystemExit(f"{system} on {corpus} failed:\n{proc.stderr[-2000:]}")
@@ -47,7 +58,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for backend in args.backend.split(","):
         a, b = child(one, f"embed-{backend}", 5), child(four, f"embed-{backend}", 20)
-        print(f"| {backend} | {a['tokens']:,} / {a['vocab']:,} | {a['peak_rss_mb']:.0f} | {b['tokens']:,} / {b['vocab']:,} | {b['peak_rss_mb']:.0f} | {b['peak_rss_mb'] / a['peak_rss_mb']:.3f} |", flush=True)
+        print(
+            f"| {backend} | {a['tokens']:,} / {a['vocab']:,} | {a['peak_rss_mb']:.0f} | {b['tokens']:,} / {b['vocab']:,} | {b['peak_rss_mb']:.0f} | {b['peak_rss_mb'] / a['peak_rss_mb']:.3f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

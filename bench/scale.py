@@ -34,7 +34,12 @@ def run(cmd: list[str], out: Path) -> dict:
 
     meta = json.loads((out / "meta.json").read_text())
     q = embed.load(out).evaluate().summary()
-    return {"wall": wall, "wps": meta["timings"]["words_per_sec"], "quality": q, "dist": meta["backend"].get("distributed")}
+    return {
+        "wall": wall,
+        "wps": meta["timings"]["words_per_sec"],
+        "quality": q,
+        "dist": meta["backend"].get("distributed"),
+    }
 
 
 def main() -> None:
@@ -47,16 +52,53 @@ def main() -> None:
     corpus = text8_normalise(ENWIKI, OUT / "enwiki_text8.txt")
     if args.tokens:
         corpus = limit_corpus(corpus, args.tokens)
-    common = ["train", str(corpus), "--backend", "torch", "--workers", "1", "--epochs", str(args.epochs), "--tokenizer", "whitespace", "-q", "--no-eval", "--overwrite"]
+    common = [
+        "train",
+        str(corpus),
+        "--backend",
+        "torch",
+        "--workers",
+        "1",
+        "--epochs",
+        str(args.epochs),
+        "--tokenizer",
+        "whitespace",
+        "-q",
+        "--no-eval",
+        "--overwrite",
+    ]
     one = run([sys.executable, "-m", "embed", *common, "--out", str(OUT / "scale-1")], OUT / "scale-1")
-    two = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "embed", *common,
-               "--distributed", "--sync-every", str(args.sync_every), "--sync-mode", args.sync_mode, "--out", str(OUT / "scale-2")], OUT / "scale-2")
-    print(f"\n{today()}, {machine()}, git {git_rev()}, corpus {corpus.name}, {args.epochs} epochs, sync every {args.sync_every} round(s), {args.sync_mode}")
+    two = run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "embed",
+            *common,
+            "--distributed",
+            "--sync-every",
+            str(args.sync_every),
+            "--sync-mode",
+            args.sync_mode,
+            "--out",
+            str(OUT / "scale-2"),
+        ],
+        OUT / "scale-2",
+    )
+    print(
+        f"\n{today()}, {machine()}, git {git_rev()}, corpus {corpus.name}, {args.epochs} epochs, sync every {args.sync_every} round(s), {args.sync_mode}"
+    )
     print("| processes x threads | words/s (rank 0 meta) | wall s | speed-up | analogy | WS353 | SimLex |")
     print("|---|---|---|---|---|---|---|")
     for name, r in (("1 x 1", one), ("2 x 1 (torchrun, gloo)", two)):
         q = r["quality"]
-        print(f"| {name} | {r['wps']:,.0f} | {r['wall']:.1f} | {r['wps'] / one['wps']:.2f} | {q['google']:.1%} | {q['ws353']:.3f} | {q['simlex999']:.3f} |")
+        print(
+            f"| {name} | {r['wps']:,.0f} | {r['wall']:.1f} | {r['wps'] / one['wps']:.2f} | {q['google']:.1%} | {q['ws353']:.3f} | {q['simlex999']:.3f} |"
+        )
     print(f"sync: {two['dist']}")
 
 

@@ -36,8 +36,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--long", type=int, default=60, help="seconds of the 64-connection run")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "serve.json")
     p.add_argument("--skip-anchors", action="store_true")
-    p.add_argument("--quick", action="store_true", help="only the no-work anchor and the by-word runs (about 2 minutes)")
-    p.add_argument("--rounds", type=int, default=0, help="instead: no-work anchor and by-word (2 workers) alternating, N rounds of --duration; medians")
+    p.add_argument(
+        "--quick", action="store_true", help="only the no-work anchor and the by-word runs (about 2 minutes)"
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="instead: no-work anchor and by-word (2 workers) alternating, N rounds of --duration; medians",
+    )
     args = p.parse_args(argv)
     model = ensure_model(args.model_dir)
     report = run_all(model, args.duration, args.long, args.skip_anchors, args.quick, args.rounds)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.serving import recall_ann, recall_by_word, rss_mb, server, wrk, write_bodies
+from bench.serving import recall_ann, recall_by_word, rss_mb, server, write_bodies, wrk
 
 
 def _bodies(model: Path, tmp: Path) -> tuple[dict[str, Path], dict[str, list[dict[str, Any]]], list[str], np.ndarray]:
@@ -26,7 +26,9 @@ def _bodies(model: Path, tmp: Path) -> tuple[dict[str, Path], dict[str, list[dic
     noisy = vectors.matrix[pick[:2000]] + 0.3 * rng.standard_normal((2000, vectors.dim)).astype(np.float32)
     sets["vector"] = [{"vector": [round(float(x), 5) for x in v], "k": 10} for v in noisy]
     trip = rng.choice(len(words), (2000, 3)).tolist()
-    sets["arith"] = [{"positive": [words[a], words[b]], "negative": [words[c]], "k": 10} for a, b, c in trip if len({a, b, c}) == 3]
+    sets["arith"] = [
+        {"positive": [words[a], words[b]], "negative": [words[c]], "k": 10} for a, b, c in trip if len({a, b, c}) == 3
+    ]
     files = {name: write_bodies(tmp / f"{name}.txt", rows) for name, rows in sets.items()}
     for name in ("vector", "arith"):
         files[f"{name}_approx"] = write_bodies(tmp / f"{name}_approx.txt", [{**r, "exact": False} for r in sets[name]])
@@ -49,7 +51,12 @@ def _long_run(url: str, pid: int, files: dict[str, Path], seconds: int) -> dict[
     result = wrk(url, "/v1/models/synth/similar", files["word"], connections=64, duration=seconds)
     stop.set()
     t.join()
-    result["rss_mb"] = {"before": round(before, 1), "after": round(rss_mb(pid), 1), "max": max(s for _, s in samples), "samples": samples}
+    result["rss_mb"] = {
+        "before": round(before, 1),
+        "after": round(rss_mb(pid), 1),
+        "max": max(s for _, s in samples),
+        "samples": samples,
+    }
     return result
 
 
@@ -61,21 +68,35 @@ def interleaved(model: Path, files: dict[str, Path], duration: int, rounds: int)
     """
     runs: dict[str, list[dict[str, Any]]] = {"anchor": [], "embed": []}
     env = {"EMBED_MODELS": json.dumps({"synth": str(model)})}
-    with server("bench.anchors:create_app", {"ANCHOR": "noop"}, workers=2) as (aurl, _), server("service.app:create_app", env, workers=2) as (surl, _):
+    with (
+        server("bench.anchors:create_app", {"ANCHOR": "noop"}, workers=2) as (aurl, _),
+        server("service.app:create_app", env, workers=2) as (surl, _),
+    ):
         for _ in range(rounds):
             runs["anchor"].append(wrk(aurl, "/similar", files["word"], duration=duration))
             runs["embed"].append(wrk(surl, "/v1/models/synth/similar", files["word"], duration=duration))
     out = []
-    for key, name in (("anchor", "anchor: noop behind FastAPI (2 workers)"), ("embed", "embed serve, by word, exact (2 workers)")):
+    for key, name in (
+        ("anchor", "anchor: noop behind FastAPI (2 workers)"),
+        ("embed", "embed serve, by word, exact (2 workers)"),
+    ):
         rs = runs[key]
         med = {m: float(np.median([r[m] for r in rs])) for m in ("rps", "p50_ms", "p99_ms")}
         errors = {e: sum(r["errors"][e] for r in rs) for e in rs[0]["errors"]}
-        out.append({"name": f"{name}, median of {rounds} x {duration}s", **med, "errors": errors,
-                    "rounds": [{m: round(r[m], 1) for m in ("rps", "p50_ms", "p99_ms")} for r in rs]})
+        out.append(
+            {
+                "name": f"{name}, median of {rounds} x {duration}s",
+                **med,
+                "errors": errors,
+                "rounds": [{m: round(r[m], 1) for m in ("rps", "p50_ms", "p99_ms")} for r in rs],
+            }
+        )
     return out
 
 
-def run_all(model: Path, duration: int, long: int, skip_anchors: bool, quick: bool = False, rounds: int = 0) -> dict[str, Any]:
+def run_all(
+    model: Path, duration: int, long: int, skip_anchors: bool, quick: bool = False, rounds: int = 0
+) -> dict[str, Any]:
     """Every scenario (``quick``: only the no-work anchor and by-word runs); returns the report (also printed)."""
     tmp = Path(tempfile.mkdtemp(prefix="embed-bench-"))
     files, sets, words, unit = _bodies(model, tmp)
@@ -92,17 +113,36 @@ def run_all(model: Path, duration: int, long: int, skip_anchors: bool, quick: bo
 
     if not skip_anchors:
         for kind in ("noop",) if quick else ("noop", "gensim", "flat", "hnsw"):
-            with server("bench.anchors:create_app", {"ANCHOR": kind, "ANCHOR_MODEL": str(model)}, workers=2) as (url, _):
-                record(f"anchor: {kind} behind FastAPI (2 workers)", wrk(url, "/similar", anchor_word, duration=duration))
+            with server("bench.anchors:create_app", {"ANCHOR": kind, "ANCHOR_MODEL": str(model)}, workers=2) as (
+                url,
+                _,
+            ):
+                record(
+                    f"anchor: {kind} behind FastAPI (2 workers)", wrk(url, "/similar", anchor_word, duration=duration)
+                )
     env = {"EMBED_MODELS": json.dumps({"synth": str(model)})}
     with server("service.app:create_app", env, workers=1) as (url, _):
-        record("embed serve, by word, exact (1 worker)", wrk(url, "/v1/models/synth/similar", files["word"], duration=duration))
+        record(
+            "embed serve, by word, exact (1 worker)",
+            wrk(url, "/v1/models/synth/similar", files["word"], duration=duration),
+        )
     with server("service.app:create_app", env, workers=2) as (url, proc):
         rng = np.random.default_rng(1)
-        record("embed serve, by word, exact (2 workers)", wrk(url, "/v1/models/synth/similar", files["word"], duration=duration), **recall_by_word(url, unit, words, rng))
+        record(
+            "embed serve, by word, exact (2 workers)",
+            wrk(url, "/v1/models/synth/similar", files["word"], duration=duration),
+            **recall_by_word(url, unit, words, rng),
+        )
         for name in () if quick else ("vector", "arith"):
-            record(f"embed serve, {name}, exact=true (flat)", wrk(url, "/v1/models/synth/similar", files[name], duration=duration))
-            record(f"embed serve, {name}, exact=false (hnsw)", wrk(url, "/v1/models/synth/similar", files[f"{name}_approx"], duration=duration), **{"hnsw_recall@10": recall_ann(url, sets[name][:200])})
+            record(
+                f"embed serve, {name}, exact=true (flat)",
+                wrk(url, "/v1/models/synth/similar", files[name], duration=duration),
+            )
+            record(
+                f"embed serve, {name}, exact=false (hnsw)",
+                wrk(url, "/v1/models/synth/similar", files[f"{name}_approx"], duration=duration),
+                **{"hnsw_recall@10": recall_ann(url, sets[name][:200])},
+            )
         if not quick:
             record(f"embed serve, by word, 64 connections, {long}s", _long_run(url, proc.pid, files, long))
     print_table(rows)
@@ -120,4 +160,6 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             m = r["rss_mb"]
             notes.append(f"RSS MiB before {m['before']}, max {m['max']}, after {m['after']}")
         errs = sum(r["errors"].values())
-        print(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {errs} | {'; '.join(notes)} |")
+        print(
+            f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {errs} | {'; '.join(notes)} |"
+        )

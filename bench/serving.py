@@ -11,9 +11,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import numpy as np
@@ -31,7 +32,11 @@ def ensure_model(model_dir: Path) -> Path:
 
     t0 = time.perf_counter()
     write_model(model_dir)
-    subprocess.run([sys.executable, "-m", "embed", "index", str(model_dir), "--kind", "hnsw", "--threads", "2"], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    subprocess.run(
+        [sys.executable, "-m", "embed", "index", str(model_dir), "--kind", "hnsw", "--threads", "2"],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     print(f"built {model_dir} in {time.perf_counter() - t0:.0f}s", flush=True)
     return model_dir
 
@@ -59,7 +64,20 @@ def wait_up(url: str, probe: str = "/readyz", seconds: float = 300.0, what: str 
 def server(app: str, env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """uvicorn APP --factory on a free port; yields (url, process) once /similar-ready."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", app, "--factory", "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--factory",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(ROOT), **THREAD_ENV, **env}, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -77,10 +95,17 @@ def wrk(url: str, target: str, bodies: Path, connections: int = 16, duration: in
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(LUA), url]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("WRKJSON "))
-    r = json.loads(line[len("WRKJSON "):])
+    r = json.loads(line[len("WRKJSON ") :])
     errors = {k: r[k] for k in ("connect", "read", "write", "status", "timeout")}
-    return {"rps": r["requests"] / (r["duration_us"] / 1e6), "p50_ms": r["p50_us"] / 1e3, "p99_ms": r["p99_us"] / 1e3,
-            "requests": r["requests"], "connections": connections, "seconds": duration, "errors": errors}
+    return {
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "p50_ms": r["p50_us"] / 1e3,
+        "p99_ms": r["p99_us"] / 1e3,
+        "requests": r["requests"],
+        "connections": connections,
+        "seconds": duration,
+        "errors": errors,
+    }
 
 
 def write_bodies(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -104,7 +129,9 @@ def memory_mb(pid: int) -> tuple[float, float]:
     rss = anon = 0.0
     for p in pids:
         try:
-            fields = dict(line.split(":", 1) for line in Path(f"/proc/{p}/status").read_text().splitlines() if ":" in line)
+            fields = dict(
+                line.split(":", 1) for line in Path(f"/proc/{p}/status").read_text().splitlines() if ":" in line
+            )
         except OSError:
             continue
         rss += int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
@@ -117,7 +144,9 @@ def rss_mb(pid: int) -> float:
     return memory_mb(pid)[0]
 
 
-def recall_by_word(url: str, unit: np.ndarray, words: list[str], rng: np.random.Generator, n: int = 200) -> dict[str, float]:
+def recall_by_word(
+    url: str, unit: np.ndarray, words: list[str], rng: np.random.Generator, n: int = 200
+) -> dict[str, float]:
     """Service top-10 vs numpy brute force over every word (self excluded)."""
     rows = rng.choice(len(words), n, replace=False)
     hits, worst = 0, 0.0
@@ -138,6 +167,8 @@ def recall_ann(url: str, bodies: list[dict[str, Any]]) -> float:
     with httpx.Client(base_url=url, timeout=30) as c:
         for b in bodies:
             exact = {r["word"] for r in c.post("/v1/models/synth/similar", json={**b, "exact": True}).json()["results"]}
-            approx = {r["word"] for r in c.post("/v1/models/synth/similar", json={**b, "exact": False}).json()["results"]}
+            approx = {
+                r["word"] for r in c.post("/v1/models/synth/similar", json={**b, "exact": False}).json()["results"]
+            }
             hits += len(exact & approx)
     return hits / (10 * len(bodies))

@@ -56,7 +56,12 @@ def request_lines(n_words: int) -> tuple[list[bytes], float]:
     valid: list[tuple[int, bytes, bytes, bytes]] = [
         (30, b"POST", f"{m}/similar".encode(), body({"word": w[1], "k": 10})),
         (5, b"POST", f"{m}/similar".encode(), body({"word": w[2], "k": 10, "metric": "euclidean", "exact": True})),
-        (10, b"POST", f"{m}/similar".encode(), body({"queries": [{"word": x, "k": 5} for x in w[3:10]] + [{"word": "nosuchword"}]})),
+        (
+            10,
+            b"POST",
+            f"{m}/similar".encode(),
+            body({"queries": [{"word": x, "k": 5} for x in w[3:10]] + [{"word": "nosuchword"}]}),
+        ),
         (10, b"POST", f"{m}/analogy".encode(), body({"a": w[4], "b": w[5], "c": w[6]})),
         (5, b"POST", f"{m}/similarity".encode(), body({"a": w[7], "b": w[8]})),
         (5, b"POST", f"{m}/vectors".encode(), body({"words": w[9:19]})),
@@ -85,14 +90,28 @@ def soak(model: Path, duration: int, connections: int, workers: int) -> dict[str
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), **THREAD_ENV, "EMBED_MAX_BODY_BYTES": str(BODY_LIMIT)}
-    cmd = [sys.executable, "-m", "embed", "serve", f"synth={model}", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "embed",
+        "serve",
+        f"synth={model}",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
     log = (work / "server.log").open("wb")
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_up(url, what=f"embed serve (log: {work / 'server.log'})")
         time.sleep(1.0 * workers)  # every worker loaded
         wrk_cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(LUA), url]
-        load = subprocess.Popen(wrk_cmd, env={**os.environ, "REQUESTS": str(requests)}, stdout=subprocess.PIPE, text=True)
+        load = subprocess.Popen(
+            wrk_cmd, env={**os.environ, "REQUESTS": str(requests)}, stdout=subprocess.PIPE, text=True
+        )
         started, samples = time.monotonic(), []
         while load.poll() is None:
             samples.append((time.monotonic() - started, *memory_mb(proc.pid)))
@@ -103,28 +122,42 @@ def soak(model: Path, duration: int, connections: int, workers: int) -> dict[str
         proc.terminate()
         proc.wait(60)
         log.close()
-    r = json.loads(next(ln for ln in out.splitlines() if ln.startswith("SOAKJSON "))[len("SOAKJSON "):])
+    r = json.loads(next(ln for ln in out.splitlines() if ln.startswith("SOAKJSON "))[len("SOAKJSON ") :])
     statuses = {int(k): v for k, v in sorted(r["statuses"].items(), key=lambda kv: int(kv[0]))}
     answered = sum(statuses.values())
     server_log = (work / "server.log").read_text(encoding="utf-8", errors="replace")
     return {
-        "requests": r["requests"], "rps": r["requests"] / (r["duration_us"] / 1e6), "p50_ms": r["p50_us"] / 1e3, "p99_ms": r["p99_us"] / 1e3,
-        "statuses": statuses, "5xx": sum(v for k, v in statuses.items() if k >= 500),
+        "requests": r["requests"],
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "p50_ms": r["p50_us"] / 1e3,
+        "p99_ms": r["p99_us"] / 1e3,
+        "statuses": statuses,
+        "5xx": sum(v for k, v in statuses.items() if k >= 500),
         "connection_errors": {k: r[k] for k in ("connect", "read", "write", "timeout")},
-        "invalid_share_sent": round(invalid_share, 3), "4xx_share": round(sum(v for k, v in statuses.items() if 400 <= k < 500) / max(answered, 1), 3),
-        "server_alive": alive, "tracebacks_in_log": server_log.count("Traceback"),
+        "invalid_share_sent": round(invalid_share, 3),
+        "4xx_share": round(sum(v for k, v in statuses.items() if 400 <= k < 500) / max(answered, 1), 3),
+        "server_alive": alive,
+        "tracebacks_in_log": server_log.count("Traceback"),
         "rss_mb": _memory_report([(t, r) for t, r, _ in samples]),
         "anon_rss_mb": _memory_report([(t, a) for t, _, a in samples]),
-        "connections": connections, "seconds": duration, "workers": workers,
+        "connections": connections,
+        "seconds": duration,
+        "workers": workers,
     }
 
 
 def _memory_report(samples: list[tuple[float, float]]) -> dict[str, Any]:
     slope, stderr = _slope(samples, 10.0)
     second_half, _ = _slope(samples, samples[-1][0] / 2)
-    return {"first": round(samples[0][1], 1), "last": round(samples[-1][1], 1), "max": round(max(m for _, m in samples), 1),
-            "slope_mb_per_min": slope, "slope_stderr_mb_per_min": stderr, "slope_second_half_mb_per_min": second_half,
-            "every_10s": [round(m, 1) for t, m in samples[::10]]}
+    return {
+        "first": round(samples[0][1], 1),
+        "last": round(samples[-1][1], 1),
+        "max": round(max(m for _, m in samples), 1),
+        "slope_mb_per_min": slope,
+        "slope_stderr_mb_per_min": stderr,
+        "slope_second_half_mb_per_min": second_half,
+        "every_10s": [round(m, 1) for t, m in samples[::10]],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,13 +168,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "soak.json")
     args = p.parse_args(argv)
-    report = {"date": today(), "machine": machine(), "commit": git_rev(), **soak(ensure_model(args.model_dir), args.duration, args.connections, args.workers)}
+    report = {
+        "date": today(),
+        "machine": machine(),
+        "commit": git_rev(),
+        **soak(ensure_model(args.model_dir), args.duration, args.connections, args.workers),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))
-    ok = report["5xx"] == 0 and not any(report["connection_errors"].values()) and report["server_alive"] and not report["tracebacks_in_log"]
-    print(f"soak {'passed' if ok else 'FAILED'}: {report['requests']:,} requests, {report['5xx']} 5xx, RSS slope {report['rss_mb']['slope_mb_per_min']} MiB/min "
-          f"(anonymous {report['anon_rss_mb']['slope_mb_per_min']}; second half {report['rss_mb']['slope_second_half_mb_per_min']})")
+    ok = (
+        report["5xx"] == 0
+        and not any(report["connection_errors"].values())
+        and report["server_alive"]
+        and not report["tracebacks_in_log"]
+    )
+    print(
+        f"soak {'passed' if ok else 'FAILED'}: {report['requests']:,} requests, {report['5xx']} 5xx, RSS slope {report['rss_mb']['slope_mb_per_min']} MiB/min "
+        f"(anonymous {report['anon_rss_mb']['slope_mb_per_min']}; second half {report['rss_mb']['slope_second_half_mb_per_min']})"
+    )
     sys.exit(0 if ok else 1)
 
 

@@ -35,8 +35,19 @@ from typing import Any
 
 from bench.common import ENWIKI, OUT, machine, text8_normalise, today
 
-P = {"dim": 100, "window": 5, "negative": 5, "min_count": 5, "sample": 1e-3, "alpha": 0.025, "epochs": 5, "workers": 2,
-     "minn": 3, "maxn": 6, "bucket": 2_000_000}
+P = {
+    "dim": 100,
+    "window": 5,
+    "negative": 5,
+    "min_count": 5,
+    "sample": 1e-3,
+    "alpha": 0.025,
+    "epochs": 5,
+    "workers": 2,
+    "minn": 3,
+    "maxn": 6,
+    "bucket": 2_000_000,
+}
 ZH_OOV = ("曹孟德", "贾宝玉", "孙行者", "诸葛孔明")
 
 
@@ -92,14 +103,16 @@ def _vectors_of(system: str, model: Any) -> Any:
     """Vectors (with Subwords) from an embed result, a gensim FastText model, or a fastText .bin path."""
     import numpy as np
 
-    from embed.subwords import SubwordSpec, Subwords
+    from embed.subwords import Subwords, SubwordSpec
     from embed.vectors import Vectors
 
     if system == "embed-torch":
         return model.vectors
     kv = model.wv if system == "gensim" else model
     spec = SubwordSpec(kv.min_n, kv.max_n, kv.bucket)
-    return Vectors.from_arrays(list(kv.index_to_key), kv.vectors, subwords=Subwords(spec, np.asarray(kv.vectors_ngrams, dtype=np.float32)))
+    return Vectors.from_arrays(
+        list(kv.index_to_key), kv.vectors, subwords=Subwords(spec, np.asarray(kv.vectors_ngrams, dtype=np.float32))
+    )
 
 
 def _train(system: str, corpus: Path) -> tuple[Any, float, int]:
@@ -117,8 +130,23 @@ def _train(system: str, corpus: Path) -> tuple[Any, float, int]:
         from gensim.models import FastText
         from gensim.models.word2vec import LineSentence
 
-        model = FastText(sentences=LineSentence(str(corpus)), vector_size=P["dim"], window=P["window"], negative=P["negative"], min_count=P["min_count"],
-                         sample=P["sample"], alpha=P["alpha"], epochs=P["epochs"], workers=P["workers"], sg=1, hs=0, min_n=P["minn"], max_n=P["maxn"], bucket=P["bucket"], seed=1)
+        model = FastText(
+            sentences=LineSentence(str(corpus)),
+            vector_size=P["dim"],
+            window=P["window"],
+            negative=P["negative"],
+            min_count=P["min_count"],
+            sample=P["sample"],
+            alpha=P["alpha"],
+            epochs=P["epochs"],
+            workers=P["workers"],
+            sg=1,
+            hs=0,
+            min_n=P["minn"],
+            max_n=P["maxn"],
+            bucket=P["bucket"],
+            seed=1,
+        )
         return _vectors_of(system, model), time.perf_counter() - t0, model.corpus_total_words
     raise ValueError(system)
 
@@ -126,9 +154,38 @@ def _train(system: str, corpus: Path) -> tuple[Any, float, int]:
 def _fasttext(corpus: Path, tmp: Path) -> tuple[Any, float, int, float]:
     from gensim.models.fasttext import load_facebook_vectors
 
-    cmd = ["fasttext", "skipgram", "-input", str(corpus), "-output", str(tmp / "ft"), "-dim", str(P["dim"]), "-ws", str(P["window"]),
-           "-neg", str(P["negative"]), "-minCount", str(P["min_count"]), "-t", str(P["sample"]), "-lr", str(P["alpha"]), "-epoch", str(P["epochs"]),
-           "-thread", str(P["workers"]), "-minn", str(P["minn"]), "-maxn", str(P["maxn"]), "-bucket", str(P["bucket"]), "-verbose", "0"]
+    cmd = [
+        "fasttext",
+        "skipgram",
+        "-input",
+        str(corpus),
+        "-output",
+        str(tmp / "ft"),
+        "-dim",
+        str(P["dim"]),
+        "-ws",
+        str(P["window"]),
+        "-neg",
+        str(P["negative"]),
+        "-minCount",
+        str(P["min_count"]),
+        "-t",
+        str(P["sample"]),
+        "-lr",
+        str(P["alpha"]),
+        "-epoch",
+        str(P["epochs"]),
+        "-thread",
+        str(P["workers"]),
+        "-minn",
+        str(P["minn"]),
+        "-maxn",
+        str(P["maxn"]),
+        "-bucket",
+        str(P["bucket"]),
+        "-verbose",
+        "0",
+    ]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     seconds = time.perf_counter() - t0
@@ -140,7 +197,10 @@ def _fasttext(corpus: Path, tmp: Path) -> tuple[Any, float, int, float]:
 def _quality(vectors: Any) -> dict[str, float]:
     from embed.evaluate import evaluate
 
-    return {k: round(v, 4) for k, v in evaluate(vectors, analogies=("google",), pairs=("ws353", "simlex999")).summary().items()}
+    return {
+        k: round(v, 4)
+        for k, v in evaluate(vectors, analogies=("google",), pairs=("ws353", "simlex999")).summary().items()
+    }
 
 
 def _oov_score(vectors: Any, heldout: set[str]) -> dict[str, Any]:
@@ -156,7 +216,11 @@ def _oov_score(vectors: Any, heldout: set[str]) -> dict[str, Any]:
         oov += sum(w not in vectors for w in (a, b))
         gold.append(score)
         pred.append(vectors.similarity(a, b))
-    return {"pairs": len(gold), "oov_words_in_pairs": oov, "spearman": round(float(spearmanr(gold, pred).correlation), 4) if gold else None}
+    return {
+        "pairs": len(gold),
+        "oov_words_in_pairs": oov,
+        "spearman": round(float(spearmanr(gold, pred).correlation), 4) if gold else None,
+    }
 
 
 def child(spec: dict[str, Any]) -> None:
@@ -167,8 +231,13 @@ def child(spec: dict[str, Any]) -> None:
         else:
             vectors, seconds, tokens = _train(spec["system"], corpus)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    res: dict[str, Any] = {"seconds": round(seconds, 1), "tokens": tokens, "vocab": len(vectors), "peak_rss_mb": round(rss),
-                           "words_per_sec": round(tokens * P["epochs"] / seconds)}
+    res: dict[str, Any] = {
+        "seconds": round(seconds, 1),
+        "tokens": tokens,
+        "vocab": len(vectors),
+        "peak_rss_mb": round(rss),
+        "words_per_sec": round(tokens * P["epochs"] / seconds),
+    }
     if spec.get("heldout"):
         held = set(spec["heldout"])
         res["in_vocab_heldout"] = sum(w in vectors for w in held)
@@ -183,15 +252,26 @@ def zh_child(spec: dict[str, Any]) -> None:
     from embed.evaluate import evaluate
     from embed.train import train
 
-    extra = {"subwords": True, "minn": spec["minn"], "maxn": spec["maxn"], "bucket": P["bucket"]} if spec["minn"] else {}
+    extra = (
+        {"subwords": True, "minn": spec["minn"], "maxn": spec["maxn"], "bucket": P["bucket"]} if spec["minn"] else {}
+    )
     config = TrainConfig(backend="torch", tokenizer="jieba", dim=100, epochs=5, workers=2, **extra)  # type: ignore[arg-type]
     t0 = time.perf_counter()
     result = train("corpora/zh_novels", config)
     v = result.vectors
-    out = {"seconds": round(time.perf_counter() - t0, 1), "vocab": len(v), "quality": {k: round(x, 4) for k, x in evaluate(v).summary().items()},
-           "coverage": {p.name: p.oov_percent for p in evaluate(v).pairs}, "neighbours": {}}
+    out = {
+        "seconds": round(time.perf_counter() - t0, 1),
+        "vocab": len(v),
+        "quality": {k: round(x, 4) for k, x in evaluate(v).summary().items()},
+        "coverage": {p.name: p.oov_percent for p in evaluate(v).pairs},
+        "neighbours": {},
+    }
     for w in ZH_OOV:
-        out["neighbours"][w] = [(x, round(s, 3)) for x, s in v.most_similar(w, topn=5)] if (w in v or v.is_oov(w)) else "not in the vocabulary"
+        out["neighbours"][w] = (
+            [(x, round(s, 3)) for x, s in v.most_similar(w, topn=5)]
+            if (w in v or v.is_oov(w))
+            else "not in the vocabulary"
+        )
     print(json.dumps(out, ensure_ascii=False))
 
 
@@ -213,7 +293,13 @@ def main() -> None:
     parts, systems = args.parts.split(","), args.systems.split(",")
     full = text8_normalise(ENWIKI, OUT / "enwiki_text8.txt")
     corpus = _subset(full, args.tokens)
-    report: dict[str, Any] = {"date": today(), "machine": machine(), "tokens": args.tokens or "all", "params": P, "command": " ".join(sys.argv)}
+    report: dict[str, Any] = {
+        "date": today(),
+        "machine": machine(),
+        "tokens": args.tokens or "all",
+        "params": P,
+        "command": " ".join(sys.argv),
+    }
     path = OUT / f"subwords-{args.tokens or 'all'}{'-' + args.tag if args.tag else ''}.json"
 
     def save() -> None:

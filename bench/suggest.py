@@ -42,7 +42,9 @@ def main() -> None:
             t0 = time.perf_counter()
             suggest(vocab, q)
             times.append(time.perf_counter() - t0)
-        print(f"{n:>9,} words: first call {first:.2f} s, then median {statistics.median(times) * 1e3:.1f} ms, max {max(times) * 1e3:.1f} ms")
+        print(
+            f"{n:>9,} words: first call {first:.2f} s, then median {statistics.median(times) * 1e3:.1f} ms, max {max(times) * 1e3:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,11 @@ def _quality(kv_or_vectors: Any) -> dict[str, float]:
     from embed.evaluate import evaluate
     from embed.vectors import Vectors
 
-    vectors = kv_or_vectors if isinstance(kv_or_vectors, Vectors) else Vectors.from_arrays(kv_or_vectors.index_to_key, kv_or_vectors.vectors)
+    vectors = (
+        kv_or_vectors
+        if isinstance(kv_or_vectors, Vectors)
+        else Vectors.from_arrays(kv_or_vectors.index_to_key, kv_or_vectors.vectors)
+    )
     return {k: round(v, 4) for k, v in evaluate(vectors).summary().items()}
 
 
@@ -46,12 +50,26 @@ def run_plain_gensim(corpus: Path, arch: str, p: dict[str, Any]) -> dict[str, An
 
     t0 = time.perf_counter()
     model = Word2Vec(
-        sentences=LineSentence(str(corpus)), vector_size=p["dim"], window=p["window"], negative=p["negative"],
-        min_count=p["min_count"], sample=p["sample"], epochs=p["epochs"], workers=p["workers"],
-        sg=1 if arch == "skipgram" else 0, hs=0, seed=p["seed"], alpha=p.get("alpha", 0.025),
+        sentences=LineSentence(str(corpus)),
+        vector_size=p["dim"],
+        window=p["window"],
+        negative=p["negative"],
+        min_count=p["min_count"],
+        sample=p["sample"],
+        epochs=p["epochs"],
+        workers=p["workers"],
+        sg=1 if arch == "skipgram" else 0,
+        hs=0,
+        seed=p["seed"],
+        alpha=p.get("alpha", 0.025),
     )
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "tokens": model.corpus_total_words, "vocab": len(model.wv), "quality": _quality(model.wv)}
+    return {
+        "seconds": seconds,
+        "tokens": model.corpus_total_words,
+        "vocab": len(model.wv),
+        "quality": _quality(model.wv),
+    }
 
 
 def run_embed(corpus: Path, arch: str, backend: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -64,8 +82,11 @@ def run_embed(corpus: Path, arch: str, backend: str, p: dict[str, Any]) -> dict[
     result = train(Corpus(corpus, tokenizer="whitespace"), config)
     seconds = time.perf_counter() - t0
     return {
-        "seconds": seconds, "tokens": result.vocab.total_tokens, "vocab": len(result.vocab),
-        "quality": _quality(result.vectors), "losses": [round(e.loss, 4) for e in result.epochs],
+        "seconds": seconds,
+        "tokens": result.vocab.total_tokens,
+        "vocab": len(result.vocab),
+        "quality": _quality(result.vectors),
+        "losses": [round(e.loss, 4) for e in result.epochs],
         "backend_info": result.backend_info,
     }
 
@@ -115,7 +136,16 @@ def main() -> None:
     corpus = text8_normalise(args.corpus, OUT / "enwiki_text8.txt")
     if args.limit_tokens:
         corpus = limit_corpus(corpus, args.limit_tokens)
-    params = {"dim": 100, "window": 5, "negative": 5, "min_count": 5, "sample": 1e-3, "epochs": args.epochs, "workers": args.workers, "seed": 1}
+    params = {
+        "dim": 100,
+        "window": 5,
+        "negative": 5,
+        "min_count": 5,
+        "sample": 1e-3,
+        "epochs": args.epochs,
+        "workers": args.workers,
+        "seed": 1,
+    }
     alphas = {"skipgram": 0.025, "cbow": 0.05}  # word2vec.c's defaults, embed's too (TrainConfig.start_alpha)
     systems = ([] if args.no_plain else ["plain-gensim"]) + [f"embed-{b}" for b in args.backend.split(",") if b]
     rows: list[dict[str, Any]] = []
@@ -126,14 +156,19 @@ def main() -> None:
                 if system == "embed-torch":
                     p["device"] = args.device
                 spec = {"corpus": str(corpus), "arch": arch, "system": system, "params": p}
-                proc = subprocess.run([sys.executable, "-m", "bench.train", "--child", json.dumps(spec)], capture_output=True, text=True)
+                proc = subprocess.run(
+                    [sys.executable, "-m", "bench.train", "--child", json.dumps(spec)], capture_output=True, text=True
+                )
                 line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
                 if line is None:
                     print(proc.stderr[-3000:], file=sys.stderr)
                     raise SystemExit(f"{system} {arch} failed")
                 res = json.loads(line[7:]) | {"system": system, "arch": arch, "repeat": rep}
                 rows.append(res)
-                print(f"{arch:8s} {system:13s} rep {rep}: {res['words_per_sec']:,.0f} words/s  {res['quality']}  rss {res['peak_rss_mb']:.0f} MB", flush=True)
+                print(
+                    f"{arch:8s} {system:13s} rep {rep}: {res['words_per_sec']:,.0f} words/s  {res['quality']}  rss {res['peak_rss_mb']:.0f} MB",
+                    flush=True,
+                )
     report(rows, args, corpus)
 
 
@@ -151,7 +186,9 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, corpus: Path) -
             ratio = f"{wps / statistics.median(base):.3f}" if base else "n/a"
             q = {k: statistics.median(r["quality"][k] for r in rs) for k in rs[0]["quality"]}
             rss = max(r["peak_rss_mb"] for r in rs)
-            print(f"| {arch} | {system} | {wps:,.0f} | {ratio} | {q['google']:.1%} | {q['ws353']:.3f} | {q['simlex999']:.3f} | {rss:.0f} |")
+            print(
+                f"| {arch} | {system} | {wps:,.0f} | {ratio} | {q['google']:.1%} | {q['ws353']:.3f} | {q['simlex999']:.3f} | {rss:.0f} |"
+            )
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / f"train-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps({"date": today(), "machine": machine(), "argv": sys.argv, "rows": rows}, indent=1))

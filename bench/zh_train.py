@@ -58,8 +58,13 @@ def run(mode: str, backend: str) -> dict[str, Any]:
         "words_per_sec": round(result.vocab.total_tokens * config.epochs / seconds),
         "vocab": len(vectors),
         "loss": [round(e.loss, 4) for e in result.epochs],
-        "neighbours": {w: [(n, round(s, 3)) for n, s in vectors.most_similar(w, topn=8)] for w in WORDS if w in vectors},
-        "analogies": [{k: a[k] for k in ("name", "accuracy", "correct", "total", "questions", "skipped")} for a in report["analogies"]],
+        "neighbours": {
+            w: [(n, round(s, 3)) for n, s in vectors.most_similar(w, topn=8)] for w in WORDS if w in vectors
+        },
+        "analogies": [
+            {k: a[k] for k in ("name", "accuracy", "correct", "total", "questions", "skipped")}
+            for a in report["analogies"]
+        ],
         "pairs": [{k: p[k] for k in ("name", "spearman", "oov_percent", "pairs", "skipped")} for p in report["pairs"]],
     }
 
@@ -78,15 +83,31 @@ def _corpus_file(config: Any) -> Any:
     spool = TokenSpool(Corpus(CORPUS, tokenizer="jieba", workers=config.workers))
     vocab = Vocab.build(spool, min_count=config.min_count, source=CORPUS)
     probe = LossProbe(spool, vocab, config.arch, config.window, config.negative, config.seed, sample=config.sample)
-    model = Word2Vec(vector_size=config.dim, window=config.window, min_count=config.min_count, sample=config.sample, seed=config.seed,
-                     workers=config.workers, sg=1, hs=0, negative=config.negative, alpha=config.start_alpha, min_alpha=config.min_alpha, epochs=config.epochs)
-    model.build_vocab_from_freq(dict(zip(vocab.words, vocab.counts.tolist())), corpus_count=vocab.sentences)
+    model = Word2Vec(
+        vector_size=config.dim,
+        window=config.window,
+        min_count=config.min_count,
+        sample=config.sample,
+        seed=config.seed,
+        workers=config.workers,
+        sg=1,
+        hs=0,
+        negative=config.negative,
+        alpha=config.start_alpha,
+        min_alpha=config.min_alpha,
+        epochs=config.epochs,
+    )
+    model.build_vocab_from_freq(
+        dict(zip(vocab.words, vocab.counts.tolist(), strict=False)), corpus_count=vocab.sentences
+    )
     model.train(corpus_file=str(spool._path), total_words=vocab.total_tokens, epochs=config.epochs)
     perm = np.array([model.wv.key_to_index[w] for w in vocab.words], dtype=np.int64)
     loss = probe.loss(model.wv.vectors, model.syn1neg, order=perm)
     spool.close()
     vectors = Vectors.from_arrays(vocab.words, model.wv.vectors[perm], counts=vocab.counts.tolist())
-    return TrainResult(vectors=vectors, vocab=vocab, epochs=[EpochStats(config.epochs - 1, loss, vocab.total_tokens, 0.0, 0.0)])
+    return TrainResult(
+        vectors=vectors, vocab=vocab, epochs=[EpochStats(config.epochs - 1, loss, vocab.total_tokens, 0.0, 0.0)]
+    )
 
 
 def main() -> None:
@@ -100,15 +121,24 @@ def main() -> None:
         return
     rows = []
     for mode in args.modes.split(","):
-        out = subprocess.run([sys.executable, "-m", "bench.zh_train", "--child", mode, "--backend", args.backend], check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.zh_train", "--child", mode, "--backend", args.backend],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         row = json.loads(out.strip().splitlines()[-1])
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False, indent=1), flush=True)
     for row in rows[1:]:
-        print(f"{row['mode']}: speed-up {rows[0]['seconds'] / row['seconds']:.2f}x over {rows[0]['mode']} ({rows[0]['seconds']} s -> {row['seconds']} s)")
+        print(
+            f"{row['mode']}: speed-up {rows[0]['seconds'] / row['seconds']:.2f}x over {rows[0]['mode']} ({rows[0]['seconds']} s -> {row['seconds']} s)"
+        )
     OUT.mkdir(exist_ok=True)
     record = {"date": today(), "machine": machine(), "git": git_rev(), "command": " ".join(sys.argv), "rows": rows}
-    (OUT / f"zh_train_{args.backend}.json").write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (OUT / f"zh_train_{args.backend}.json").write_text(
+        json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

@@ -55,7 +55,13 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-_tokenizer_opt = click.option("--tokenizer", type=click.Choice(["simple", "whitespace", "jieba"]), default="simple", show_default=True, help="simple: Unicode lower-cased words; whitespace: pre-tokenized; jieba: Chinese.")
+_tokenizer_opt = click.option(
+    "--tokenizer",
+    type=click.Choice(["simple", "whitespace", "jieba"]),
+    default="simple",
+    show_default=True,
+    help="simple: Unicode lower-cased words; whitespace: pre-tokenized; jieba: Chinese.",
+)
 
 
 _SIGNAL_OWNER: list[int] = []  # the PID that installed _raise_interrupt
@@ -115,42 +121,129 @@ def _remove_stale(out: Path) -> None:
 
 @main.command()
 @click.argument("corpus")
-@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Model directory to write [default: runs/<corpus name>].")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model directory to write [default: runs/<corpus name>].",
+)
 @click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="skipgram", show_default=True)
 @click.option("--backend", type=click.Choice(["gensim", "torch"]), default="gensim", show_default=True)
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True, help="torch backend only.")
+@click.option(
+    "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True, help="torch backend only."
+)
 @click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--window", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--negative", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--max-vocab", type=click.IntRange(min=1), default=None, help="Keep only the N most frequent words.")
-@click.option("--count-limit", type=click.IntRange(min=1000), default=None, help="Bound counting memory: hold at most N distinct words, pruning rare ones (gensim's max_vocab_size).")
+@click.option(
+    "--count-limit",
+    type=click.IntRange(min=1000),
+    default=None,
+    help="Bound counting memory: hold at most N distinct words, pruning rare ones (gensim's max_vocab_size).",
+)
 @click.option("--sample", type=click.FloatRange(0, 1, max_open=True), default=1e-3, show_default=True)
 @click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=None, help="Initial learning rate [default: 0.025 skip-gram, 0.05 CBOW].")
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="Initial learning rate [default: 0.025 skip-gram, 0.05 CBOW].",
+)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @_tokenizer_opt
-@click.option("--subwords", is_flag=True, help="fastText's model: words are their own row plus hashed character n-grams, so unknown words get vectors (skip-gram: both backends; CBOW: gensim).")
-@click.option("--minn", type=int, default=3, show_default=True, help="--subwords: shortest n-gram, in characters (jieba Chinese: 1).")
+@click.option(
+    "--subwords",
+    is_flag=True,
+    help="fastText's model: words are their own row plus hashed character n-grams, so unknown words get vectors (skip-gram: both backends; CBOW: gensim).",
+)
+@click.option(
+    "--minn",
+    type=int,
+    default=3,
+    show_default=True,
+    help="--subwords: shortest n-gram, in characters (jieba Chinese: 1).",
+)
 @click.option("--maxn", type=int, default=6, show_default=True, help="--subwords: longest n-gram (jieba Chinese: 2).")
-@click.option("--bucket", type=int, default=2_000_000, show_default=True, help="--subwords: n-gram hash rows (memory: bucket x dim x 4 bytes, twice while training).")
+@click.option(
+    "--bucket",
+    type=int,
+    default=2_000_000,
+    show_default=True,
+    help="--subwords: n-gram hash rows (memory: bucket x dim x 4 bytes, twice while training).",
+)
 @click.option("--text", "text_format", is_flag=True, help="Write vectors.txt (word2vec text) instead of vectors.bin.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once training succeeded).")
-@click.option("--no-eval", is_flag=True, help="Skip the evaluation after saving (English: Google analogies, WS353, SimLex-999; Chinese: CA8, wordsim-240).")
-@click.option("--show", default=None, help="Comma-separated words whose neighbours are printed at the end [default: king,god,water,love; with jieba: 曹操,宝玉,悟空,江].")
+@click.option(
+    "--no-eval",
+    is_flag=True,
+    help="Skip the evaluation after saving (English: Google analogies, WS353, SimLex-999; Chinese: CA8, wordsim-240).",
+)
+@click.option(
+    "--show",
+    default=None,
+    help="Comma-separated words whose neighbours are printed at the end [default: king,god,water,love; with jieba: 曹操,宝玉,悟空,江].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option("--checkpoint-every", type=click.FloatRange(0, min_open=True), default=None, metavar="SECONDS", help="torch backend: write a resumable snapshot at most every SECONDS (between 200k-token chunks).")
-@click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None, help="Where snapshots go [default: <out>.checkpoint]; removed once the model is written.")
-@click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="CKPT_DIR", help="Continue the training saved in CKPT_DIR (same CORPUS; its options and --out are reused).")
-@click.option("--distributed", is_flag=True, help="torch backend under torchrun: train this rank's share, sync touched rows (gloo on CPU, NCCL on CUDA).")
-@click.option("--sync-every", type=click.IntRange(min=1), default=1, show_default=True, help="--distributed: sync after every N rounds of one 200k-token chunk per rank.")
-@click.option("--sync-mode", type=click.Choice(["average", "sum"]), default="average", show_default=True, help="--distributed: add the ranks' mean or summed row changes.")
+@click.option(
+    "--checkpoint-every",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="torch backend: write a resumable snapshot at most every SECONDS (between 200k-token chunks).",
+)
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where snapshots go [default: <out>.checkpoint]; removed once the model is written.",
+)
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="CKPT_DIR",
+    help="Continue the training saved in CKPT_DIR (same CORPUS; its options and --out are reused).",
+)
+@click.option(
+    "--distributed",
+    is_flag=True,
+    help="torch backend under torchrun: train this rank's share, sync touched rows (gloo on CPU, NCCL on CUDA).",
+)
+@click.option(
+    "--sync-every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="--distributed: sync after every N rounds of one 200k-token chunk per rank.",
+)
+@click.option(
+    "--sync-mode",
+    type=click.Choice(["average", "sum"]),
+    default="average",
+    show_default=True,
+    help="--distributed: add the ranks' mean or summed row changes.",
+)
 @click.pass_context
 @_with_signal_cleanup
 def train(
-    ctx: click.Context, corpus: str, out: Path | None, text_format: bool, overwrite: bool, no_eval: bool, show: str | None, quiet: bool,
-    checkpoint_every: float | None, checkpoint_dir: Path | None, resume: Path | None, distributed: bool, sync_every: int, sync_mode: str,
+    ctx: click.Context,
+    corpus: str,
+    out: Path | None,
+    text_format: bool,
+    overwrite: bool,
+    no_eval: bool,
+    show: str | None,
+    quiet: bool,
+    checkpoint_every: float | None,
+    checkpoint_dir: Path | None,
+    resume: Path | None,
+    distributed: bool,
+    sync_every: int,
+    sync_mode: str,
     **opts: Any,
 ) -> None:
     """Train word2vec on CORPUS (a file, a directory, .gz/.bz2, or - for stdin)."""
@@ -177,16 +270,22 @@ def train(
     checkpointer = None
     if checkpoint_every is not None or snapshot is not None:
         if config.backend != "torch":
-            raise ConfigError("--checkpoint-every and --resume need --backend torch (gensim's own save format is pickle, which embed does not write)")
+            raise ConfigError(
+                "--checkpoint-every and --resume need --backend torch (gensim's own save format is pickle, which embed does not write)"
+            )
         if corpus == "-":
-            raise ConfigError("--checkpoint-every/--resume need a corpus file or directory, not stdin (it cannot be read again on resume)")
+            raise ConfigError(
+                "--checkpoint-every/--resume need a corpus file or directory, not stdin (it cannot be read again on resume)"
+            )
         checkpoint_dir = checkpoint_dir or out.with_name(out.name + ".checkpoint")
         every = checkpoint_every if checkpoint_every is not None else 600.0
         checkpointer = Checkpointer(checkpoint_dir, every, out=str(out.absolute()))
     if checkpoint_dir is not None and checkpoint_every is None and resume is None:
         raise ConfigError("--checkpoint-dir needs --checkpoint-every SECONDS (or --resume)")
     source = ctx.get_parameter_source
-    if not distributed and any(source(n) is click.core.ParameterSource.COMMANDLINE for n in ("sync_every", "sync_mode")):
+    if not distributed and any(
+        source(n) is click.core.ParameterSource.COMMANDLINE for n in ("sync_every", "sync_mode")
+    ):
         raise ConfigError("--sync-every and --sync-mode need --distributed (under torchrun)")
     sync, rank = None, 0
     if distributed:
@@ -213,7 +312,14 @@ def train(
     vectors = result.vectors
     meta = _model_meta(config, stream, result, {}, started)
     title = f"{config.backend} {config.arch}, {Path(corpus).name}"
-    save_model_dir(out, vectors, meta, binary=not text_format, overwrite=overwrite, extra=lambda d: plot_training(result.epochs, d / "loss.png", title))
+    save_model_dir(
+        out,
+        vectors,
+        meta,
+        binary=not text_format,
+        overwrite=overwrite,
+        extra=lambda d: plot_training(result.epochs, d / "loss.png", title),
+    )
     if checkpointer is not None:
         checkpointer.remove()  # the model is complete: the snapshots have served their purpose
     scores: dict[str, Any] = {}
@@ -258,7 +364,9 @@ def _refuse_conflicts(ctx: click.Context, opts: dict[str, Any], config: Any) -> 
     for name, value in opts.items():
         if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE and saved.get(name) != value:
             flag = "--" + name.replace("_", "-")
-            raise ConfigError(f"{flag} {value} conflicts with the checkpoint's {saved.get(name)}; drop {flag} when resuming (the checkpoint's options are used)")
+            raise ConfigError(
+                f"{flag} {value} conflicts with the checkpoint's {saved.get(name)}; drop {flag} when resuming (the checkpoint's options are used)"
+            )
 
 
 def _model_meta(config: Any, stream: Any, result: Any, scores: dict[str, Any], started: float) -> dict[str, Any]:
@@ -295,14 +403,21 @@ def _model_meta(config: Any, stream: Any, result: Any, scores: dict[str, Any], s
         "epochs": result.epochs_as_dicts(),
         "loss": "mean negative-sampling loss per example on a fixed probe of 20,000 training examples, after each epoch (embed.train.loss)",
         "backend": result.backend_info,
-        "versions": {"embed": embed.__version__, "gensim": gensim.__version__, "numpy": numpy.__version__, "python": platform.python_version()},
+        "versions": {
+            "embed": embed.__version__,
+            "gensim": gensim.__version__,
+            "numpy": numpy.__version__,
+            "python": platform.python_version(),
+        },
         "evaluation": scores,
     }
 
 
 def _print_summary(out: Path, result: Any, scores: dict[str, Any], show: list[str]) -> None:
     v = result.vectors
-    click.echo(f"wrote {out}: {len(v):,} words x {v.dim} dims, {result.vocab.total_tokens:,} tokens, {result.words_per_sec:,.0f} words/s, final loss {result.epochs[-1].loss:.4f}")
+    click.echo(
+        f"wrote {out}: {len(v):,} words x {v.dim} dims, {result.vocab.total_tokens:,} tokens, {result.words_per_sec:,.0f} words/s, final loss {result.epochs[-1].loss:.4f}"
+    )
     for line in _score_lines(scores):
         click.echo("  " + line)
     for word in show:
@@ -318,12 +433,16 @@ def _score_lines(scores: dict[str, Any]) -> list[str]:
         if a.get("skipped"):
             lines.append(f"analogy {a['name']}: skipped, {a['skipped']}")
         else:
-            lines.append(f"analogy {a['name']}: {a['accuracy']:.1%} of {a['total']} questions in vocabulary (of {a.get('questions', a['total'])})")
+            lines.append(
+                f"analogy {a['name']}: {a['accuracy']:.1%} of {a['total']} questions in vocabulary (of {a.get('questions', a['total'])})"
+            )
     for p in scores.get("pairs", []):
         if p.get("skipped"):
             lines.append(f"pairs {p['name']}: skipped, {p['skipped']}")
         else:
-            lines.append(f"pairs {p['name']}: Spearman {p['spearman']:.3f} ({p['oov_percent']:.0f}% of pairs out of vocabulary)")
+            lines.append(
+                f"pairs {p['name']}: Spearman {p['spearman']:.3f} ({p['oov_percent']:.0f}% of pairs out of vocabulary)"
+            )
     return lines
 
 
@@ -341,7 +460,15 @@ class _TqdmCallbacks:
 
         self.total_words = total_words
         self.epochs = epochs
-        self.bar = tqdm(total=total_words * epochs, unit="w", unit_scale=True, disable=self.disable, desc=f"epoch 1/{epochs}", dynamic_ncols=True, mininterval=0.5)
+        self.bar = tqdm(
+            total=total_words * epochs,
+            unit="w",
+            unit_scale=True,
+            disable=self.disable,
+            desc=f"epoch 1/{epochs}",
+            dynamic_ncols=True,
+            mininterval=0.5,
+        )
 
     def on_progress(self, epoch: int, words: int) -> None:
         if self.bar is not None:
@@ -366,10 +493,18 @@ class _TqdmCallbacks:
 @click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="skipgram", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--sample", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True, help="Subsampling threshold (0: keep every word, easier to follow).")
+@click.option(
+    "--sample",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Subsampling threshold (0: keep every word, easier to follow).",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
 @_tokenizer_opt
-def pairs(corpus: str, window: int, arch: str, limit: int, min_count: int, sample: float, seed: int, tokenizer: str) -> None:
+def pairs(
+    corpus: str, window: int, arch: str, limit: int, min_count: int, sample: float, seed: int, tokenizer: str
+) -> None:
     """Print the training examples word2vec builds from CORPUS (dynamic window, seeded)."""
     import numpy as np
 
@@ -386,12 +521,14 @@ def pairs(corpus: str, window: int, arch: str, limit: int, min_count: int, sampl
         ids = subsample(vocab.encode(tokens), keep, rng)
         eff = reduced_windows(ids.size, window, rng)
         words = vocab.words
-        click.echo("# " + " ".join(f"{words[i]}(w={e})" for i, e in zip(ids.tolist(), eff.tolist())))
+        click.echo("# " + " ".join(f"{words[i]}(w={e})" for i, e in zip(ids.tolist(), eff.tolist(), strict=False)))
         if arch == "skipgram":
             centres, contexts = skipgram_pairs_from_windows(ids, eff)
-            rows = [f"{words[c]}\t->\t{words[x]}" for c, x in zip(centres.tolist(), contexts.tolist())]
+            rows = [f"{words[c]}\t->\t{words[x]}" for c, x in zip(centres.tolist(), contexts.tolist(), strict=False)]
         else:
-            rows = [f"{' '.join(words[i] for i in ctx)}\t->\t{words[c]}" for ctx, c in cbow_examples_from_windows(ids, eff)]
+            rows = [
+                f"{' '.join(words[i] for i in ctx)}\t->\t{words[c]}" for ctx, c in cbow_examples_from_windows(ids, eff)
+            ]
         for row in rows[: limit - shown]:
             click.echo(row)
         shown += min(len(rows), limit - shown)
@@ -401,11 +538,28 @@ def pairs(corpus: str, window: int, arch: str, limit: int, min_count: int, sampl
 
 @main.command()
 @click.argument("model")
-@click.option("--analogies", multiple=True, help="Analogy file or set name (repeatable): replaces the default analogy sets; 'none' runs none. Names: google, ca8-morphological, ca8-semantic.")
-@click.option("--pairs", "pair_sets", multiple=True, help="Word-pair file or set name (repeatable): replaces the default pair sets; 'none' runs none. Names: ws353, simlex999, wordsim240.")
-@click.option("--restrict-vocab", type=click.IntRange(min=1), default=30_000, show_default=True, help="Analogies use only the N most frequent words.")
+@click.option(
+    "--analogies",
+    multiple=True,
+    help="Analogy file or set name (repeatable): replaces the default analogy sets; 'none' runs none. Names: google, ca8-morphological, ca8-semantic.",
+)
+@click.option(
+    "--pairs",
+    "pair_sets",
+    multiple=True,
+    help="Word-pair file or set name (repeatable): replaces the default pair sets; 'none' runs none. Names: ws353, simlex999, wordsim240.",
+)
+@click.option(
+    "--restrict-vocab",
+    type=click.IntRange(min=1),
+    default=30_000,
+    show_default=True,
+    help="Analogies use only the N most frequent words.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def evaluate(model: str, analogies: tuple[str, ...], pair_sets: tuple[str, ...], restrict_vocab: int, as_json: bool) -> None:
+def evaluate(
+    model: str, analogies: tuple[str, ...], pair_sets: tuple[str, ...], restrict_vocab: int, as_json: bool
+) -> None:
     """Analogy accuracy and word-pair Spearman correlation.
 
     The default sets follow the model's language: Google analogies, WS353 and SimLex-999

@@ -9,11 +9,30 @@ from typing import Any
 import click
 
 _data_opts = [
-    click.option("--format", "fmt", type=click.Choice(["auto", "fasttext", "tsv", "csv", "jsonl", "kim"]), default="auto", show_default=True, help="Data format; auto detects it from the extension and first line."),
-    click.option("--text-column", default=None, help="CSV column / JSONL field holding the text [default: text, review, sentence or content]."),
-    click.option("--label-column", default=None, help="CSV column / JSONL field holding the label [default: label, class, category or sentiment]."),
+    click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["auto", "fasttext", "tsv", "csv", "jsonl", "kim"]),
+        default="auto",
+        show_default=True,
+        help="Data format; auto detects it from the extension and first line.",
+    ),
+    click.option(
+        "--text-column",
+        default=None,
+        help="CSV column / JSONL field holding the text [default: text, review, sentence or content].",
+    ),
+    click.option(
+        "--label-column",
+        default=None,
+        help="CSV column / JSONL field holding the label [default: label, class, category or sentiment].",
+    ),
 ]
-_truncate_opt = click.option("--truncate", is_flag=True, help="Keep the first --max-tokens tokens of a longer text instead of refusing it; prints how many were cut.")
+_truncate_opt = click.option(
+    "--truncate",
+    is_flag=True,
+    help="Keep the first --max-tokens tokens of a longer text instead of refusing it; prints how many were cut.",
+)
 
 
 def _check_encoding(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -22,12 +41,26 @@ def _check_encoding(ctx: click.Context, param: click.Parameter, value: str) -> s
     try:
         codecs.lookup(value)
     except LookupError:
-        raise click.BadParameter(f"unknown encoding {value!r}; pass a codec name such as utf-8, cp1252 or gbk") from None
+        raise click.BadParameter(
+            f"unknown encoding {value!r}; pass a codec name such as utf-8, cp1252 or gbk"
+        ) from None
     return value
 
 
-_encoding_opt = click.option("--encoding", default="utf-8", show_default=True, callback=_check_encoding, help="Text encoding of the data (cp1252 for Kim's MR rt-polarity.all, gbk for older Chinese files); invalid UTF-8 bytes are replaced and counted.")
-_threads_opt = click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch CPU threads (the project's machines have 2 cores).")
+_encoding_opt = click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    callback=_check_encoding,
+    help="Text encoding of the data (cp1252 for Kim's MR rt-polarity.all, gbk for older Chinese files); invalid UTF-8 bytes are replaced and counted.",
+)
+_threads_opt = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="torch CPU threads (the project's machines have 2 cores).",
+)
 
 
 def data_options(f: Any) -> Any:
@@ -49,38 +82,102 @@ def classify() -> None:
 
 @classify.command()
 @click.argument("data")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Classifier directory to write (required unless --cv).")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Classifier directory to write (required unless --cv)."
+)
 @click.option("--arch", type=click.Choice(["cnn", "lstm", "gru"]), default="cnn", show_default=True)
 @click.option("--bidirectional", is_flag=True, help="Bidirectional LSTM/GRU.")
-@click.option("--vectors", default=None, help="Pre-trained vectors: an 'embed train' directory or a word2vec/GloVe file.")
-@click.option("--mode", type=click.Choice(["rand", "static", "non-static", "multichannel"]), default=None, help="Embeddings: random, frozen, fine-tuned, or both [default: non-static with --vectors, else rand].")
+@click.option(
+    "--vectors", default=None, help="Pre-trained vectors: an 'embed train' directory or a word2vec/GloVe file."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["rand", "static", "non-static", "multichannel"]),
+    default=None,
+    help="Embeddings: random, frozen, fine-tuned, or both [default: non-static with --vectors, else rand].",
+)
 @click.option("--dim", type=click.IntRange(min=1), default=None, help="Embedding size [default: the vectors', or 300].")
-@click.option("--raw-vectors", is_flag=True, help="Keep the pre-trained vectors' own lengths (default: rescale each to an unknown word's).")
+@click.option(
+    "--raw-vectors",
+    is_flag=True,
+    help="Keep the pre-trained vectors' own lengths (default: rescale each to an unknown word's).",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=25, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--patience", type=click.IntRange(min=1), default=None, help="Stop after N epochs without a better dev accuracy [default: run all epochs, keep the best].")
-@click.option("--optimizer", type=click.Choice(["adadelta", "adam"]), default=None, help="[default: adadelta for cnn, adam for lstm/gru]")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="[default: 1.0 adadelta, 0.001 adam]")
+@click.option(
+    "--patience",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after N epochs without a better dev accuracy [default: run all epochs, keep the best].",
+)
+@click.option(
+    "--optimizer",
+    type=click.Choice(["adadelta", "adam"]),
+    default=None,
+    help="[default: adadelta for cnn, adam for lstm/gru]",
+)
+@click.option(
+    "--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="[default: 1.0 adadelta, 0.001 adam]"
+)
 @click.option("--filter-sizes", default="3,4,5", show_default=True, help="CNN window widths.")
 @click.option("--num-filters", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--hidden", type=click.IntRange(min=1), default=150, show_default=True, help="LSTM/GRU hidden size.")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True)
 @click.option("--max-norm", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True)
-@click.option("--tokenizer", type=click.Choice(["simple", "whitespace", "jieba"]), default="simple", show_default=True, help="whitespace for pre-tokenized data (Kim's files), jieba for Chinese.")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=1000, show_default=True, help="Longer texts are an error (or cut, with --truncate).")
+@click.option(
+    "--tokenizer",
+    type=click.Choice(["simple", "whitespace", "jieba"]),
+    default="simple",
+    show_default=True,
+    help="whitespace for pre-tokenized data (Kim's files), jieba for Chinese.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Longer texts are an error (or cut, with --truncate).",
+)
 @_truncate_opt
 @click.option("--seed", type=int, default=1, show_default=True)
 @_threads_opt
 @click.option("--dev", "dev_path", default=None, help="Dev data picking the epoch [default: 10% of DATA].")
-@click.option("--test", "test_path", default=None, help="Test data scored after training (its words join the vocabulary, as in Kim 2014).")
-@click.option("--cv", type=click.IntRange(min=2), default=None, help="K-fold cross-validation on DATA instead of one model: prints the scores, writes nothing.")
+@click.option(
+    "--test",
+    "test_path",
+    default=None,
+    help="Test data scored after training (its words join the vocabulary, as in Kim 2014).",
+)
+@click.option(
+    "--cv",
+    type=click.IntRange(min=2),
+    default=None,
+    help="K-fold cross-validation on DATA instead of one model: prints the scores, writes nothing.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once training succeeded).")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
 @data_options
-def train(data: str, out: Path | None, vectors: str | None, mode: str | None, dim: int | None, raw_vectors: bool, filter_sizes: str, dev_path: str | None, test_path: str | None,
-          cv: int | None, overwrite: bool, as_json: bool, quiet: bool, fmt: str, text_column: str | None, label_column: str | None, encoding: str,
-          **opts: Any) -> None:
+def train(
+    data: str,
+    out: Path | None,
+    vectors: str | None,
+    mode: str | None,
+    dim: int | None,
+    raw_vectors: bool,
+    filter_sizes: str,
+    dev_path: str | None,
+    test_path: str | None,
+    cv: int | None,
+    overwrite: bool,
+    as_json: bool,
+    quiet: bool,
+    fmt: str,
+    text_column: str | None,
+    label_column: str | None,
+    encoding: str,
+    **opts: Any,
+) -> None:
     """Train a classifier on labelled DATA (fastText, label<TAB>text, CSV, JSONL or Kim's 'label text')."""
     from embed.classify.config import ClassifierConfig
     from embed.io import check_output_dir, load
@@ -94,9 +191,17 @@ def train(data: str, out: Path | None, vectors: str | None, mode: str | None, di
     try:
         sizes = tuple(int(s) for s in filter_sizes.split(","))
     except ValueError:
-        raise click.BadParameter(f"{filter_sizes!r}: expected comma-separated integers such as 3,4,5", param_hint="--filter-sizes") from None
+        raise click.BadParameter(
+            f"{filter_sizes!r}: expected comma-separated integers such as 3,4,5", param_hint="--filter-sizes"
+        ) from None
     vecs = load(vectors) if vectors else None
-    config = ClassifierConfig(mode=mode or ("non-static" if vecs is not None else "rand"), dim=dim or (vecs.dim if vecs is not None else 300), filter_sizes=sizes, normalize_vectors=not raw_vectors, **opts)
+    config = ClassifierConfig(
+        mode=mode or ("non-static" if vecs is not None else "rand"),
+        dim=dim or (vecs.dim if vecs is not None else 300),
+        filter_sizes=sizes,
+        normalize_vectors=not raw_vectors,
+        **opts,
+    )
     dataset = _read(data, fmt, text_column, label_column, encoding)
     if cv is not None:
         _cross_validate(dataset, config, cv, vecs, as_json, quiet)
@@ -109,23 +214,47 @@ def train(data: str, out: Path | None, vectors: str | None, mode: str | None, di
 def _epoch_printer(quiet: bool) -> Any:
     def show(r: Any) -> None:
         if not quiet:
-            click.echo(f"epoch {r.epoch:>3}  loss {r.loss:.4f}  train {r.train_accuracy:.4f}  dev {r.dev_accuracy:.4f}  {r.seconds:.1f} s{'  *' if r.best else ''}", err=True)
+            click.echo(
+                f"epoch {r.epoch:>3}  loss {r.loss:.4f}  train {r.train_accuracy:.4f}  dev {r.dev_accuracy:.4f}  {r.seconds:.1f} s{'  *' if r.best else ''}",
+                err=True,
+            )
 
     return show
 
 
-def _train_and_save(dataset: Any, config: Any, vecs: Any, dev: Any, test: Any, out: Path | None, overwrite: bool, as_json: bool, quiet: bool, vectors: str | None) -> None:
+def _train_and_save(
+    dataset: Any,
+    config: Any,
+    vecs: Any,
+    dev: Any,
+    test: Any,
+    out: Path | None,
+    overwrite: bool,
+    as_json: bool,
+    quiet: bool,
+    vectors: str | None,
+) -> None:
     from embed.classify.io import save_classifier
     from embed.classify.train import fit
 
-    clf = fit(dataset, config, vecs, dev=dev, extra_texts=test.texts if test is not None else (), on_epoch=_epoch_printer(quiet))
+    clf = fit(
+        dataset,
+        config,
+        vecs,
+        dev=dev,
+        extra_texts=test.texts if test is not None else (),
+        on_epoch=_epoch_printer(quiet),
+    )
     test_metrics = clf.evaluate(test, truncate=config.truncate) if test is not None else None
     scores = {"test": test_metrics.to_dict()} if test_metrics is not None else {}
     assert out is not None
     save_classifier(out, clf, extra={"vectors": vectors, "data": dataset.source, "scores": scores}, overwrite=overwrite)
     if config.truncate:
         cut, info = clf.info["truncated"], clf.info
-        parts = [f"{cut['train']} of {info['train_examples']} training texts", f"{cut['dev']} of {info['dev_examples']} dev texts"]
+        parts = [
+            f"{cut['train']} of {info['train_examples']} training texts",
+            f"{cut['dev']} of {info['dev_examples']} dev texts",
+        ]
         if test is not None:
             parts.append(f"{clf.count_over_limit(test.texts, test.source)} of {len(test)} test texts")
         click.echo(f"truncated {', '.join(parts[:-1])} and {parts[-1]} to --max-tokens {config.max_tokens}", err=True)
@@ -133,7 +262,9 @@ def _train_and_save(dataset: Any, config: Any, vecs: Any, dev: Any, test: Any, o
         click.echo(json.dumps({"out": str(out), "info": clf.info, **scores}, indent=2, ensure_ascii=False))
         return
     best = clf.info["epochs"][clf.info["best_epoch"] - 1]
-    click.echo(f"wrote {out}: {config.arch} {config.mode}, {len(clf.vocab):,} words ({clf.info['pretrained_rows']:,} pre-trained), {len(clf.labels)} labels, best dev accuracy {best['dev_accuracy']:.4f} at epoch {clf.info['best_epoch']}")
+    click.echo(
+        f"wrote {out}: {config.arch} {config.mode}, {len(clf.vocab):,} words ({clf.info['pretrained_rows']:,} pre-trained), {len(clf.labels)} labels, best dev accuracy {best['dev_accuracy']:.4f} at epoch {clf.info['best_epoch']}"
+    )
     if test_metrics is not None:
         click.echo(test_metrics.format())
 
@@ -150,7 +281,17 @@ def _cross_validate(dataset: Any, config: Any, k: int, vecs: Any, as_json: bool,
     results = cross_validate(dataset, config, k, vecs, on_fold=show)
     acc, f1 = np.array([m.accuracy for m in results]), np.array([m.macro_f1 for m in results])
     if as_json:
-        click.echo(json.dumps({"folds": [m.to_dict() for m in results], "accuracy_mean": acc.mean(), "accuracy_std": acc.std(), "macro_f1_mean": f1.mean()}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "folds": [m.to_dict() for m in results],
+                    "accuracy_mean": acc.mean(),
+                    "accuracy_std": acc.std(),
+                    "macro_f1_mean": f1.mean(),
+                },
+                indent=2,
+            )
+        )
         return
     click.echo(f"{k}-fold CV: accuracy {acc.mean():.4f} +- {acc.std():.4f}  macro-F1 {f1.mean():.4f}")
 
@@ -162,7 +303,17 @@ def _cross_validate(dataset: Any, config: Any, k: int, vecs: Any, as_json: bool,
 @_truncate_opt
 @_threads_opt
 @data_options
-def eval_(model_dir: Path, data: str, as_json: bool, truncate: bool, threads: int, fmt: str, text_column: str | None, label_column: str | None, encoding: str) -> None:
+def eval_(
+    model_dir: Path,
+    data: str,
+    as_json: bool,
+    truncate: bool,
+    threads: int,
+    fmt: str,
+    text_column: str | None,
+    label_column: str | None,
+    encoding: str,
+) -> None:
     """Score the classifier in MODEL_DIR on labelled DATA: accuracy, macro-F1, per class, confusion."""
     import torch
 
@@ -179,7 +330,9 @@ def eval_(model_dir: Path, data: str, as_json: bool, truncate: bool, threads: in
 
 def _report_truncated(clf: Any, texts: list[str], source: str) -> None:
     cut = clf.count_over_limit(texts, source)
-    click.echo(f"truncated {cut} of {len(texts)} texts to the classifier's --max-tokens {clf.config.max_tokens}", err=True)
+    click.echo(
+        f"truncated {cut} of {len(texts)} texts to the classifier's --max-tokens {clf.config.max_tokens}", err=True
+    )
 
 
 @classify.command()
@@ -205,9 +358,14 @@ def predict(model_dir: Path, file: str, k: int, as_json: bool, truncate: bool, t
     if truncate:
         _report_truncated(clf, texts, source)
     lines = []
-    for text, top in zip(texts, results):
+    for text, top in zip(texts, results, strict=False):
         if as_json:
-            lines.append(json.dumps({"text": text, "labels": [lab for lab, _ in top], "probabilities": [round(p, 6) for _, p in top]}, ensure_ascii=False))
+            lines.append(
+                json.dumps(
+                    {"text": text, "labels": [lab for lab, _ in top], "probabilities": [round(p, 6) for _, p in top]},
+                    ensure_ascii=False,
+                )
+            )
         else:
             lines.append("\t".join(f"{lab}\t{p:.4f}" for lab, p in top))
     click.echo("\n".join(lines))

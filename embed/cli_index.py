@@ -15,16 +15,48 @@ from embed.errors import ConfigError, FormatError
 
 @click.command()
 @click.argument("model")
-@click.option("--kind", type=click.Choice(["flat", "hnsw", "ivf"]), default="hnsw", show_default=True, help="Approximate index (flat: none, exact scans only).")
-@click.option("--metric", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True, help="Metric of the approximate index and of the exact tables.")
-@click.option("--tables", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True, help="Exact all-pairs top-k tables (cost grows as vocab^2): auto builds them up to 200,000 words.")
-@click.option("--k-max", type=click.IntRange(min=1), default=100, show_default=True, help="Neighbours per word in the exact tables; by-word queries up to this k are look-ups.")
+@click.option(
+    "--kind",
+    type=click.Choice(["flat", "hnsw", "ivf"]),
+    default="hnsw",
+    show_default=True,
+    help="Approximate index (flat: none, exact scans only).",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["cosine", "euclidean"]),
+    default="cosine",
+    show_default=True,
+    help="Metric of the approximate index and of the exact tables.",
+)
+@click.option(
+    "--tables",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="Exact all-pairs top-k tables (cost grows as vocab^2): auto builds them up to 200,000 words.",
+)
+@click.option(
+    "--k-max",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Neighbours per word in the exact tables; by-word queries up to this k are look-ups.",
+)
 @click.option("--hnsw-m", type=click.IntRange(min=2), default=32, show_default=True)
 @click.option("--ef-construction", type=click.IntRange(min=1), default=80, show_default=True)
-@click.option("--ef-search", type=click.IntRange(min=1), default=128, show_default=True, help="HNSW search breadth (recall vs speed; stored in index.json, read at load).")
+@click.option(
+    "--ef-search",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="HNSW search breadth (recall vs speed; stored in index.json, read at load).",
+)
 @click.option("--nlist", type=click.IntRange(min=1), default=None, help="IVF lists [default: 4*sqrt(vocab)].")
 @click.option("--nprobe", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch/FAISS threads while building.")
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch/FAISS threads while building."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def index(model: str, quiet: bool, **opts: object) -> None:
     """Build the similarity index of MODEL (a model directory, or a vectors file: its cached import); writes MODEL/index/."""
@@ -34,7 +66,9 @@ def index(model: str, quiet: bool, **opts: object) -> None:
 
     config = IndexConfig(**opts)  # type: ignore[arg-type]
     if not Path(model).exists():
-        raise FormatError(f"{model}: not a model directory; 'embed index' writes into a directory made by 'embed train' or 'embed import'")
+        raise FormatError(
+            f"{model}: not a model directory; 'embed index' writes into a directory made by 'embed train' or 'embed import'"
+        )
     folder = open_model(model, quiet)
     check_index_writable(folder)
     vectors = load(folder)
@@ -46,7 +80,11 @@ def index(model: str, quiet: bool, **opts: object) -> None:
         bar.close()
     out = save_index(built, folder)
     t = built.info["timings"]
-    tables = f"exact top-{config.k_max} {config.metric} table ({t[f'table_{config.metric}_seconds']}s)" if built.tables else "no exact tables (by-word queries use the ANN index)"
+    tables = (
+        f"exact top-{config.k_max} {config.metric} table ({t[f'table_{config.metric}_seconds']}s)"
+        if built.tables
+        else "no exact tables (by-word queries use the ANN index)"
+    )
     click.echo(
         f"wrote {out}: {config.kind} ({config.metric}) over {len(vectors):,} words x {vectors.dim} dims, "
         f"{tables}; {time.perf_counter() - started:.1f}s (ann {t['ann_seconds']}s)"
@@ -65,7 +103,15 @@ class _StageBar:
         if stage != self.stage:
             self.close()
             self.stage = stage
-            self.bar = tqdm(total=total, unit="w", unit_scale=True, desc=stage, disable=self.disable, dynamic_ncols=True, mininterval=0.5)
+            self.bar = tqdm(
+                total=total,
+                unit="w",
+                unit_scale=True,
+                desc=stage,
+                disable=self.disable,
+                dynamic_ncols=True,
+                mininterval=0.5,
+            )
         assert self.bar is not None
         self.bar.update(done - self.bar.n)
 
@@ -75,7 +121,9 @@ class _StageBar:
             self.bar = None
 
 
-def _parse_dirs(specs: tuple[str, ...], what: str, made_by: str, check: Callable[[Path], object], files: bool = False) -> dict[str, str]:
+def _parse_dirs(
+    specs: tuple[str, ...], what: str, made_by: str, check: Callable[[Path], object], files: bool = False
+) -> dict[str, str]:
     """``DIR`` or ``NAME=DIR`` -> {name: absolute dir}; ``check`` validates each directory (raises FormatError).
 
     With ``files``, a vectors file is accepted too: it is imported (once) into the cache and its
@@ -106,16 +154,46 @@ def _parse_dirs(specs: tuple[str, ...], what: str, made_by: str, check: Callable
 
 @click.command()
 @click.argument("models", nargs=-1)
-@click.option("--classifier", "classifiers", multiple=True, metavar="[NAME=]DIR", help="A classifier directory from 'embed classify train' (repeatable); served at /v1/classifiers/NAME/predict.")
+@click.option(
+    "--classifier",
+    "classifiers",
+    multiple=True,
+    metavar="[NAME=]DIR",
+    help="A classifier directory from 'embed classify train' (repeatable); served at /v1/classifiers/NAME/predict.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes (one per core).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="BLAS/OpenMP/FAISS threads per worker.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes (one per core)."
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="BLAS/OpenMP/FAISS threads per worker."
+)
 @click.option("--access-log", is_flag=True, help="Log every request (costs throughput).")
-@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info", show_default=True)
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="json: one JSON object a line with its request id; with --access-log, each request's method, path, status, bytes and duration_ms.")
-def serve(models: tuple[str, ...], classifiers: tuple[str, ...], host: str, port: int, workers: int, threads: int, access_log: bool, log_level: str, log_format: str) -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object a line with its request id; with --access-log, each request's method, path, status, bytes and duration_ms.",
+)
+def serve(
+    models: tuple[str, ...],
+    classifiers: tuple[str, ...],
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    access_log: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Serve MODELS (model directories or vectors files, or NAME=PATH) and --classifier directories over HTTP.
 
     A vectors file (word2vec, fastText .vec, GloVe) is imported once into the cache
@@ -131,7 +209,9 @@ def serve(models: tuple[str, ...], classifiers: tuple[str, ...], host: str, port
     if not models and not classifiers:
         raise ConfigError("nothing to serve: give at least one model directory or --classifier DIR")
     os.environ["EMBED_MODELS"] = json.dumps(_parse_dirs(models, "model", "embed train", read_meta, files=True))
-    os.environ["EMBED_CLASSIFIERS"] = json.dumps(_parse_dirs(classifiers, "classifier", "embed classify train", read_classifier_meta))
+    os.environ["EMBED_CLASSIFIERS"] = json.dumps(
+        _parse_dirs(classifiers, "classifier", "embed classify train", read_classifier_meta)
+    )
     os.environ["EMBED_THREADS"] = str(threads)
     os.environ["EMBED_LOG_FORMAT"] = log_format
     json_access = access_log and log_format == "json"  # the service's JSON records replace uvicorn's text line

@@ -10,9 +10,26 @@ import click
 @click.command()
 @click.argument("model")
 @click.argument("words", nargs=-1)
-@click.option("--top", type=click.IntRange(min=2), default=None, help="Map the N most frequent words [default: 100 when no WORDS are given].")
-@click.option("--method", type=click.Choice(["pca", "tsne"]), default="pca", show_default=True, help="scikit-learn's PCA or t-SNE.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("map.png"), show_default=True, help="Picture to write (.png, .svg or .pdf); replaced if it exists.")
+@click.option(
+    "--top",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Map the N most frequent words [default: 100 when no WORDS are given].",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["pca", "tsne"]),
+    default="pca",
+    show_default=True,
+    help="scikit-learn's PCA or t-SNE.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("map.png"),
+    show_default=True,
+    help="Picture to write (.png, .svg or .pdf); replaced if it exists.",
+)
 @click.option("--title", default="", help="Title above the map [default: word count and method].")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for PCA/t-SNE.")
 def plot(model: str, words: tuple[str, ...], top: int | None, method: str, out: Path, title: str, seed: int) -> None:

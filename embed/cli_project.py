@@ -9,12 +9,36 @@ from embed.project import DEFAULT_POINTS, MAX_POINTS, METHODS
 
 @click.command("project")
 @click.argument("model")
-@click.option("--method", "methods", type=click.Choice([*METHODS, "all"]), multiple=True, default=("all",), show_default=True, help="Projection (repeatable): PCA (scikit-learn), t-SNE (openTSNE), UMAP (umap-learn).")
-@click.option("--dims", "dims_list", type=click.Choice(["2", "3"]), multiple=True, default=("2", "3"), show_default=True, help="Dimensions (repeatable).")
-@click.option("--n", "n", type=click.IntRange(min=3, max=MAX_POINTS), default=None, help=f"The N most frequent words [default: {DEFAULT_POINTS:,}, or the whole vocabulary if smaller].")
+@click.option(
+    "--method",
+    "methods",
+    type=click.Choice([*METHODS, "all"]),
+    multiple=True,
+    default=("all",),
+    show_default=True,
+    help="Projection (repeatable): PCA (scikit-learn), t-SNE (openTSNE), UMAP (umap-learn).",
+)
+@click.option(
+    "--dims",
+    "dims_list",
+    type=click.Choice(["2", "3"]),
+    multiple=True,
+    default=("2", "3"),
+    show_default=True,
+    help="Dimensions (repeatable).",
+)
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(min=3, max=MAX_POINTS),
+    default=None,
+    help=f"The N most frequent words [default: {DEFAULT_POINTS:,}, or the whole vocabulary if smaller].",
+)
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Threads for t-SNE and UMAP.")
 @click.option("--force", is_flag=True, help="Recompute even when a cached projection exists.")
-def project(model: str, methods: tuple[str, ...], dims_list: tuple[str, ...], n: int | None, threads: int, force: bool) -> None:
+def project(
+    model: str, methods: tuple[str, ...], dims_list: tuple[str, ...], n: int | None, threads: int, force: bool
+) -> None:
     """Project the most frequent words of MODEL to 2-D/3-D and store them in MODEL/projections.
 
     `embed serve` answers the page's cloud from these files (otherwise it computes a projection

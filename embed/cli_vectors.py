@@ -23,7 +23,15 @@ class _Bytes:
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc=self.desc, disable=self.disable, dynamic_ncols=True, mininterval=0.5)
+            self.bar = tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc=self.desc,
+                disable=self.disable,
+                dynamic_ncols=True,
+                mininterval=0.5,
+            )
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
@@ -46,11 +54,20 @@ def open_model(model: str, quiet: bool = False) -> Path:
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Model directory to write.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Read only the first N rows (gensim's limit).")
-@click.option("--format", "fmt", type=click.Choice(["auto", "word2vec-bin", "word2vec-txt", "glove", "fasttext-bin"]), default="auto", show_default=True, help="auto tells a fastText .bin (subwords kept) by its magic number.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "word2vec-bin", "word2vec-txt", "glove", "fasttext-bin"]),
+    default="auto",
+    show_default=True,
+    help="auto tells a fastText .bin (subwords kept) by its magic number.",
+)
 @click.option("--allow-nonfinite", is_flag=True, help="Keep rows holding NaN or inf (refused by default).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once the import succeeded).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def import_(src: Path, out: Path, limit: int | None, fmt: str, allow_nonfinite: bool, overwrite: bool, quiet: bool) -> None:
+def import_(
+    src: Path, out: Path, limit: int | None, fmt: str, allow_nonfinite: bool, overwrite: bool, quiet: bool
+) -> None:
     """Import SRC (word2vec .bin/.txt, fastText .vec or .bin, GloVe; also .gz/.bz2) into a memory-mapped model directory.
 
     A fastText .bin keeps its n-grams: the model answers words outside its vocabulary.
@@ -59,20 +76,42 @@ def import_(src: Path, out: Path, limit: int | None, fmt: str, allow_nonfinite: 
 
     bar = _Bytes(f"importing {src.name}", disable=quiet)
     try:
-        path, source = import_vectors(src, out, limit=limit, format=None if fmt == "auto" else fmt, allow_nonfinite=allow_nonfinite, overwrite=overwrite, progress=bar)
+        path, source = import_vectors(
+            src,
+            out,
+            limit=limit,
+            format=None if fmt == "auto" else fmt,
+            allow_nonfinite=allow_nonfinite,
+            overwrite=overwrite,
+            progress=bar,
+        )
     finally:
         bar.close()
     meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
     store = meta["store"]
-    click.echo(f"wrote {path}: {store['rows']:,} words x {store['dim']} dims from {source['format']} in {meta['timings']['import_seconds']:.1f}s")
+    click.echo(
+        f"wrote {path}: {store['rows']:,} words x {store['dim']} dims from {source['format']} in {meta['timings']['import_seconds']:.1f}s"
+    )
     for line in source["messages"]:
         click.echo(f"  {line}")
 
 
 @click.command()
 @click.argument("model")
-@click.option("--format", "fmt", type=click.Choice(["word2vec-bin", "word2vec-txt", "projector", "fasttext-bin"]), default="word2vec-bin", show_default=True, help="fasttext-bin: a subword model as fastText's .bin (fasttext nn/print-word-vectors, gensim load_facebook_vectors).")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="File to write (projector: a directory for vectors.tsv and metadata.tsv).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["word2vec-bin", "word2vec-txt", "projector", "fasttext-bin"]),
+    default="word2vec-bin",
+    show_default=True,
+    help="fasttext-bin: a subword model as fastText's .bin (fasttext nn/print-word-vectors, gensim load_facebook_vectors).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="File to write (projector: a directory for vectors.tsv and metadata.tsv).",
+)
 def export(model: str, fmt: str, out: Path) -> None:
     """Write MODEL's vectors as word2vec binary/text or the TensorFlow Embedding Projector's two TSV files."""
     from embed.importer import export_vectors
@@ -91,7 +130,9 @@ def _lines(args: tuple[str, ...], join: bool = False) -> Iterator[str]:
             yield line.strip()
 
 
-def _answer_each(queries: Iterator[str], answer: Callable[[str], list[tuple[str, float]]], as_json: bool, label: str, many: bool) -> None:
+def _answer_each(
+    queries: Iterator[str], answer: Callable[[str], list[tuple[str, float]]], as_json: bool, label: str, many: bool
+) -> None:
     """Print each query's ranked results; with several queries a bad one is reported and the rest go on."""
     failed = 0
     if not as_json and not many and label:
@@ -103,10 +144,20 @@ def _answer_each(queries: Iterator[str], answer: Callable[[str], list[tuple[str,
             if not many:
                 raise
             failed += 1
-            click.echo(json.dumps({"query": query, "error": str(exc)}, ensure_ascii=False) if as_json else f"# {query}: {exc}")
+            click.echo(
+                json.dumps({"query": query, "error": str(exc)}, ensure_ascii=False) if as_json else f"# {query}: {exc}"
+            )
             continue
         if as_json:
-            click.echo(json.dumps({"query": query, "results": [{"word": w, "score": s, "rank": r} for r, (w, s) in enumerate(results, 1)]}, ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {
+                        "query": query,
+                        "results": [{"word": w, "score": s, "rank": r} for r, (w, s) in enumerate(results, 1)],
+                    },
+                    ensure_ascii=False,
+                )
+            )
             continue
         if many:
             click.echo(f"# {query}")
@@ -121,8 +172,12 @@ def _answer_each(queries: Iterator[str], answer: Callable[[str], list[tuple[str,
 @click.argument("word", nargs=-1, required=True)
 @click.option("-k", "topn", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--metric", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True)
-@click.option("--exact/--approximate", default=None, help="Force an exact scan or the ANN index [default: exact where cheap].")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object a line: {query, results: [{word, score, rank}]}.")
+@click.option(
+    "--exact/--approximate", default=None, help="Force an exact scan or the ANN index [default: exact where cheap]."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object a line: {query, results: [{word, score, rank}]}."
+)
 def similar(model: str, word: tuple[str, ...], topn: int, metric: str, exact: bool | None, as_json: bool) -> None:
     """Nearest neighbours of WORD (cosine similarity or Euclidean distance); WORD - reads one word a line from stdin.
 
@@ -137,9 +192,11 @@ def similar(model: str, word: tuple[str, ...], topn: int, metric: str, exact: bo
         hits = searcher.by_word(q, topn, metric, exact)  # type: ignore[arg-type]
         if hits.oov:
             click.echo(f"# {q}: not in the vocabulary; its vector is built from its character n-grams", err=True)
-        return list(zip(hits.words, hits.scores))
+        return list(zip(hits.words, hits.scores, strict=False))
 
-    _answer_each(_lines(word), answer, as_json, "cosine" if metric == "cosine" else "distance", word == ("-",) or len(word) > 1)
+    _answer_each(
+        _lines(word), answer, as_json, "cosine" if metric == "cosine" else "distance", word == ("-",) or len(word) > 1
+    )
 
 
 @click.command()
@@ -147,7 +204,11 @@ def similar(model: str, word: tuple[str, ...], topn: int, metric: str, exact: bo
 @click.argument("words", nargs=-1, required=True)
 @click.option("-k", "topn", type=click.IntRange(1, 1000), default=5, show_default=True)
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
-@click.option("--exact/--approximate", default=None, help="3CosAdd: force an exact scan or the ANN index [default: exact where cheap].")
+@click.option(
+    "--exact/--approximate",
+    default=None,
+    help="3CosAdd: force an exact scan or the ANN index [default: exact where cheap].",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 def analogy(model: str, words: tuple[str, ...], topn: int, method: str, exact: bool | None, as_json: bool) -> None:
     """A is to B as C is to ?  (b - a + c). WORDS: A B C, or - for 'A B C' lines on stdin."""
@@ -163,7 +224,7 @@ def analogy(model: str, words: tuple[str, ...], topn: int, method: str, exact: b
         if len(parts) != 3:
             raise ConfigError(f"{q!r}: an analogy line needs three words 'A B C'")
         hits = searcher.analogy(*parts, k=topn, method=method, exact=exact)
-        return list(zip(hits.words, hits.scores))
+        return list(zip(hits.words, hits.scores, strict=False))
 
     _answer_each(_lines(words, join=True), answer, as_json, "", words == ("-",))
 

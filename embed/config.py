@@ -62,11 +62,11 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.dim > MAX_DIM:
-            raise ConfigError(f"dim must be at most {MAX_DIM:,} (word vectors use 50-1,000), got {self.dim:,}; lower --dim")
-        if self.negative < 1:
             raise ConfigError(
-                f"negative must be >= 1 (negative sampling is the only objective), got {self.negative}"
+                f"dim must be at most {MAX_DIM:,} (word vectors use 50-1,000), got {self.dim:,}; lower --dim"
             )
+        if self.negative < 1:
+            raise ConfigError(f"negative must be >= 1 (negative sampling is the only objective), got {self.negative}")
         if self.device not in ("cpu", "cuda", "auto"):
             raise ConfigError(f"device must be one of cpu, cuda, auto; got {self.device!r}")
         if self.backend == "gensim" and self.device != "cpu":
@@ -94,11 +94,15 @@ class TrainConfig:
             if self.backend == "torch" and self.arch == "cbow":
                 # Batched CBOW bags (~10 context words x ~20 n-grams) collapsed every vector onto one
                 # direction on the KJV (all cosines > 0.99, 2026-12-01); skip-gram trains well.
-                raise ConfigError("arch cbow with subwords is not available in the torch backend yet; use backend gensim or arch skipgram")
+                raise ConfigError(
+                    "arch cbow with subwords is not available in the torch backend yet; use backend gensim or arch skipgram"
+                )
             return
         for name, default in (("minn", 3), ("maxn", 6), ("bucket", 2_000_000)):
             if getattr(self, name) != default:
-                raise ConfigError(f"{name} applies to subword training only; set subwords=True or leave {name} at {default:,}")
+                raise ConfigError(
+                    f"{name} applies to subword training only; set subwords=True or leave {name} at {default:,}"
+                )
 
     @property
     def start_alpha(self) -> float:

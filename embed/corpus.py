@@ -164,9 +164,7 @@ def get_tokenizer(name: str) -> Callable[[str], list[str]]:
     try:
         return TOKENIZERS[name]
     except KeyError:
-        raise CorpusError(
-            f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}"
-        ) from None
+        raise CorpusError(f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}") from None
 
 
 # --- sources ------------------------------------------------------------------------
@@ -228,7 +226,9 @@ def resolve_sources(source: str | os.PathLike[str]) -> list[Path]:
         raise CorpusError(f"{path}: no such file or directory; check the corpus path")
     if path.is_dir():
         candidates = sorted(
-            p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         heads = {p: _sniff(p) for p in candidates}
         files = [p for p in candidates if not _looks_binary(heads[p])]
@@ -238,17 +238,13 @@ def resolve_sources(source: str | os.PathLike[str]) -> list[Path]:
         if skipped:
             logger.warning("%s: skipped %d binary file(s)", path, skipped)
         if not files:
-            raise CorpusError(
-                f"{path}: directory holds no text files; put UTF-8 .txt, .gz or .bz2 files in it"
-            )
+            raise CorpusError(f"{path}: directory holds no text files; put UTF-8 .txt, .gz or .bz2 files in it")
         return files
     if not os.access(path, os.R_OK):
         raise CorpusError(f"{path}: permission denied; make the file readable (chmod +r)")
     head = _sniff(path)
     if _looks_binary(head):
-        raise CorpusError(
-            f"{path}: looks like a binary file, not text; pass UTF-8 text with one sentence per line"
-        )
+        raise CorpusError(f"{path}: looks like a binary file, not text; pass UTF-8 text with one sentence per line")
     _check_utf8(path, head)
     return [path]
 
@@ -318,7 +314,9 @@ class Corpus:
                     for number, line in enumerate(_bounded_lines(text), 1):
                         yield line
                 except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-                    raise CorpusError(f"{path}: truncated or damaged compressed data after line {number} ({exc}); re-download or recompress the file") from None
+                    raise CorpusError(
+                        f"{path}: truncated or damaged compressed data after line {number} ({exc}); re-download or recompress the file"
+                    ) from None
 
     def __iter__(self) -> Iterator[list[str]]:
         global _decode_errors
@@ -363,13 +361,12 @@ class Corpus:
         # training thread starts.
         with multiprocessing.get_context("fork").Pool(self.workers, initializer=_init_jieba) as pool:
             for lines, tokenized in pool.imap(_tokenize_batch, _batches(self.lines(), _PARALLEL_BATCH)):
-                yield from zip(lines, tokenized)
+                yield from zip(lines, tokenized, strict=False)
 
     def close(self) -> None:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
-
 
 
 class TokenSpool:
@@ -405,7 +402,9 @@ class TokenSpool:
 
         # Named after this PID in the per-user scratch directory: after a SIGKILL the next
         # ``embed train`` finds and deletes it (embed.tmp.remove_stale).
-        fd, name = tempfile.mkstemp(prefix=token_prefix(), suffix=".txt", dir=self._dir if self._dir is not None else scratch_dir())
+        fd, name = tempfile.mkstemp(
+            prefix=token_prefix(), suffix=".txt", dir=self._dir if self._dir is not None else scratch_dir()
+        )
         done = False
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:

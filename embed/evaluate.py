@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).parent / "data"
-NAMED_ANALOGIES = {"google": "gensim:questions-words.txt", "ca8-morphological": "ca8_morphological.txt", "ca8-semantic": "ca8_semantic.txt"}
+NAMED_ANALOGIES = {
+    "google": "gensim:questions-words.txt",
+    "ca8-morphological": "ca8_morphological.txt",
+    "ca8-semantic": "ca8_semantic.txt",
+}
 NAMED_PAIRS = {"ws353": "gensim:wordsim353.tsv", "simlex999": "gensim:simlex999.txt", "wordsim240": "wordsim240.txt"}
 DEFAULTS = {
     "en": (("google",), ("ws353", "simlex999")),
@@ -89,7 +93,7 @@ def resolve_eval_file(name: str, named: dict[str, str]) -> tuple[str, Path]:
         if file.startswith("gensim:"):
             from gensim.test.utils import datapath
 
-            return name, Path(datapath(file[len("gensim:"):]))
+            return name, Path(datapath(file[len("gensim:") :]))
         return name, DATA_DIR / file
     path = Path(name)
     if not path.is_file():
@@ -106,7 +110,7 @@ def _read_lines(path: Path) -> list[str]:
         raise FormatError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
-def _upper_vocab(vectors: "Vectors", limit: int | None) -> set[str]:
+def _upper_vocab(vectors: Vectors, limit: int | None) -> set[str]:
     n = len(vectors) if limit is None else min(limit, len(vectors))
     return {vectors.vocab[i].upper() for i in range(n)}  # gensim's case_insensitive rule
 
@@ -119,7 +123,9 @@ def _analogy_questions(path: Path) -> list[list[str]]:
             continue
         words = line.split()
         if len(words) != 4:
-            raise FormatError(f"{path}:{no}: expected ': section' or 'a b c d' (4 words), found {len(words)} fields; is this an analogy file?")
+            raise FormatError(
+                f"{path}:{no}: expected ': section' or 'a b c d' (4 words), found {len(words)} fields; is this an analogy file?"
+            )
         questions.append([w.upper() for w in words])
     return questions
 
@@ -135,12 +141,16 @@ def _word_pairs(path: Path) -> list[tuple[str, str]]:
             a, b, score = parts
             float(score)
         except ValueError:
-            raise FormatError(f"{path}:{no}: expected 'word1<TAB>word2<TAB>score', found {line[:60]!r}; is this a word-pair file?") from None
+            raise FormatError(
+                f"{path}:{no}: expected 'word1<TAB>word2<TAB>score', found {line[:60]!r}; is this a word-pair file?"
+            ) from None
         pairs.append((a.upper(), b.upper()))
     return pairs
 
 
-def evaluate_analogies(vectors: "Vectors", name: str = "google", restrict_vocab: int = 30_000, kv: Any = None) -> AnalogyResult:
+def evaluate_analogies(
+    vectors: Vectors, name: str = "google", restrict_vocab: int = 30_000, kv: Any = None
+) -> AnalogyResult:
     """Accuracy on a Google-format analogy file (``: section`` headers, ``a b c d`` lines).
 
     Only questions whose four words are among the ``restrict_vocab`` most frequent count
@@ -154,7 +164,9 @@ def evaluate_analogies(vectors: "Vectors", name: str = "google", restrict_vocab:
     if covered < MIN_COVERED:
         why = f"{covered} of {len(questions)} questions in the vocabulary (fewer than {MIN_COVERED})"
         return AnalogyResult(label, 0.0, 0, covered, questions=len(questions), skipped=why)
-    score, sections = (kv if kv is not None else vectors.to_gensim(limit=restrict_vocab)).evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab, case_insensitive=True)
+    score, sections = (kv if kv is not None else vectors.to_gensim(limit=restrict_vocab)).evaluate_word_analogies(
+        str(path), restrict_vocab=restrict_vocab, case_insensitive=True
+    )
     total = next((s for s in sections if s["section"] == "Total accuracy"), {"correct": [], "incorrect": []})
     correct, incorrect = len(total["correct"]), len(total["incorrect"])
     per_section = {
@@ -165,7 +177,7 @@ def evaluate_analogies(vectors: "Vectors", name: str = "google", restrict_vocab:
     return AnalogyResult(label, float(score), correct, correct + incorrect, per_section, questions=len(questions))
 
 
-def evaluate_pairs(vectors: "Vectors", name: str = "ws353", kv: Any = None) -> PairsResult:
+def evaluate_pairs(vectors: Vectors, name: str = "ws353", kv: Any = None) -> PairsResult:
     """Spearman (and Pearson) correlation on a ``word1<TAB>word2<TAB>score`` file.
 
     Fewer than :data:`MIN_COVERED` pairs with both words in the vocabulary: skipped.
@@ -178,7 +190,9 @@ def evaluate_pairs(vectors: "Vectors", name: str = "ws353", kv: Any = None) -> P
     if covered < MIN_COVERED:
         why = f"{covered} of {len(pairs)} pairs in the vocabulary (fewer than {MIN_COVERED})"
         return PairsResult(label, 0.0, 0.0, oov, pairs=len(pairs), skipped=why)
-    pearson, spearman, oov = (kv if kv is not None else vectors.to_gensim()).evaluate_word_pairs(str(path), restrict_vocab=len(vectors), case_insensitive=True)
+    pearson, spearman, oov = (kv if kv is not None else vectors.to_gensim()).evaluate_word_pairs(
+        str(path), restrict_vocab=len(vectors), case_insensitive=True
+    )
     return PairsResult(label, _nan_to_zero(spearman[0]), _nan_to_zero(pearson[0]), float(oov), pairs=len(pairs))
 
 
@@ -187,7 +201,7 @@ def _nan_to_zero(x: float) -> float:
     return 0.0 if x != x else x
 
 
-def language(vectors: "Vectors") -> str:
+def language(vectors: Vectors) -> str:
     """``zh`` for a jieba-tokenized model or a vocabulary mostly of CJK words, else ``en``."""
     if vectors.tokenizer == "jieba":
         return "zh"
@@ -196,13 +210,13 @@ def language(vectors: "Vectors") -> str:
     return "zh" if top and cjk / len(top) > 0.5 else "en"
 
 
-def default_sets(vectors: "Vectors") -> tuple[tuple[str, ...], tuple[str, ...]]:
+def default_sets(vectors: Vectors) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(analogy sets, pair sets)`` for the model's language (:func:`language`)."""
     return DEFAULTS[language(vectors)]
 
 
 def evaluate(
-    vectors: "Vectors",
+    vectors: Vectors,
     analogies: Sequence[str | os.PathLike[str]] | None = None,
     pairs: Sequence[str | os.PathLike[str]] | None = None,
     restrict_vocab: int = 30_000,

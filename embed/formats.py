@@ -61,9 +61,13 @@ class ReadReport:
         """Human lines for the non-zero counters, e.g. ``["3 duplicate words dropped (...)"]``."""
         out = []
         if self.duplicates:
-            out.append(_n(self.duplicates, "duplicate word", "duplicate words") + " dropped (the first row of each kept)")
+            out.append(
+                _n(self.duplicates, "duplicate word", "duplicate words") + " dropped (the first row of each kept)"
+            )
         if self.decode_errors:
-            out.append(_n(self.decode_errors, "word was", "words were") + " not valid UTF-8 (bad bytes replaced by U+FFFD)")
+            out.append(
+                _n(self.decode_errors, "word was", "words were") + " not valid UTF-8 (bad bytes replaced by U+FFFD)"
+            )
         if self.nonfinite:
             out.append(_n(self.nonfinite, "row holds", "rows hold") + " NaN or inf values (kept: allow_nonfinite)")
         return out
@@ -94,11 +98,21 @@ class VectorFileReader:
         ConfigError: an unknown ``format``, or ``limit``/``batch_rows`` below 1.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, format: str | None = None, limit: int | None = None,
-                 allow_nonfinite: bool = False, batch_rows: int = 65536,
-                 progress: Callable[[int], None] | None = None, chunk_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None = None,
+        limit: int | None = None,
+        allow_nonfinite: bool = False,
+        batch_rows: int = 65536,
+        progress: Callable[[int], None] | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
         if format is not None and format not in FORMATS:
-            raise ConfigError(f"format {format!r} is not one of {', '.join(FORMATS)}; pass one of them, or None to detect it")
+            raise ConfigError(
+                f"format {format!r} is not one of {', '.join(FORMATS)}; pass one of them, or None to detect it"
+            )
         if (limit is not None and limit < 1) or batch_rows < 1 or chunk_bytes < 1:
             raise ConfigError(f"limit={limit}, batch_rows={batch_rows}, chunk_bytes={chunk_bytes}: each must be >= 1")
         self.path, self.limit, self.allow_nonfinite = str(path), limit, allow_nonfinite
@@ -129,16 +143,25 @@ class VectorFileReader:
         header = _HEADER.fullmatch(line)
         if header and format != "glove":
             rows, dim = int(header[1]), int(header[2])
-            wrong = (f"row count {rows} exceeds 2**40" if rows > MAX_ROWS else f"dim {dim} exceeds the maximum {MAX_DIM}"
-                     if dim > MAX_DIM else "dim 0: a vector needs dim >= 1" if dim < 1 else None)
+            wrong = (
+                f"row count {rows} exceeds 2**40"
+                if rows > MAX_ROWS
+                else f"dim {dim} exceeds the maximum {MAX_DIM}"
+                if dim > MAX_DIM
+                else "dim 0: a vector needs dim >= 1"
+                if dim < 1
+                else None
+            )
             if wrong:
                 raise FormatError(f"{path}: line 1: header {wrong}; the header is damaged or this is no vectors file")
             if rows == 0:
                 raise FormatError(f"{path}: holds no vectors (header says 0 rows); use a file with at least one vector")
             self._pending = self._src.read(MAX_WORD_BYTES + 4 * dim + 1)  # the first record, to sniff
             if not self._pending.strip():
-                raise FormatError(f"{path}: holds no vectors after its header (header says {rows} rows); "
-                                  f"the file is incomplete — download it again")
+                raise FormatError(
+                    f"{path}: holds no vectors after its header (header says {rows} rows); "
+                    f"the file is incomplete — download it again"
+                )
             if format is None:
                 sp = self._pending.find(b" ", 0, MAX_WORD_BYTES)
                 text = sp > 0 and looks_like_text(self._pending[sp + 1 :], dim)
@@ -147,13 +170,21 @@ class VectorFileReader:
             return
         shown = line[:60].decode(errors="replace").strip()
         if header:
-            raise FormatError(f"{path}: line 1 {shown!r} is a word2vec header, not a GloVe row; "
-                              f"pass format word2vec-txt or word2vec-bin, or leave format unset to detect it")
+            raise FormatError(
+                f"{path}: line 1 {shown!r} is a word2vec header, not a GloVe row; "
+                f"pass format word2vec-txt or word2vec-bin, or leave format unset to detect it"
+            )
         if format in ("word2vec-bin", "word2vec-txt"):
-            raise FormatError(f"{path}: line 1 {shown!r} is not a word2vec header '<rows> <dim>'; "
-                              f"pass format glove if the file has no header, or leave format unset")
-        dim = glove_dim_or_fail(path, line, complete=line.endswith(b"\n") or len(line) < MAX_LINE_BYTES,
-                                compressed=self._src.kind is not None)
+            raise FormatError(
+                f"{path}: line 1 {shown!r} is not a word2vec header '<rows> <dim>'; "
+                f"pass format glove if the file has no header, or leave format unset"
+            )
+        dim = glove_dim_or_fail(
+            path,
+            line,
+            complete=line.endswith(b"\n") or len(line) < MAX_LINE_BYTES,
+            compressed=self._src.kind is not None,
+        )
         self.format, self.dim, self.header_rows, self._first_line = "glove", dim, None, 1
         self._pending = line
 
@@ -185,18 +216,24 @@ class VectorFileReader:
 
     def _truncated(self, got: int) -> FormatError:
         n = self.header_rows
-        return FormatError(f"{self.path}: truncated after {got} of {n} rows (header says {n}); the file is "
-                           f"incomplete — download it again" + (f", or pass --limit {got}" if got else ""))
+        return FormatError(
+            f"{self.path}: truncated after {got} of {n} rows (header says {n}); the file is "
+            f"incomplete — download it again" + (f", or pass --limit {got}" if got else "")
+        )
 
-    def _expect_end(self, rest: bytes | bytearray | memoryview, chunks: Iterator[tuple[bytes, int]], where: str) -> None:
+    def _expect_end(
+        self, rest: bytes | bytearray | memoryview, chunks: Iterator[tuple[bytes, int]], where: str
+    ) -> None:
         """Only whitespace may follow the last row the header claims (checked up to EOF)."""
         n = self.header_rows
         while not bytes(rest).strip():
             rest = next(chunks)[0]
             if not rest:
                 return
-        raise FormatError(f"{self.path}: more data follows the {n} rows the header claims ({where}); the header's "
-                          f"row count is wrong — fix it, or pass --limit {n} to read just the first {n} rows")
+        raise FormatError(
+            f"{self.path}: more data follows the {n} rows the header claims ({where}); the header's "
+            f"row count is wrong — fix it, or pass --limit {n} to read just the first {n} rows"
+        )
 
     def _finish(self, words: list[str], mat: np.ndarray, rows_at: list[int]) -> tuple[list[str], np.ndarray]:
         """Check a batch for NaN/inf and count it."""
@@ -204,10 +241,15 @@ class VectorFileReader:
             bad = np.flatnonzero(~np.isfinite(mat).all(axis=1))
             if not self.allow_nonfinite:
                 k = int(bad[0])
-                where = f"row {rows_at[k]}" if self.format == "word2vec-bin" else \
-                    f"line {rows_at[k] + self._first_line - 1} (row {rows_at[k]})"
-                raise FormatError(f"{self.path}: {where}: word {words[k]!r} holds NaN or inf values; "
-                                  f"clean the file, or pass allow_nonfinite=True (CLI --allow-nonfinite) to accept them")
+                where = (
+                    f"row {rows_at[k]}"
+                    if self.format == "word2vec-bin"
+                    else f"line {rows_at[k] + self._first_line - 1} (row {rows_at[k]})"
+                )
+                raise FormatError(
+                    f"{self.path}: {where}: word {words[k]!r} holds NaN or inf values; "
+                    f"clean the file, or pass allow_nonfinite=True (CLI --allow-nonfinite) to accept them"
+                )
             self.report.nonfinite += len(bad)
         self.report.rows += len(words)
         return words, mat
@@ -218,7 +260,9 @@ class VectorFileReader:
         with contextlib.closing(self._chunks) as chunks:
             yield from self._text_rows(TextLines(chunks, self._pending, self._tell), chunks)
 
-    def _text_rows(self, lines: TextLines, chunks: Iterator[tuple[bytes, int]]) -> Iterator[tuple[list[str], np.ndarray]]:
+    def _text_rows(
+        self, lines: TextLines, chunks: Iterator[tuple[bytes, int]]
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
         row = 0
         while row < self._want:
             batch = lines.take(min(self.batch_rows, self._want - row))
@@ -249,7 +293,9 @@ class VectorFileReader:
         with contextlib.closing(self._chunks) as chunks:
             yield from self._binary_rows(buf, chunks)
 
-    def _binary_rows(self, buf: bytearray, chunks: Iterator[tuple[bytes, int]]) -> Iterator[tuple[list[str], np.ndarray]]:
+    def _binary_rows(
+        self, buf: bytearray, chunks: Iterator[tuple[bytes, int]]
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
         while self._row < self._want:
             if self._scan(buf):  # the batch is full
                 yield self._finish(self._words, self._out, self._rows_at)
@@ -298,9 +344,11 @@ class VectorFileReader:
                 end = sp + 1 + rb
                 if sp < 0 or end > n or (end == n and not eof):
                     if sp < 0 and n - pos >= MAX_WORD_BYTES:
-                        raise FormatError(f"{self.path}: row {row + 1}: no space within {MAX_WORD_BYTES} bytes where a word "
-                                          f"should end; the records are misaligned (is the header dim {self.dim} right?) "
-                                          f"or the file is damaged — download it again")
+                        raise FormatError(
+                            f"{self.path}: row {row + 1}: no space within {MAX_WORD_BYTES} bytes where a word "
+                            f"should end; the records are misaligned (is the header dim {self.dim} right?) "
+                            f"or the file is damaged — download it again"
+                        )
                     return False  # need more data (or, at EOF, the file is truncated)
                 if newline is None:
                     newline = self._newline = end < n and buf[end] == 10
@@ -331,8 +379,10 @@ class VectorFileReader:
             self._pos, self._row = pos, row
 
     def _misaligned(self, row: int, word: str, what: str) -> None:
-        raise FormatError(f"{self.path}: row {row + 1} (word {word[:24]!r}): {what}; the records are misaligned — the "
-                          f"header dim {self.dim} does not match the record layout, or the file is damaged")
+        raise FormatError(
+            f"{self.path}: row {row + 1} (word {word[:24]!r}): {what}; the records are misaligned — the "
+            f"header dim {self.dim} does not match the record layout, or the file is damaged"
+        )
 
     def close(self) -> None:
         """Close the file (after the read-ahead thread's last read); iterating closes it too when done."""
@@ -343,5 +393,7 @@ class VectorFileReader:
     def __enter__(self) -> VectorFileReader:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

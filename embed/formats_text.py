@@ -165,13 +165,27 @@ def glove_dim_or_fail(path: str, line: bytes, *, complete: bool, compressed: boo
     """
     dim = glove_dim(line) if complete else None
     if dim is None:
-        hint = next((f"starts like a {s} file but its name does not end in {s}; rename it to {Path(path).name}{s}"
-                     for m, s in _MAGIC.items() if line.startswith(m) and not compressed), None)
-        raise FormatError(f"{path}: " + (hint or "line 1 is neither a word2vec header '<rows> <dim>' nor a GloVe row "
-                          "'word v1 v2 ...'; accepted formats: word2vec-bin, word2vec-txt (fastText .vec), "
-                          "glove, each plain, .gz or .bz2"))
+        hint = next(
+            (
+                f"starts like a {s} file but its name does not end in {s}; rename it to {Path(path).name}{s}"
+                for m, s in _MAGIC.items()
+                if line.startswith(m) and not compressed
+            ),
+            None,
+        )
+        raise FormatError(
+            f"{path}: "
+            + (
+                hint
+                or "line 1 is neither a word2vec header '<rows> <dim>' nor a GloVe row "
+                "'word v1 v2 ...'; accepted formats: word2vec-bin, word2vec-txt (fastText .vec), "
+                "glove, each plain, .gz or .bz2"
+            )
+        )
     if dim > MAX_DIM:
-        raise FormatError(f"{path}: line 1 holds {dim} values, more than the maximum dim {MAX_DIM}; this is no vectors file")
+        raise FormatError(
+            f"{path}: line 1 holds {dim} values, more than the maximum dim {MAX_DIM}; this is no vectors file"
+        )
     return dim
 
 
@@ -268,7 +282,9 @@ def _parse_slow(lines: list[bytes], dim: int, first_line: int, path: str) -> tup
             mat[k] = np.array(vals, dtype=np.float32)
         except ValueError:
             bad = next((v for v in vals if not NUMBER.fullmatch(v)), vals[0])
-            raise FormatError(f"{where}: value {bad.decode(errors='replace')!r} is not a number; fix or delete the line") from None
+            raise FormatError(
+                f"{where}: value {bad.decode(errors='replace')!r} is not a number; fix or delete the line"
+            ) from None
         words.append(word)
     return words, mat
 

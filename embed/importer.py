@@ -56,44 +56,80 @@ def import_vectors(
         return _import_fasttext_bin(src, out, overwrite, started)
     total = src.stat().st_size if src.is_file() else 0
     report_bytes = None if progress is None else (lambda done: progress(done, total))
-    with VectorFileReader(src, format=format, limit=limit, allow_nonfinite=allow_nonfinite, progress=report_bytes) as reader:
+    with VectorFileReader(
+        src, format=format, limit=limit, allow_nonfinite=allow_nonfinite, progress=report_bytes
+    ) as reader:
         with atomic_dir(out, overwrite) as tmp:
             store = write_batches(tmp, reader.dim, ((words, rows, None) for words, rows in reader))
             report = reader.report
             if store["rows"] == 0:
                 raise FormatError(f"{src}: holds no vectors")
             source = {
-                "path": str(src.absolute()), "format": report.format, "header_rows": report.header_rows, "limit": limit,
-                "duplicates": report.duplicates, "decode_errors": report.decode_errors, "nonfinite": report.nonfinite,
+                "path": str(src.absolute()),
+                "format": report.format,
+                "header_rows": report.header_rows,
+                "limit": limit,
+                "duplicates": report.duplicates,
+                "decode_errors": report.decode_errors,
+                "nonfinite": report.nonfinite,
             }
             meta = {
-                "format": MODEL_FORMAT, "version": MODEL_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-                "source": source, "vectors_file": None, "store": store,
+                "format": MODEL_FORMAT,
+                "version": MODEL_VERSION,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+                "source": source,
+                "vectors_file": None,
+                "store": store,
                 "timings": {"import_seconds": round(time.time() - started, 3)},
             }
             write_meta(tmp, meta)
     return Path(out), {**source, "messages": report.messages()}
 
 
-def _import_fasttext_bin(src: Path, out: str | os.PathLike[str], overwrite: bool, started: float) -> tuple[Path, dict[str, Any]]:
+def _import_fasttext_bin(
+    src: Path, out: str | os.PathLike[str], overwrite: bool, started: float
+) -> tuple[Path, dict[str, Any]]:
     """A fastText ``.bin`` (gensim's loader, held in memory) -> word vectors in the store, n-grams beside them."""
     from embed.subwords_io import read_fasttext_bin, write_subwords
 
     words, matrix, counts, subwords = read_fasttext_bin(src)
     with atomic_dir(out, overwrite) as tmp:
-        rows = ((words[i : i + 65_536], matrix[i : i + 65_536], None if counts is None else counts[i : i + 65_536].tolist()) for i in range(0, len(words), 65_536))
+        rows = (
+            (words[i : i + 65_536], matrix[i : i + 65_536], None if counts is None else counts[i : i + 65_536].tolist())
+            for i in range(0, len(words), 65_536)
+        )
         store = write_batches(tmp, matrix.shape[1], rows, counts=counts is not None)
-        source = {"path": str(src.absolute()), "format": "fasttext-bin", "header_rows": len(words), "limit": None, "duplicates": 0, "decode_errors": 0, "nonfinite": 0}
+        source = {
+            "path": str(src.absolute()),
+            "format": "fasttext-bin",
+            "header_rows": len(words),
+            "limit": None,
+            "duplicates": 0,
+            "decode_errors": 0,
+            "nonfinite": 0,
+        }
         meta = {
-            "format": MODEL_FORMAT, "version": MODEL_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-            "source": source, "vectors_file": None, "store": store, "subwords": write_subwords(tmp, subwords),
+            "format": MODEL_FORMAT,
+            "version": MODEL_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "source": source,
+            "vectors_file": None,
+            "store": store,
+            "subwords": write_subwords(tmp, subwords),
             "timings": {"import_seconds": round(time.time() - started, 3)},
         }
         write_meta(tmp, meta)
-    return Path(out), {**source, "messages": [f"subwords: n-grams {subwords.spec.minn}-{subwords.spec.maxn}, {subwords.spec.bucket:,} buckets (unknown words get vectors)"]}
+    return Path(out), {
+        **source,
+        "messages": [
+            f"subwords: n-grams {subwords.spec.minn}-{subwords.spec.maxn}, {subwords.spec.bucket:,} buckets (unknown words get vectors)"
+        ],
+    }
 
 
-def export_vectors(model: str | os.PathLike[str], out: str | os.PathLike[str], format: ExportFormat = "word2vec-bin") -> list[Path]:
+def export_vectors(
+    model: str | os.PathLike[str], out: str | os.PathLike[str], format: ExportFormat = "word2vec-bin"
+) -> list[Path]:
     """Write a model's vectors as word2vec binary/text (gensim's writer) or TensorFlow Projector TSVs.
 
     ``projector`` writes ``OUT/vectors.tsv`` and ``OUT/metadata.tsv`` (a ``word<TAB>count``
@@ -129,7 +165,7 @@ def export_vectors(model: str | os.PathLike[str], out: str | os.PathLike[str], f
         with open(tmp_dir / "metadata.tsv", "w", encoding="utf-8") as fh:
             if vectors.counts is not None:
                 fh.write("word\tcount\n")
-                fh.writelines(f"{_tsv(w)}\t{int(c)}\n" for w, c in zip(vectors, vectors.counts.tolist()))
+                fh.writelines(f"{_tsv(w)}\t{int(c)}\n" for w, c in zip(vectors, vectors.counts.tolist(), strict=False))
             else:
                 fh.writelines(f"{_tsv(w)}\n" for w in vectors)
     return [out / "vectors.tsv", out / "metadata.tsv"]

@@ -103,7 +103,7 @@ class WordIndex:
     def k_max(self) -> int:
         return int(next(iter(self.tables.values()))[0].shape[1]) if self.tables else 0
 
-    def attach(self, vectors: Vectors) -> "WordIndex":
+    def attach(self, vectors: Vectors) -> WordIndex:
         """The vectors exact searches scan (nothing is copied)."""
         self.vectors = vectors
         return self
@@ -118,7 +118,9 @@ class WordIndex:
             return None
         return table[0][row, :k], table[1][row, :k]
 
-    def search(self, queries: np.ndarray, k: int, metric: Metric, exact: bool = True) -> tuple[np.ndarray, np.ndarray, str]:
+    def search(
+        self, queries: np.ndarray, k: int, metric: Metric, exact: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, str]:
         """Top-``k`` rows for ``queries`` ``(q, dim)``, one call for the whole batch.
 
         Cosine queries must be unit length (see :meth:`Vectors.query_vector`).
@@ -211,13 +213,21 @@ def build_index(vectors: Vectors, config: IndexConfig, progress: Progress | None
         t0 = time.perf_counter()
         report = None if progress is None else (lambda done, total: progress(f"{config.metric} table", done, total))
         matrix = np.asarray(vectors.matrix, dtype=np.float32)
-        tables[config.metric] = exact_topk(matrix, config.k_max, config.metric, block=config.block, threads=config.threads, progress=report)
+        tables[config.metric] = exact_topk(
+            matrix, config.k_max, config.metric, block=config.block, threads=config.threads, progress=report
+        )
         timings[f"table_{config.metric}_seconds"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
     ann = _build_ann(vectors, config, progress)
     timings["ann_seconds"] = round(time.perf_counter() - t0, 2)
     timings["total_seconds"] = round(time.perf_counter() - started, 2)
-    info = {"vocab_size": n, "dim": vectors.dim, "fingerprint": vectors.fingerprint, "timings": timings, "faiss": faiss.__version__}
+    info = {
+        "vocab_size": n,
+        "dim": vectors.dim,
+        "fingerprint": vectors.fingerprint,
+        "timings": timings,
+        "faiss": faiss.__version__,
+    }
     return WordIndex(config, tables, ann, info).attach(vectors)
 
 
@@ -232,8 +242,10 @@ def check_index_writable(model_dir: str | Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputError(f"{model_dir}: cannot write its index/ there ({describe_os_error(exc)}); "
-                          "run 'embed index' on a writable copy of the model directory, or as its owner") from None
+        raise OutputError(
+            f"{model_dir}: cannot write its index/ there ({describe_os_error(exc)}); "
+            "run 'embed index' on a writable copy of the model directory, or as its owner"
+        ) from None
 
 
 def save_index(index: WordIndex, model_dir: str | Path) -> Path:
@@ -245,7 +257,13 @@ def save_index(index: WordIndex, model_dir: str | Path) -> Path:
             np.save(tmp / f"table_{metric}_scores.npy", scores, allow_pickle=False)
         if index.ann is not None:
             faiss.write_index(index.ann, str(tmp / "ann.faiss"))
-        meta = {"format": INDEX_FORMAT, "version": INDEX_VERSION, **asdict(index.config), "table_metrics": sorted(index.tables), **index.info}
+        meta = {
+            "format": INDEX_FORMAT,
+            "version": INDEX_VERSION,
+            **asdict(index.config),
+            "table_metrics": sorted(index.tables),
+            **index.info,
+        }
         (tmp / "index.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out
 
@@ -281,7 +299,9 @@ def _check_ids(path: Path, ids: np.ndarray, n: int, fix: str) -> None:
     low, high = int(ids.min()), int(ids.max())
     if low < 0 or high >= n:
         bad = low if low < 0 else high
-        raise FormatError(f"{path}: neighbour id {bad} is outside the model's {n} words (0..{n - 1}); the table is damaged, {fix}")
+        raise FormatError(
+            f"{path}: neighbour id {bad} is outside the model's {n} words (0..{n - 1}); the table is damaged, {fix}"
+        )
 
 
 def load_index(model_dir: str | Path, vectors: Vectors, check: bool = True) -> WordIndex | None:
@@ -313,7 +333,9 @@ def load_index(model_dir: str | Path, vectors: Vectors, check: bool = True) -> W
             ids = np.load(folder / f"table_{metric}_ids.npy", mmap_mode="r", allow_pickle=False)
             scores = np.load(folder / f"table_{metric}_scores.npy", mmap_mode="r", allow_pickle=False)
             if ids.shape != (len(vectors), config.k_max) or scores.shape != ids.shape:
-                raise FormatError(f"{folder}: table_{metric} has shape {ids.shape}, expected {(len(vectors), config.k_max)}; {fix}")
+                raise FormatError(
+                    f"{folder}: table_{metric} has shape {ids.shape}, expected {(len(vectors), config.k_max)}; {fix}"
+                )
             _check_ids(folder / f"table_{metric}_ids.npy", ids, len(vectors), fix)
             tables[metric] = (ids, scores)
         ann = None

@@ -129,7 +129,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def save_vectors(vectors: Vectors, path: str | os.PathLike[str], binary: bool = True, vocab_path: str | os.PathLike[str] | None = None) -> None:
+def save_vectors(
+    vectors: Vectors,
+    path: str | os.PathLike[str],
+    binary: bool = True,
+    vocab_path: str | os.PathLike[str] | None = None,
+) -> None:
     """Write word2vec binary (``binary=True``) or text format with gensim's writer (via a gensim copy)."""
     kv = vectors.to_gensim()
     kv.save_word2vec_format(str(path), fvocab=None if vocab_path is None else str(vocab_path), binary=binary)
@@ -169,7 +174,9 @@ def save_model_dir(
             meta = {**meta, "subwords": write_subwords(tmp, vectors.subwords)}
         if vectors_file is not None:
             has_counts = vectors.counts is not None
-            save_vectors(vectors, tmp / vectors_file, binary=binary, vocab_path=tmp / VOCAB_FILE if has_counts else None)
+            save_vectors(
+                vectors, tmp / vectors_file, binary=binary, vocab_path=tmp / VOCAB_FILE if has_counts else None
+            )
         full = {"format": MODEL_FORMAT, "version": MODEL_VERSION, **meta, "vectors_file": vectors_file, "store": store}
         write_meta(tmp, full)
         if extra is not None:
@@ -217,7 +224,9 @@ def read_versioned_json(path: Path, fmt: str, version: int, what: str) -> dict[s
         found = meta.get("format") if isinstance(meta, dict) else None
         raise FormatError(f"{path}: not an embed {what} (format {found!r}, expected {fmt!r})")
     if not isinstance(meta.get("version", 0), int) or meta.get("version", 0) > version:
-        raise FormatError(f"{path}: {what} format version {meta.get('version')!r} is newer than this embed ({version}); upgrade embed")
+        raise FormatError(
+            f"{path}: {what} format version {meta.get('version')!r} is newer than this embed ({version}); upgrade embed"
+        )
     return meta
 
 
@@ -225,7 +234,9 @@ def read_meta(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check ``meta.json`` of a model directory."""
     path = Path(model_dir) / META_FILE
     if not path.is_file():
-        raise FormatError(f"{model_dir}: not a model directory (no {META_FILE}); pass a directory written by 'embed train' or 'embed import', or a vectors file")
+        raise FormatError(
+            f"{model_dir}: not a model directory (no {META_FILE}); pass a directory written by 'embed train' or 'embed import', or a vectors file"
+        )
     return read_versioned_json(path, MODEL_FORMAT, MODEL_VERSION, "model")
 
 
@@ -237,7 +248,9 @@ def _inside(model_dir: Path, name: Any, what: str) -> Path:
     import stat
 
     if not isinstance(name, str) or not name or name != Path(name).name or name in (".", ".."):
-        raise FormatError(f"{model_dir / META_FILE}: {what} {name!r} must be a file name inside the model directory; retrain or re-import it")
+        raise FormatError(
+            f"{model_dir / META_FILE}: {what} {name!r} must be a file name inside the model directory; retrain or re-import it"
+        )
     path = model_dir / name
     try:
         mode = os.lstat(path).st_mode
@@ -249,9 +262,13 @@ def _inside(model_dir: Path, name: Any, what: str) -> Path:
 
 
 def _store_shape(model_dir: Path, store: Any) -> tuple[int, int]:
-    ok = isinstance(store, dict) and all(isinstance(store.get(k), int) and not isinstance(store.get(k), bool) for k in ("rows", "dim"))
+    ok = isinstance(store, dict) and all(
+        isinstance(store.get(k), int) and not isinstance(store.get(k), bool) for k in ("rows", "dim")
+    )
     if not ok or store["rows"] < 1 or store["dim"] < 1:
-        raise FormatError(f"{model_dir / META_FILE}: 'store' must hold positive integers 'rows' and 'dim'; re-import or retrain it")
+        raise FormatError(
+            f"{model_dir / META_FILE}: 'store' must hold positive integers 'rows' and 'dim'; re-import or retrain it"
+        )
     for name in store.get("files", []):
         _inside(model_dir, name, "store file")
     return int(store["rows"]), int(store["dim"])
@@ -275,11 +292,15 @@ def load_model_dir(path: Path) -> Vectors:
     from gensim.models import KeyedVectors
 
     try:
-        kv = KeyedVectors.load_word2vec_format(str(vfile), binary=vfile.suffix == ".bin", fvocab=str(vocab) if vocab.exists() else None)
+        kv = KeyedVectors.load_word2vec_format(
+            str(vfile), binary=vfile.suffix == ".bin", fvocab=str(vocab) if vocab.exists() else None
+        )
     except (ValueError, UnicodeDecodeError, EOFError) as exc:
         raise FormatError(f"{vfile}: damaged vectors file ({exc}); retrain or restore it") from None
     counts = np.asarray(kv.expandos["count"], dtype=np.int64) if "count" in kv.expandos else None
-    return Vectors(ListWords(kv.index_to_key), np.ascontiguousarray(kv.vectors, dtype=np.float32), counts=counts, meta=info)
+    return Vectors(
+        ListWords(kv.index_to_key), np.ascontiguousarray(kv.vectors, dtype=np.float32), counts=counts, meta=info
+    )
 
 
 def load_vectors_file(path: str | os.PathLike[str], limit: int | None = None, allow_nonfinite: bool = False) -> Vectors:

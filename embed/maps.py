@@ -28,7 +28,15 @@ logger = logging.getLogger(__name__)
 Method = Literal["pca", "tsne"]
 FORMATS = ("png", "svg", "pdf")
 # Families tried in order for CJK labels; Debian's fonts-noto-cjk and fonts-wqy-zenhei provide them.
-CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Source Han Sans SC", "AR PL UMing CN")
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Serif CJK SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Source Han Sans SC",
+    "AR PL UMing CN",
+)
 _CJK_RE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 
 
@@ -51,13 +59,19 @@ def select_words(vectors: Vectors, words: Sequence[str] = (), top: int | None = 
         if top < 2:
             raise ConfigError(f"--top {top}: a map needs at least 2 words")
         if top > len(vectors):
-            raise ConfigError(f"--top {top} is larger than the vocabulary ({len(vectors)} words); use --top {len(vectors)} or less")
+            raise ConfigError(
+                f"--top {top} is larger than the vocabulary ({len(vectors)} words); use --top {len(vectors)} or less"
+            )
         return vectors.words[:top]
     chosen = list(dict.fromkeys(words))  # keep order, drop repeats
     missing = [w for w in chosen if w not in vectors]
     if missing:
-        shown = ", ".join(repr(w) for w in missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
-        raise VocabError(f"not in the vocabulary: {shown}; check the spelling (the simple tokenizer lower-cases) or leave them out")
+        shown = ", ".join(repr(w) for w in missing[:20]) + (
+            f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+        )
+        raise VocabError(
+            f"not in the vocabulary: {shown}; check the spelling (the simple tokenizer lower-cases) or leave them out"
+        )
     if len(chosen) < 2:
         raise ConfigError(f"a map needs at least 2 distinct words, got {len(chosen)}")
     return chosen
@@ -100,7 +114,9 @@ def _project(x: np.ndarray, method: Method, seed: int) -> np.ndarray:
 
         perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
         # PCA initialisation makes the layout stable across runs; cosine suits word vectors.
-        return TSNE(n_components=2, perplexity=perplexity, init="pca", metric="cosine", random_state=seed).fit_transform(x)
+        return TSNE(
+            n_components=2, perplexity=perplexity, init="pca", metric="cosine", random_state=seed
+        ).fit_transform(x)
     raise ConfigError(f"method must be 'pca' or 'tsne', got {method!r}")
 
 
@@ -169,7 +185,9 @@ def plot_map(
     if has_cjk(words):
         font = cjk_font()
         if font is None:
-            logger.warning("no CJK font found; Chinese labels will show as boxes. Install one, e.g. 'apt-get install fonts-noto-cjk'")
+            logger.warning(
+                "no CJK font found; Chinese labels will show as boxes. Install one, e.g. 'apt-get install fonts-noto-cjk'"
+            )
         else:
             families.insert(0, font)  # the CJK font covers Latin too; DejaVu stays as a fallback
     size = 9 if len(words) <= 60 else 7
@@ -177,7 +195,7 @@ def plot_map(
         fig, ax = plt.subplots(figsize=(10, 8), dpi=dpi)
         try:
             ax.scatter(xy[:, 0], xy[:, 1], s=14, color="tab:blue", alpha=0.7)
-            for (x, y), w in zip(xy, words):
+            for (x, y), w in zip(xy, words, strict=False):
                 ax.annotate(w, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=size)
             label = "PCA" if method == "pca" else "t-SNE"
             ax.set_title(title or f"{len(words)} words, {label} of {vectors.dim}-d vectors")
@@ -192,7 +210,7 @@ def plot_map(
     return out
 
 
-def _save_atomic(fig: "Figure", out: Path, fmt: str) -> None:
+def _save_atomic(fig: Figure, out: Path, fmt: str) -> None:
     from embed.io import atomic_file
 
     with atomic_file(out) as tmp:

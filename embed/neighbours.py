@@ -151,7 +151,11 @@ def exact_search(
             else:
                 key = (nrm * nrm)[None, :] - 2.0 * prod  # + |q|^2 after the top-k
         kk = min(k, stop - start)
-        part = np.argpartition(key, kk - 1, axis=1)[:, :kk] if kk < stop - start else np.broadcast_to(np.arange(stop - start), (q.shape[0], stop - start))
+        part = (
+            np.argpartition(key, kk - 1, axis=1)[:, :kk]
+            if kk < stop - start
+            else np.broadcast_to(np.arange(stop - start), (q.shape[0], stop - start))
+        )
         cand_keys.append(np.take_along_axis(key, part, axis=1))
         cand_ids.append(part + start)
     keys, ids = np.concatenate(cand_keys, axis=1), np.concatenate(cand_ids, axis=1)
@@ -162,4 +166,3 @@ def exact_search(
     else:
         scores = np.sqrt(np.maximum(keys + np.einsum("ij,ij->i", q, q)[:, None], 0.0))
     return ids.astype(np.int64), scores.astype(np.float32)
-

@@ -114,7 +114,9 @@ def window_matrix(sent: np.ndarray, eff: np.ndarray, window: int) -> tuple[np.nd
     return pos, valid
 
 
-def chunk_skipgram_pairs(ids: np.ndarray, sent: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def chunk_skipgram_pairs(
+    ids: np.ndarray, sent: np.ndarray, window: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """(centre, context) ids of a chunk of sentences, in word2vec order (by centre, then position).
 
     Same pairs as :func:`skipgram_pairs_from_windows` applied sentence by sentence with the
@@ -131,7 +133,9 @@ def chunk_skipgram_pairs(ids: np.ndarray, sent: np.ndarray, window: int, rng: np
     return ids[rows], ids[pos[rows, cols]]
 
 
-def chunk_cbow_examples(ids: np.ndarray, sent: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def chunk_cbow_examples(
+    ids: np.ndarray, sent: np.ndarray, window: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CBOW examples of a chunk: ``centres`` (m,), flat ``contexts`` and ``example`` (which centre each context belongs to).
 
     Centres without any context are skipped, as in word2vec.c.

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from embed.train.base import EpochStats
 
 
-def plot_training(epochs: Sequence["EpochStats"], path: str | os.PathLike[str], title: str = "") -> None:
+def plot_training(epochs: Sequence[EpochStats], path: str | os.PathLike[str], title: str = "") -> None:
     """Loss per epoch (left axis) and words/s per epoch (right axis) to a PNG."""
     import matplotlib
 

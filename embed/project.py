@@ -71,12 +71,18 @@ def check_request(vectors: Vectors, method: str, dims: int, n: int) -> None:
     if n < MIN_POINTS:
         raise ConfigError(f"n={n}: a projection needs at least 3 words; ask for more points")
     if n > MAX_POINTS:
-        raise ConfigError(f"n={n:,} points is over the limit of {MAX_POINTS:,}; ask for fewer (the page's default is {DEFAULT_POINTS:,})")
+        raise ConfigError(
+            f"n={n:,} points is over the limit of {MAX_POINTS:,}; ask for fewer (the page's default is {DEFAULT_POINTS:,})"
+        )
     if n > len(vectors):
-        raise ConfigError(f"n={n:,} points but the model has only {len(vectors):,} words; ask for n <= {len(vectors):,}")
+        raise ConfigError(
+            f"n={n:,} points but the model has only {len(vectors):,} words; ask for n <= {len(vectors):,}"
+        )
 
 
-def compute(vectors: Vectors, method: str, dims: int = 2, n: int = DEFAULT_POINTS, seed: int = 0, threads: int = 1) -> Projection:
+def compute(
+    vectors: Vectors, method: str, dims: int = 2, n: int = DEFAULT_POINTS, seed: int = 0, threads: int = 1
+) -> Projection:
     """Project the ``n`` most frequent words to ``dims`` dimensions. Raises ConfigError (see :func:`check_request`).
 
     t-SNE and UMAP first reduce to 50 PCA components (the usual recipe: it removes noise and
@@ -112,8 +118,16 @@ def _tsne(x: np.ndarray, dims: int, seed: int, threads: int) -> tuple[np.ndarray
     # openTSNE's "auto" picks Barnes-Hut under 10,000 points and FFT interpolation from there; FFT's grid grows
     # with the cube of the size in 3-D, so 3-D always uses Barnes-Hut.
     gradient = "auto" if dims == 2 else "bh"
-    tsne = TSNE(n_components=dims, perplexity=perplexity, metric="cosine", n_iter=TSNE_ITERATIONS, negative_gradient_method=gradient,
-                n_jobs=threads, random_state=seed, verbose=False)
+    tsne = TSNE(
+        n_components=dims,
+        perplexity=perplexity,
+        metric="cosine",
+        n_iter=TSNE_ITERATIONS,
+        negative_gradient_method=gradient,
+        n_jobs=threads,
+        random_state=seed,
+        verbose=False,
+    )
     params = {"perplexity": perplexity, "metric": "cosine", "n_iter": TSNE_ITERATIONS, "library": "openTSNE"}
     return np.asarray(tsne.fit(x)), params
 
@@ -150,9 +164,17 @@ def save(projection: Projection, folder: Path, vectors: Vectors) -> Path:
         with open(tmp, "wb") as f:
             np.save(f, projection.coords, allow_pickle=False)
     meta = {
-        "format": PROJECTION_FORMAT, "version": PROJECTION_VERSION, "method": projection.method, "dims": projection.dims,
-        "n": projection.n, "fingerprint": vectors.fingerprint, "vocab_size": len(vectors), "params": projection.params,
-        "seconds": projection.seconds, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "coords": npy.name,
+        "format": PROJECTION_FORMAT,
+        "version": PROJECTION_VERSION,
+        "method": projection.method,
+        "dims": projection.dims,
+        "n": projection.n,
+        "fingerprint": vectors.fingerprint,
+        "vocab_size": len(vectors),
+        "params": projection.params,
+        "seconds": projection.seconds,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "coords": npy.name,
     }
     atomic_write_text(header, json.dumps(meta, indent=2) + "\n")
     return header
@@ -176,11 +198,15 @@ def load_cached(folder: Path, vectors: Vectors, method: str, dims: int, n: int) 
     except (OSError, ValueError) as exc:
         raise FormatError(f"{npy}: damaged projection ({exc}); delete it and run 'embed project' again") from None
     if coords.shape != (n, dims) or coords.dtype != np.float32:
-        raise FormatError(f"{npy}: shape {coords.shape} {coords.dtype}, expected ({n}, {dims}) float32; delete it and run 'embed project' again")
+        raise FormatError(
+            f"{npy}: shape {coords.shape} {coords.dtype}, expected ({n}, {dims}) float32; delete it and run 'embed project' again"
+        )
     return Projection(method, dims, coords, float(meta.get("seconds", 0.0)), dict(meta.get("params", {})))
 
 
-def get_or_compute(vectors: Vectors, folder: Path | None, method: str, dims: int, n: int, threads: int = 1, write: bool = True) -> tuple[Projection, bool]:
+def get_or_compute(
+    vectors: Vectors, folder: Path | None, method: str, dims: int, n: int, threads: int = 1, write: bool = True
+) -> tuple[Projection, bool]:
     """``(projection, from_cache)``: the cached one in ``folder``, else computed (and saved when ``write``).
 
     A folder that cannot be written is logged and the projection returned anyway (a read-only

@@ -71,7 +71,7 @@ class Searcher:
         self._nonfinite = int(np.count_nonzero(~np.isfinite(vectors.norms)))
 
     @classmethod
-    def open(cls, model_dir: str | Path, exact_max_words: int | None = None) -> "Searcher":
+    def open(cls, model_dir: str | Path, exact_max_words: int | None = None) -> Searcher:
         """Open a model directory and its ``index/`` (if any), memory-mapped. Raises FormatError."""
         from embed.io import load
 
@@ -90,7 +90,7 @@ class Searcher:
         """True when ``word`` is answered from its n-grams (a subword model, a word outside the vocabulary)."""
         return self.vectors.is_oov(word)
 
-    def oov_words(self, q: "Query") -> tuple[str, ...]:
+    def oov_words(self, q: Query) -> tuple[str, ...]:
         """The words of ``q`` that a subword model builds from n-grams."""
         if not self.vectors.has_subwords:
             return ()
@@ -110,7 +110,14 @@ class Searcher:
         """Top-``k`` neighbours of one word: a table look-up when one covers ``k``."""
         return self.batch([Query(word=word, k=k, metric=metric, exact=exact)])[0]
 
-    def by_words(self, positive: Sequence[str], negative: Sequence[str], k: int = 10, metric: Metric = "cosine", exact: bool | None = None) -> Hits:
+    def by_words(
+        self,
+        positive: Sequence[str],
+        negative: Sequence[str],
+        k: int = 10,
+        metric: Metric = "cosine",
+        exact: bool | None = None,
+    ) -> Hits:
         """Neighbours of ``positive - negative`` (gensim's rule), query words excluded.
 
         Raises:
@@ -120,7 +127,9 @@ class Searcher:
             return self.by_word(positive[0], k, metric, exact)
         return self.batch([Query(positive=positive, negative=negative, k=k, metric=metric, exact=exact)])[0]
 
-    def by_vector(self, vector: Sequence[float] | np.ndarray, k: int = 10, metric: Metric = "cosine", exact: bool | None = None) -> Hits:
+    def by_vector(
+        self, vector: Sequence[float] | np.ndarray, k: int = 10, metric: Metric = "cosine", exact: bool | None = None
+    ) -> Hits:
         """Neighbours of a raw ``(dim,)`` vector (normalised for cosine); nothing excluded.
 
         Raises:
@@ -133,7 +142,11 @@ class Searcher:
         if method == "3cosadd":
             return self.by_words([b, c], [a], k, "cosine", exact)
         if method == "3cosmul":
-            res = [(w, s) for w, s in self.vectors.analogy(a, b, c, topn=k + self._nonfinite, method="3cosmul") if math.isfinite(s)]
+            res = [
+                (w, s)
+                for w, s in self.vectors.analogy(a, b, c, topn=k + self._nonfinite, method="3cosmul")
+                if math.isfinite(s)
+            ]
             oov = self.oov_words(Query(positive=(b, c), negative=(a,)))
             return Hits([w for w, _ in res[:k]], [s for _, s in res[:k]], "3cosmul", oov)
         raise ConfigError(f"method must be '3cosadd' or '3cosmul', got {method!r}")
@@ -169,9 +182,9 @@ class Searcher:
         for (metric, exact), items in groups.items():
             k_all = max(k + len(ex) for _, _, ex, k in items) + self._nonfinite
             ids, scores, method = self.index.search(np.stack([v for _, v, _, _ in items]), k_all, metric, exact)  # type: ignore[arg-type]
-            for (i, _, exclude, k), row_ids, row_scores in zip(items, ids.tolist(), scores.tolist()):
+            for (i, _, exclude, k), row_ids, row_scores in zip(items, ids.tolist(), scores.tolist(), strict=False):
                 words, kept = [], []
-                for j, s in zip(row_ids, row_scores):
+                for j, s in zip(row_ids, row_scores, strict=False):
                     if j < 0 or j in exclude or not math.isfinite(s):
                         continue
                     words.append(self.vectors.word(j))
@@ -189,7 +202,9 @@ class Searcher:
         elif q.word is not None:
             row = self.row(q.word)
             hit = self.index.lookup(row, q.k, q.metric)
-            if hit is not None and (not self._nonfinite or np.isfinite(hit[1]).all()):  # else: the scan below skips NaN rows
+            if hit is not None and (
+                not self._nonfinite or np.isfinite(hit[1]).all()
+            ):  # else: the scan below skips NaN rows
                 return Hits([self.vectors.word(j) for j in hit[0].tolist()], hit[1].tolist(), "table")
             vec, rows = self.vectors.query_vector([q.word], [], q.metric)
         elif q.vector is not None:
@@ -198,7 +213,9 @@ class Searcher:
             vec, rows = self.vectors.query_vector(list(q.positive), list(q.negative), q.metric)
         if self._nonfinite and not np.isfinite(vec).all():
             bad = [self.vectors.word(r) for r in sorted(rows) if not math.isfinite(float(self.vectors.norms[r]))]
-            raise ConfigError(f"the vector of {', '.join(map(repr, bad))} holds NaN or inf (imported with allow_nonfinite); it has no neighbours")
+            raise ConfigError(
+                f"the vector of {', '.join(map(repr, bad))} holds NaN or inf (imported with allow_nonfinite); it has no neighbours"
+            )
         return vec, rows
 
     def _vector(self, vector: Sequence[float] | np.ndarray, metric: str) -> np.ndarray:

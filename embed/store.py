@@ -201,7 +201,12 @@ class StoreWriter:
         self._matrix.close()
 
 
-def write_batches(folder: Path, dim: int, batches: Iterable[tuple[Sequence[str], np.ndarray, Sequence[int] | None]], counts: bool = False) -> dict[str, Any]:
+def write_batches(
+    folder: Path,
+    dim: int,
+    batches: Iterable[tuple[Sequence[str], np.ndarray, Sequence[int] | None]],
+    counts: bool = False,
+) -> dict[str, Any]:
     """Write every ``(words, rows, counts)`` batch into a store in ``folder``; returns :meth:`StoreWriter.close`'s entry."""
     writer = StoreWriter(folder, dim, counts=counts)
     try:
@@ -237,7 +242,9 @@ def _load_npy(path: Path, dtype: Any, shape: tuple[int, ...] | None) -> np.ndarr
     return arr
 
 
-def open_store(folder: str | os.PathLike[str], rows: int, dim: int) -> tuple[np.ndarray, np.ndarray, MappedWords, np.ndarray | None]:
+def open_store(
+    folder: str | os.PathLike[str], rows: int, dim: int
+) -> tuple[np.ndarray, np.ndarray, MappedWords, np.ndarray | None]:
     """Memory-map a store written by :class:`StoreWriter`: ``(matrix, norms, words, counts)``.
 
     Raises:

@@ -56,7 +56,9 @@ def check_spec(minn: int, maxn: int, bucket: int) -> None:
     if maxn < minn:
         raise ConfigError(f"maxn must be >= minn, got minn {minn} > maxn {maxn}; raise maxn or lower minn")
     if not 1 <= bucket <= MAX_BUCKET:
-        raise ConfigError(f"bucket must be in 1..{MAX_BUCKET:,} (hash rows for the n-grams; fastText's default is 2,000,000), got {bucket:,}")
+        raise ConfigError(
+            f"bucket must be in 1..{MAX_BUCKET:,} (hash rows for the n-grams; fastText's default is 2,000,000), got {bucket:,}"
+        )
 
 
 def ft_hash(data: bytes) -> int:
@@ -155,7 +157,9 @@ def word_ngram_table(words: Sequence[str], spec: SubwordSpec) -> tuple[np.ndarra
     return offsets, rows
 
 
-def compose(word_rows: np.ndarray, ngrams: np.ndarray, offsets: np.ndarray, rows: np.ndarray, block: int = 16_384) -> np.ndarray:
+def compose(
+    word_rows: np.ndarray, ngrams: np.ndarray, offsets: np.ndarray, rows: np.ndarray, block: int = 16_384
+) -> np.ndarray:
     """Each vocabulary word's vector: the mean of its own row and its n-gram rows, ``float32 (V, dim)``.
 
     ``word_rows`` ``(V, dim)``, ``ngrams`` ``(bucket, dim)``; ``offsets``/``rows`` from
@@ -184,7 +188,9 @@ class Subwords:
 
     def __init__(self, spec: SubwordSpec, ngrams: np.ndarray) -> None:
         if ngrams.ndim != 2 or ngrams.shape[0] != spec.bucket or ngrams.dtype != np.float32:
-            raise ConfigError(f"n-gram matrix {ngrams.dtype} {ngrams.shape} does not fit bucket {spec.bucket:,} (float32 (bucket, dim) expected)")
+            raise ConfigError(
+                f"n-gram matrix {ngrams.dtype} {ngrams.shape} does not fit bucket {spec.bucket:,} (float32 (bucket, dim) expected)"
+            )
         self.spec = spec
         self.ngrams = ngrams
         self._rows = np.asarray(ngrams)

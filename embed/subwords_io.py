@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embed.errors import ConfigError, FormatError
-from embed.subwords import SubwordSpec, Subwords, compose, word_ngram_table
+from embed.subwords import Subwords, SubwordSpec, compose, word_ngram_table
 
 if TYPE_CHECKING:
     from embed.vectors import Vectors
@@ -73,9 +73,13 @@ def read_subwords(folder: Path, dim: int) -> Subwords:
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise FormatError(f"{head_path}: bad subword header ({exc}); retrain or re-import the model") from None
     if head.get("hash") != HASH_NAME:
-        raise FormatError(f"{head_path}: n-gram hash {head.get('hash')!r}, this embed computes {HASH_NAME!r}; re-import the model")
+        raise FormatError(
+            f"{head_path}: n-gram hash {head.get('hash')!r}, this embed computes {HASH_NAME!r}; re-import the model"
+        )
     if want_dim != dim:
-        raise FormatError(f"{head_path}: n-grams of dim {want_dim}, the word vectors have {dim}; the model directory is damaged")
+        raise FormatError(
+            f"{head_path}: n-grams of dim {want_dim}, the word vectors have {dim}; the model directory is damaged"
+        )
     path = folder / NGRAMS_FILE
     try:
         size = os.stat(path).st_size
@@ -92,7 +96,7 @@ def read_subwords(folder: Path, dim: int) -> Subwords:
     return Subwords(spec, matrix)
 
 
-def word_rows(vectors: "Vectors") -> np.ndarray:
+def word_rows(vectors: Vectors) -> np.ndarray:
     """Recover each vocabulary word's own input row from its stored (composed) vector.
 
     The store holds ``(row + sum(ngram rows)) / (1 + n)``; fastText's ``.bin`` wants ``row``.
@@ -109,7 +113,7 @@ def word_rows(vectors: "Vectors") -> np.ndarray:
     return (composed - ngram_mean) * n1
 
 
-def write_fasttext_bin(vectors: "Vectors", path: str | os.PathLike[str], arch: str = "skipgram") -> None:
+def write_fasttext_bin(vectors: Vectors, path: str | os.PathLike[str], arch: str = "skipgram") -> None:
     """Write a fastText ``.bin`` (gensim's ``save_facebook_model``) that ``fasttext`` and gensim load.
 
     The output matrix is not kept in a model directory, so the file's is zero: ``nn``,
@@ -124,12 +128,23 @@ def write_fasttext_bin(vectors: "Vectors", path: str | os.PathLike[str], arch: s
 
     sub = vectors.subwords
     if sub is None:
-        raise ConfigError("these vectors have no subwords (trained without --subwords): export --format word2vec-bin instead")
+        raise ConfigError(
+            "these vectors have no subwords (trained without --subwords): export --format word2vec-bin instead"
+        )
     words = vectors.words
     counts = vectors.counts.tolist() if vectors.counts is not None else list(range(len(words) + 1, 1, -1))
-    model = FastText(vector_size=vectors.dim, min_n=sub.spec.minn, max_n=sub.spec.maxn, bucket=1, min_count=1,
-                     sg=1 if arch == "skipgram" else 0, negative=5, hs=0, workers=1)
-    model.build_vocab_from_freq(dict(zip(words, counts)))
+    model = FastText(
+        vector_size=vectors.dim,
+        min_n=sub.spec.minn,
+        max_n=sub.spec.maxn,
+        bucket=1,
+        min_count=1,
+        sg=1 if arch == "skipgram" else 0,
+        negative=5,
+        hs=0,
+        workers=1,
+    )
+    model.build_vocab_from_freq(dict(zip(words, counts, strict=False)))
     perm = np.array([vectors.vocab.get(w) for w in model.wv.index_to_key], dtype=np.int64)
     model.wv.bucket = sub.spec.bucket
     model.wv.vectors_vocab = word_rows(vectors)[perm]
@@ -163,7 +178,9 @@ def read_fasttext_bin(path: Path) -> tuple[list[str], np.ndarray, np.ndarray | N
     try:
         kv = load_facebook_vectors(str(path))
     except (ValueError, EOFError, AssertionError, NotImplementedError, OSError) as exc:
-        raise FormatError(f"{path}: not a readable fastText .bin ({exc}); pass a file written by fasttext or gensim") from None
+        raise FormatError(
+            f"{path}: not a readable fastText .bin ({exc}); pass a file written by fasttext or gensim"
+        ) from None
     if kv.bucket == 0 or kv.max_n < kv.min_n:
         raise FormatError(f"{path}: a fastText model without subwords (maxn 0); import its .vec file instead")
     counts = np.asarray(kv.expandos["count"], dtype=np.int64) if "count" in kv.expandos else None

@@ -68,7 +68,9 @@ def suggest(source: Source, word: str, k: int = 5) -> list[str]:
         return []
     vocab, folds = _vocabulary(source)
     query = word.lower() if folds else word
-    variants = [v for v in dict.fromkeys((word.lower(), word.capitalize(), word.upper(), word.title())) if vocab.get(v) >= 0]
+    variants = [
+        v for v in dict.fromkeys((word.lower(), word.capitalize(), word.upper(), word.title())) if vocab.get(v) >= 0
+    ]
     head = _head(vocab)
     close = _within(head, query, 1 if len(query) <= 3 else 2)
     one = [w for d, _, w in close if d <= 1]

@@ -61,9 +61,13 @@ def scratch_dir() -> Path:
         path.mkdir(mode=0o700, exist_ok=True)
         owned = _owned_dir(path)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot create the scratch directory ({exc.strerror}); set TMPDIR to a writable directory") from None
+        raise OutputError(
+            f"{path}: cannot create the scratch directory ({exc.strerror}); set TMPDIR to a writable directory"
+        ) from None
     if not owned:
-        raise OutputError(f"{path}: exists but is not a directory owned by you; remove it or set TMPDIR to another directory")
+        raise OutputError(
+            f"{path}: exists but is not a directory owned by you; remove it or set TMPDIR to another directory"
+        )
     return path
 
 

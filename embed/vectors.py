@@ -26,9 +26,8 @@ from embed.store import ListWords, MappedWords, fingerprint
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
 
-    from embed.subwords import Subwords
-
     from embed.evaluate import EvalReport
+    from embed.subwords import Subwords
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +54,9 @@ def _as_list(words: Term | Sequence[Term] | None) -> list[Term]:
         return list(words)
     items = list(words)  # type: ignore[arg-type]
     if items and all(isinstance(x, Real) for x in items) and not all(isinstance(x, Integral) for x in items):
-        return [np.asarray(items, dtype=np.float32)]  # one raw vector given as a list of numbers (all ints: rows, as gensim)
+        return [
+            np.asarray(items, dtype=np.float32)
+        ]  # one raw vector given as a list of numbers (all ints: rows, as gensim)
     return items
 
 
@@ -107,10 +108,12 @@ class Vectors:
         norms: np.ndarray | None = None,
         counts: np.ndarray | None = None,
         meta: dict[str, Any] | None = None,
-        subwords: "Subwords | None" = None,
+        subwords: Subwords | None = None,
     ) -> None:
         if matrix.ndim != 2 or matrix.shape[0] != len(vocab) or matrix.dtype != np.float32:
-            raise ConfigError(f"matrix {matrix.dtype} {matrix.shape} does not match {len(vocab)} words (float32 (n, dim) expected)")
+            raise ConfigError(
+                f"matrix {matrix.dtype} {matrix.shape} does not match {len(vocab)} words (float32 (n, dim) expected)"
+            )
         self.vocab = vocab
         self._matrix = matrix
         self._rows = np.asarray(matrix)  # a plain view for indexing (np.memmap's __getitem__ is slow)
@@ -129,8 +132,8 @@ class Vectors:
         matrix: np.ndarray,
         counts: Sequence[int] | None = None,
         meta: dict[str, Any] | None = None,
-        subwords: "Subwords | None" = None,
-    ) -> "Vectors":
+        subwords: Subwords | None = None,
+    ) -> Vectors:
         """Build in memory from a word list and a ``(len(words), dim)`` matrix.
 
         Raises:
@@ -143,10 +146,12 @@ class Vectors:
         return cls(ListWords(words), matrix, counts=c, meta=meta, subwords=subwords)
 
     @classmethod
-    def from_gensim(cls, kv: "KeyedVectors", meta: dict[str, Any] | None = None) -> "Vectors":
+    def from_gensim(cls, kv: KeyedVectors, meta: dict[str, Any] | None = None) -> Vectors:
         """An in-memory copy of a gensim ``KeyedVectors`` (its ``count`` attribute becomes ``counts``)."""
         counts = kv.expandos["count"] if "count" in kv.expandos else None
-        return cls.from_arrays(list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32), counts=counts, meta=meta)
+        return cls.from_arrays(
+            list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32), counts=counts, meta=meta
+        )
 
     # --- basic access -----------------------------------------------------------------
     @property
@@ -332,7 +337,9 @@ class Vectors:
     def get_vecattr(self, key: Key, attr: str) -> int:
         """gensim's ``get_vecattr``; embed records one attribute, ``count``. Raises KeyError."""
         if attr != "count" or self.counts is None:
-            raise KeyError(f"no {attr!r} attribute in these vectors (counts are known only for trained models and files with a vocab file)")
+            raise KeyError(
+                f"no {attr!r} attribute in these vectors (counts are known only for trained models and files with a vocab file)"
+            )
         return int(self.counts[self.index(key)])
 
     def get_normed_vectors(self) -> np.ndarray:
@@ -363,12 +370,16 @@ class Vectors:
         """
         if len(keys) == 0:
             raise ConfigError("cannot compute a mean of no keys; pass at least one word or vector")
-        w = np.ones(len(keys), dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32).reshape(-1)
+        w = (
+            np.ones(len(keys), dtype=np.float32)
+            if weights is None
+            else np.asarray(weights, dtype=np.float32).reshape(-1)
+        )
         if w.shape[0] != len(keys):
             raise ConfigError(f"{w.shape[0]} weights for {len(keys)} keys; pass one weight per key")
         mean = np.zeros(self.dim, dtype=np.float32)
         total = 0.0
-        for key, weight in zip(keys, w):
+        for key, weight in zip(keys, w, strict=False):
             if isinstance(key, np.ndarray):
                 if key.shape != (self.dim,):
                     raise ConfigError(f"vector of shape {key.shape}, the model has {self.dim} dimensions")
@@ -386,7 +397,7 @@ class Vectors:
             mean = mean / np.float32(total)
         return normalise(mean[None, :])[0] if post_normalize else mean
 
-    def to_gensim(self, limit: int | None = None) -> "KeyedVectors":
+    def to_gensim(self, limit: int | None = None) -> KeyedVectors:
         """A ``gensim.models.KeyedVectors`` copy of the first ``limit`` rows (all by default)."""
         from gensim.models import KeyedVectors
 
@@ -416,7 +427,9 @@ class Vectors:
             raise ConfigError(f"vector has {v.shape[0]} values, the model has {self.dim} dimensions")
         return v
 
-    def query_vector(self, positive: Sequence[Term], negative: Sequence[Term], metric: Metric) -> tuple[np.ndarray, set[int]]:
+    def query_vector(
+        self, positive: Sequence[Term], negative: Sequence[Term], metric: Metric
+    ) -> tuple[np.ndarray, set[int]]:
         """The query for ``positive - negative`` (gensim's rule) and the rows of the words in it.
 
         Terms are words, rows, raw vectors, or ``(term, weight)`` pairs (default weights +1 and -1).
@@ -434,13 +447,17 @@ class Vectors:
         weights: list[float] = []
         for sign, terms in ((1.0, positive), (-1.0, negative)):
             for t in terms:
-                weighted = isinstance(t, tuple) and len(t) == 2 and isinstance(t[1], Real) and not isinstance(t[0], Real)
+                weighted = (
+                    isinstance(t, tuple) and len(t) == 2 and isinstance(t[1], Real) and not isinstance(t[0], Real)
+                )
                 keys.append(self._term(t[0] if weighted else t, rows, unit=metric == "cosine"))  # type: ignore[index]
                 weights.append(float(t[1]) if weighted else sign)  # type: ignore[index]
         if metric == "cosine":
-            return self.get_mean_vector(keys, weights, pre_normalize=True, post_normalize=True, ignore_missing=False), rows  # type: ignore[arg-type]
+            return self.get_mean_vector(
+                keys, weights, pre_normalize=True, post_normalize=True, ignore_missing=False
+            ), rows  # type: ignore[arg-type]
         q = np.zeros(self.dim, dtype=np.float32)
-        for k, w in zip(keys, weights):
+        for k, w in zip(keys, weights, strict=False):
             q += np.float32(w) * (self._rows[k] if not isinstance(k, np.ndarray) else k)
         return q, rows
 
@@ -497,15 +514,27 @@ class Vectors:
 
     similar_by_word = similar_by_key
 
-    def similar_by_vector(self, vector: np.ndarray | Sequence[float], topn: int | None = 10, restrict_vocab: int | None = None) -> Any:
-        return self.most_similar(positive=[np.asarray(vector, dtype=np.float32)], topn=topn, restrict_vocab=restrict_vocab)
+    def similar_by_vector(
+        self, vector: np.ndarray | Sequence[float], topn: int | None = 10, restrict_vocab: int | None = None
+    ) -> Any:
+        return self.most_similar(
+            positive=[np.asarray(vector, dtype=np.float32)], topn=topn, restrict_vocab=restrict_vocab
+        )
 
-    def _nearest(self, query: np.ndarray, topn: int, metric: Metric, exclude: set[int], start: int, stop: int) -> list[tuple[str, float]]:
+    def _nearest(
+        self, query: np.ndarray, topn: int, metric: Metric, exclude: set[int], start: int, stop: int
+    ) -> list[tuple[str, float]]:
         stop = min(stop, len(self))
         if start >= stop:
             return []
-        ids, scores = exact_search(self._matrix[start:stop], self.norms[start:stop], query[None, :], topn + len(exclude), metric)
-        out = [(self.vocab[i + start], s) for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i + start not in exclude]
+        ids, scores = exact_search(
+            self._matrix[start:stop], self.norms[start:stop], query[None, :], topn + len(exclude), metric
+        )
+        out = [
+            (self.vocab[i + start], s)
+            for i, s in zip(ids[0].tolist(), scores[0].tolist(), strict=False)
+            if i + start not in exclude
+        ]
         return out[:topn]
 
     def _all_scores(self, query: np.ndarray, metric: Metric, start: int, stop: int) -> np.ndarray:
@@ -566,7 +595,11 @@ class Vectors:
         Raises:
             NotInVocabError: an unknown word.
         """
-        v = self[word_or_vector] if _is_key(word_or_vector) else np.asarray(word_or_vector, dtype=np.float32).reshape(-1)  # type: ignore[index]
+        v = (
+            self[word_or_vector]
+            if _is_key(word_or_vector)
+            else np.asarray(word_or_vector, dtype=np.float32).reshape(-1)
+        )  # type: ignore[index]
         inv_v = inverse_norms(np.array([np.linalg.norm(v)], dtype=np.float32))[0]
         others = [] if other_words is None else list(other_words)
         if others:
@@ -612,12 +645,14 @@ class Vectors:
         """
         used = [w for w in words if w in self]
         if len(used) != len(words):
-            logger.warning("vectors for words %s are not present in the model, ignoring these words", set(words) - set(used))
+            logger.warning(
+                "vectors for words %s are not present in the model, ignoring these words", set(words) - set(used)
+            )
         if not used:
             raise ConfigError(f"none of {list(words)!r} is in the vocabulary; pass known words")
         vecs = np.vstack([self.get_vector(w, norm=use_norm) for w in used]).astype(np.float32)
         mean = self.get_mean_vector(vecs, post_normalize=True)
-        return sorted(zip((vecs @ mean).tolist(), used), reverse=True)
+        return sorted(zip((vecs @ mean).tolist(), used, strict=False), reverse=True)
 
     def doesnt_match(self, words: Sequence[str]) -> str:
         """The word furthest from the mean of the others (unknown words are logged and left out)."""
@@ -646,7 +681,9 @@ class Vectors:
             raise ConfigError("most_similar_cosmul needs at least one positive word or vector")
         exclude: set[int] = set()
         terms = [self._term(t, exclude) for t in pos + neg]
-        cols = np.stack([normalise(self._rows[t][None, :])[0] if not isinstance(t, np.ndarray) else t for t in terms], axis=1)
+        cols = np.stack(
+            [normalise(self._rows[t][None, :])[0] if not isinstance(t, np.ndarray) else t for t in terms], axis=1
+        )
         parts = []
         for _, rows, inv in self._blocks(0, restrict_vocab):
             shifted = (1.0 + (rows @ cols) * inv[:, None]) / 2.0
@@ -657,7 +694,9 @@ class Vectors:
         best = [int(i) for i in self._top(scores, topn + len(exclude)) if int(i) not in exclude]
         return [(self.vocab[i], float(scores[i])) for i in best[:topn]]
 
-    def analogy(self, a: str, b: str, c: str, topn: int = 1, method: Literal["3cosadd", "3cosmul"] = "3cosadd") -> list[tuple[str, float]]:
+    def analogy(
+        self, a: str, b: str, c: str, topn: int = 1, method: Literal["3cosadd", "3cosmul"] = "3cosadd"
+    ) -> list[tuple[str, float]]:
         """``a : b :: c : ?`` by 3CosAdd (``b - a + c``) or 3CosMul (Levy & Goldberg 2014)."""
         if method == "3cosadd":
             return self.most_similar(positive=[b, c], negative=[a], topn=topn)  # type: ignore[no-any-return]
@@ -666,31 +705,51 @@ class Vectors:
         return self.most_similar_cosmul(positive=[b, c], negative=[a], topn=topn)  # type: ignore[no-any-return]
 
     # --- evaluation and files (gensim and embed.io do the work) -------------------------
-    def evaluate(self, analogies: Sequence[str] | None = None, pairs: Sequence[str] | None = None, restrict_vocab: int = 30_000) -> "EvalReport":
+    def evaluate(
+        self, analogies: Sequence[str] | None = None, pairs: Sequence[str] | None = None, restrict_vocab: int = 30_000
+    ) -> EvalReport:
         """Analogy accuracy and word-pair Spearman; ``None``: the sets for the model's language (:func:`embed.evaluate.evaluate`)."""
         from embed.evaluate import evaluate
 
         return evaluate(self, analogies=analogies, pairs=pairs, restrict_vocab=restrict_vocab)
 
     def evaluate_word_analogies(
-        self, analogies: str | os.PathLike[str], restrict_vocab: int = 300_000, case_insensitive: bool = True,
-        dummy4unknown: bool = False, similarity_function: str = "most_similar",
+        self,
+        analogies: str | os.PathLike[str],
+        restrict_vocab: int = 300_000,
+        case_insensitive: bool = True,
+        dummy4unknown: bool = False,
+        similarity_function: str = "most_similar",
     ) -> tuple[float, list[dict[str, Any]]]:
         """gensim's ``evaluate_word_analogies``, run by gensim on a copy of the first ``restrict_vocab`` rows."""
         kv = self.to_gensim(limit=restrict_vocab)
-        return kv.evaluate_word_analogies(str(analogies), restrict_vocab, case_insensitive, dummy4unknown, similarity_function)  # type: ignore[no-any-return]
+        return kv.evaluate_word_analogies(
+            str(analogies), restrict_vocab, case_insensitive, dummy4unknown, similarity_function
+        )  # type: ignore[no-any-return]
 
     def evaluate_word_pairs(
-        self, pairs: str | os.PathLike[str], delimiter: str = "\t", encoding: str = "utf8",
-        restrict_vocab: int = 300_000, case_insensitive: bool = True, dummy4unknown: bool = False,
+        self,
+        pairs: str | os.PathLike[str],
+        delimiter: str = "\t",
+        encoding: str = "utf8",
+        restrict_vocab: int = 300_000,
+        case_insensitive: bool = True,
+        dummy4unknown: bool = False,
     ) -> tuple[Any, Any, float]:
         """gensim's ``evaluate_word_pairs`` (Pearson, Spearman, OOV %), run by gensim on a copy of the first ``restrict_vocab`` rows."""
         kv = self.to_gensim(limit=restrict_vocab)
         return kv.evaluate_word_pairs(str(pairs), delimiter, encoding, restrict_vocab, case_insensitive, dummy4unknown)  # type: ignore[no-any-return]
 
     def save_word2vec_format(
-        self, fname: str | os.PathLike[str], fvocab: str | os.PathLike[str] | None = None, binary: bool = False,
-        total_vec: int | None = None, write_header: bool = True, prefix: str = "", append: bool = False, sort_attr: str = "count",
+        self,
+        fname: str | os.PathLike[str],
+        fvocab: str | os.PathLike[str] | None = None,
+        binary: bool = False,
+        total_vec: int | None = None,
+        write_header: bool = True,
+        prefix: str = "",
+        append: bool = False,
+        sort_attr: str = "count",
     ) -> None:
         """gensim's writer (text, or ``binary``; ``fvocab``: ``word count`` lines), each file written under a temporary name and renamed.
 
@@ -711,8 +770,14 @@ class Vectors:
                 if append and path is not None and os.path.exists(path):
                     shutil.copyfile(path, dest)  # type: ignore[arg-type]
             kv.save_word2vec_format(
-                str(tmp), fvocab=None if tmp_vocab is None else str(tmp_vocab), binary=binary, total_vec=total_vec,
-                write_header=write_header, prefix=prefix, append=append, sort_attr=sort_attr,
+                str(tmp),
+                fvocab=None if tmp_vocab is None else str(tmp_vocab),
+                binary=binary,
+                total_vec=total_vec,
+                write_header=write_header,
+                prefix=prefix,
+                append=append,
+                sort_attr=sort_attr,
             )
 
     def save(self, path: str | os.PathLike[str], overwrite: bool = False, word2vec: bool = False) -> Any:
@@ -725,11 +790,15 @@ class Vectors:
         """
         from embed.io import save_model_dir
 
-        meta = {k: v for k, v in self.meta.items() if k not in ("format", "version", "store", "vectors_file", "path", "subwords")}
+        meta = {
+            k: v
+            for k, v in self.meta.items()
+            if k not in ("format", "version", "store", "vectors_file", "path", "subwords")
+        }
         return save_model_dir(path, self, meta, overwrite=overwrite, word2vec=word2vec)
 
     @classmethod
-    def load(cls, fname: str | os.PathLike[str], mmap: str | None = None) -> "Vectors":
+    def load(cls, fname: str | os.PathLike[str], mmap: str | None = None) -> Vectors:
         """:func:`embed.load` under gensim's name: a model directory (always memory-mapped; ``mmap`` is ignored) or a vectors file."""
         from embed.io import load
 
@@ -737,9 +806,16 @@ class Vectors:
 
     @classmethod
     def load_word2vec_format(
-        cls, fname: str | os.PathLike[str], fvocab: str | os.PathLike[str] | None = None, binary: bool = False,
-        encoding: str = "utf8", unicode_errors: str = "strict", limit: int | None = None, datatype: Any = np.float32, no_header: bool = False,
-    ) -> "Vectors":
+        cls,
+        fname: str | os.PathLike[str],
+        fvocab: str | os.PathLike[str] | None = None,
+        binary: bool = False,
+        encoding: str = "utf8",
+        unicode_errors: str = "strict",
+        limit: int | None = None,
+        datatype: Any = np.float32,
+        no_header: bool = False,
+    ) -> Vectors:
         """Read a word2vec binary/text (or GloVe) file into memory with embed's reader (the format is detected, ``binary`` and
         ``no_header`` are not needed); with ``fvocab`` or another ``encoding``/``unicode_errors``, gensim's reader.
 
@@ -757,7 +833,12 @@ class Vectors:
         from gensim.models import KeyedVectors
 
         kv = KeyedVectors.load_word2vec_format(
-            str(fname), fvocab=None if fvocab is None else str(fvocab), binary=binary, encoding=encoding,
-            unicode_errors=unicode_errors, limit=limit, no_header=no_header,
+            str(fname),
+            fvocab=None if fvocab is None else str(fvocab),
+            binary=binary,
+            encoding=encoding,
+            unicode_errors=unicode_errors,
+            limit=limit,
+            no_header=no_header,
         )
         return cls.from_gensim(kv, meta={"source": str(fname)})

@@ -66,7 +66,7 @@ class Vocab:
         max_vocab: int | None = None,
         total_tokens: int | None = None,
         sentences: int = 0,
-    ) -> "Vocab":
+    ) -> Vocab:
         """Keep words with ``count >= min_count``, then the ``max_vocab`` most frequent.
 
         >>> v = Vocab.from_counts({"a": 5, "b": 7, "c": 1, "d": 5}, min_count=2)
@@ -93,7 +93,7 @@ class Vocab:
         max_vocab: int | None = None,
         source: str = "corpus",
         count_limit: int | None = None,
-    ) -> "Vocab":
+    ) -> Vocab:
         """Count words in one streaming pass and apply min-count / max-vocab.
 
         ``count_limit`` bounds the memory of counting: at most about that many distinct words
@@ -118,11 +118,19 @@ class Vocab:
         total = sum(counter.values()) + pruned_tokens
         vocab = cls.from_counts(counter, min_count=min_count, max_vocab=max_vocab, total_tokens=total, sentences=n_sent)
         if pruned_words:
-            vocab.count_pruned_words, vocab.count_pruned_tokens, vocab.count_floor = pruned_words, pruned_tokens, floor - 1
+            vocab.count_pruned_words, vocab.count_pruned_tokens, vocab.count_floor = (
+                pruned_words,
+                pruned_tokens,
+                floor - 1,
+            )
             logger.warning(
                 "%s: bounded counting (count_limit=%d) pruned %d word occurrences of %d distinct rare words; "
                 "words seen up to %d times may be missing or undercounted",
-                source, count_limit, pruned_tokens, pruned_words, floor - 1,
+                source,
+                count_limit,
+                pruned_tokens,
+                pruned_words,
+                floor - 1,
             )
         if not vocab.words:
             top = max(counter.values())

@@ -22,11 +22,15 @@ def json_response(payload: Any, status_code: int = 200) -> Response:
 
 def results(hits: Hits) -> list[dict[str, Any]]:
     """Neighbours as ``{"word", "score", "rank"}`` dicts, best first."""
-    return [{"word": w, "score": s, "rank": r} for r, (w, s) in enumerate(zip(hits.words, hits.scores), 1)]
+    return [
+        {"word": w, "score": s, "rank": r} for r, (w, s) in enumerate(zip(hits.words, hits.scores, strict=False), 1)
+    ]
 
 
 def _query(q: SimilarQuery) -> Query:
-    return Query(word=q.word, positive=q.positive, negative=q.negative, vector=q.vector, k=q.k, metric=q.metric, exact=q.exact)
+    return Query(
+        word=q.word, positive=q.positive, negative=q.negative, vector=q.vector, k=q.k, metric=q.metric, exact=q.exact
+    )
 
 
 def oov_fields(words: tuple[str, ...] | list[str]) -> dict[str, Any]:
@@ -35,8 +39,15 @@ def oov_fields(words: tuple[str, ...] | list[str]) -> dict[str, Any]:
 
 
 def _response(model: LoadedModel, q: SimilarQuery, hits: Hits) -> dict[str, Any]:
-    return {"model": model.name, "metric": q.metric, "score_name": SCORE_NAMES[q.metric], "exact": hits.exact, "method": hits.method,
-            **oov_fields(hits.oov), "results": results(hits)}
+    return {
+        "model": model.name,
+        "metric": q.metric,
+        "score_name": SCORE_NAMES[q.metric],
+        "exact": hits.exact,
+        "method": hits.method,
+        **oov_fields(hits.oov),
+        "results": results(hits),
+    }
 
 
 def answer(model: LoadedModel, q: SimilarQuery) -> dict[str, Any]:
@@ -58,7 +69,10 @@ def answer_batch(model: LoadedModel, queries: list[SimilarQuery]) -> dict[str, A
     its place, as it would have on its own; the others are answered.
     """
     hits = model.searcher.batch_or_errors([_query(q) for q in queries])
-    results = [_item_error(h) if isinstance(h, Exception) else _response(model, q, h) for q, h in zip(queries, hits)]
+    results = [
+        _item_error(h) if isinstance(h, Exception) else _response(model, q, h)
+        for q, h in zip(queries, hits, strict=False)
+    ]
     return {"model": model.name, "results": results, "errors": sum(isinstance(h, Exception) for h in hits)}
 
 

@@ -76,7 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         import torch
 
         torch.set_num_threads(settings.threads)
-    registry = Registry(settings.models, warm=settings.warm, classifier_paths=settings.classifiers, exact_max_words=settings.exact_max_words)
+    registry = Registry(
+        settings.models,
+        warm=settings.warm,
+        classifier_paths=settings.classifiers,
+        exact_max_words=settings.exact_max_words,
+    )
 
     def load() -> None:
         registry.load_all()
@@ -129,8 +134,11 @@ def install_middleware(app: FastAPI, registry: Registry, settings: Settings) -> 
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "HEAD"],
-            allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Request-ID"], expose_headers=["X-Request-ID"],
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "HEAD"],
+            allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
         )
     app.add_middleware(ResponseHeaders)
     install_request_id_logging(settings.log_format)

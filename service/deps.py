@@ -88,7 +88,12 @@ def header_key(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
         elif name == b"authorization" and bearer is None and value[:7].lower() == b"bearer ":
             bearer = value[7:].strip()
     if len(keys) > 1:
-        raise ApiError(401, "unauthorized", f"{len(keys)} different X-API-Key headers in one request; {_KEY_HINT}", {"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "unauthorized",
+            f"{len(keys)} different X-API-Key headers in one request; {_KEY_HINT}",
+            {"WWW-Authenticate": "Bearer"},
+        )
     return next(iter(keys)) if keys else bearer
 
 

@@ -15,7 +15,16 @@ from embed.errors import ConfigError, NotInVocabError
 
 logger = logging.getLogger(__name__)
 
-_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 408: "body_timeout", 413: "body_too_large", 422: "invalid_request", 503: "not_ready"}
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "body_timeout",
+    413: "body_too_large",
+    422: "invalid_request",
+    503: "not_ready",
+}
 
 
 class ApiError(Exception):
@@ -26,7 +35,9 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object) -> Response:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object
+) -> Response:
     """The JSON error body; ``extra`` fields (e.g. ``suggestions``) go beside code and message."""
     body = orjson.dumps({"error": {"code": code, "message": message, **extra}})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
@@ -52,7 +63,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotInVocabError)
     async def _oov(_: Request, exc: NotInVocabError) -> Response:
-        return error_response(404, "word_not_found", f"word {exc.word!r} is not in the model's vocabulary{exc.hint}", suggestions=exc.suggestions)
+        return error_response(
+            404,
+            "word_not_found",
+            f"word {exc.word!r} is not in the model's vocabulary{exc.hint}",
+            suggestions=exc.suggestions,
+        )
 
     @app.exception_handler(ConfigError)
     async def _config(_: Request, exc: ConfigError) -> Response:
@@ -65,7 +81,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 for a body json.loads cannot decode
-            return error_response(422, "invalid_request", f"body is not UTF-8 ({exc.__cause__.reason} at byte {exc.__cause__.start}); send UTF-8 JSON")
+            return error_response(
+                422,
+                "invalid_request",
+                f"body is not UTF-8 ({exc.__cause__.reason} at byte {exc.__cause__.start}); send UTF-8 JSON",
+            )
         code = _CODES.get(exc.status_code, f"http_{exc.status_code}")
         return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
@@ -75,4 +95,9 @@ def install_error_handlers(app: FastAPI) -> None:
         # Starlette sends this outside every middleware, so the request-id layer never sees it.
         request_id = correlation_id.get()
         headers = {"X-Request-ID": request_id} if request_id else None
-        return error_response(500, "internal_error", f"internal error ({type(exc).__name__}); see the server log (request {request_id})", headers)
+        return error_response(
+            500,
+            "internal_error",
+            f"internal error ({type(exc).__name__}); see the server log (request {request_id})",
+            headers,
+        )

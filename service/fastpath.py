@@ -35,7 +35,9 @@ _ROUTE = "/v1/models/{model}/similar"  # the route's template: the label FastAPI
 class WordLookupFastPath:
     """Answer table-covered by-word queries before the router; delegate everything else."""
 
-    def __init__(self, app: ASGIApp, registry: Registry, settings: Settings, metrics: RequestMetrics | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, registry: Registry, settings: Settings, metrics: RequestMetrics | None = None
+    ) -> None:
         self.app, self.registry, self.metrics = app, registry, metrics
         self.key = settings.api_key.get_secret_value().encode() if settings.api_key is not None else None
 

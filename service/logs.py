@@ -25,14 +25,19 @@ access_logger = logging.getLogger("service.access")
 
 _FORMATS = {
     "uvicorn": (DefaultFormatter, "%(levelprefix)s [%(correlation_id)s] %(message)s"),
-    "uvicorn.access": (AccessFormatter, '%(levelprefix)s [%(correlation_id)s] %(client_addr)s - "%(request_line)s" %(status_code)s'),
+    "uvicorn.access": (
+        AccessFormatter,
+        '%(levelprefix)s [%(correlation_id)s] %(client_addr)s - "%(request_line)s" %(status_code)s',
+    ),
 }
 
 
 def json_formatter() -> logging.Formatter:
     """time, level, logger, message, request_id, and any ``extra`` fields of the record."""
     return JsonFormatter(
-        "{asctime}{levelname}{name}{message}{correlation_id}", style="{", json_ensure_ascii=False,
+        "{asctime}{levelname}{name}{message}{correlation_id}",
+        style="{",
+        json_ensure_ascii=False,
         reserved_attrs=[*RESERVED_ATTRS, "color_message"],  # uvicorn's ANSI-coloured copy of the message
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "correlation_id": "request_id"},
     )
@@ -50,7 +55,9 @@ def install_request_id_logging(log_format: str = "text") -> None:
             if not any(isinstance(f, CorrelationIdFilter) for f in handler.filters):
                 handler.addFilter(CorrelationIdFilter(default_value="-"))
             use_colors = handler.formatter.use_colors
-            handler.setFormatter(json_formatter() if log_format == "json" else formatter_class(fmt, use_colors=use_colors))
+            handler.setFormatter(
+                json_formatter() if log_format == "json" else formatter_class(fmt, use_colors=use_colors)
+            )
     service_log = logging.getLogger("service")
     uvicorn_handlers = logging.getLogger("uvicorn").handlers
     if not service_log.handlers and uvicorn_handlers:
@@ -89,7 +96,17 @@ class AccessLog:
             await self.app(scope, receive, counting_send)
         finally:
             client = scope.get("client")
-            access_logger.info("%s %s %d", scope["method"], scope["path"], status, extra={
-                "method": scope["method"], "path": scope["path"], "status": status, "bytes": size,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3), "client": f"{client[0]}:{client[1]}" if client else None,
-            })
+            access_logger.info(
+                "%s %s %d",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "bytes": size,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "client": f"{client[0]}:{client[1]}" if client else None,
+                },
+            )

@@ -25,10 +25,26 @@ from prometheus_fastapi_instrumentator.metrics import Info
 
 from service.registry import Registry
 
-
 # Seconds. A table look-up answers in ~50 us, a batch or a scan in milliseconds to seconds; the
 # library's default buckets start at 5 ms and would put every fast-path answer in the first one.
-LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 
 
 class ModelCollector(Collector):
@@ -39,8 +55,12 @@ class ModelCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         vocab = GaugeMetricFamily("embed_model_vocab_size", "Words in the model's vocabulary.", labels=["model"])
-        load = GaugeMetricFamily("embed_model_load_seconds", "Seconds spent opening and warming the model.", labels=["model"])
-        index = InfoMetricFamily("embed_model_index", "The model's search index: kind (hnsw, ivf, none) and metric.", labels=["model"])
+        load = GaugeMetricFamily(
+            "embed_model_load_seconds", "Seconds spent opening and warming the model.", labels=["model"]
+        )
+        index = InfoMetricFamily(
+            "embed_model_index", "The model's search index: kind (hnsw, ivf, none) and metric.", labels=["model"]
+        )
         for name, model in list(self.registry.models.items()):
             vocab.add_metric([name], model.info["vocab_size"])
             load.add_metric([name], model.load_seconds)
@@ -54,8 +74,16 @@ class RequestMetrics:
 
     def __init__(self, collectors: CollectorRegistry) -> None:
         labels = ["handler", "method", "status"]
-        self.requests = Counter("http_requests_total", "Requests answered, by route, method and status.", labels, registry=collectors)
-        self.latency = Histogram("http_request_duration_seconds", "Seconds to answer, by route, method and status.", labels, buckets=LATENCY_BUCKETS, registry=collectors)
+        self.requests = Counter(
+            "http_requests_total", "Requests answered, by route, method and status.", labels, registry=collectors
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Seconds to answer, by route, method and status.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=collectors,
+        )
 
     def observe(self, handler: str, method: str, status: str, seconds: float) -> None:
         self.requests.labels(handler, method, status).inc()

@@ -51,7 +51,9 @@ class BodyLimit:
                 async with asyncio.timeout_at(deadline):
                     message = await receive()
             except TimeoutError:
-                raise _BodyError(408, f"request body not received within {self.timeout:g} s; send it at once", _CLOSE) from None
+                raise _BodyError(
+                    408, f"request body not received within {self.timeout:g} s; send it at once", _CLOSE
+                ) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:

@@ -32,7 +32,9 @@ def _set_vector_dim(components: dict[str, Any], dim: int) -> None:
     for branch in components["SimilarQuery"]["properties"]["vector"].get("anyOf", ()):
         if branch.get("type") == "array":
             branch["minItems"] = branch["maxItems"] = dim
-    components["SimilarQuery"]["properties"]["vector"]["description"] = f"A raw vector of the model's dimension ({dim})."
+    components["SimilarQuery"]["properties"]["vector"]["description"] = (
+        f"A raw vector of the model's dimension ({dim})."
+    )
 
 
 def _projection_sizes(schema: dict[str, Any], components: dict[str, Any]) -> list[dict[str, Any]]:
@@ -41,7 +43,9 @@ def _projection_sizes(schema: dict[str, Any], components: dict[str, Any]) -> lis
     get = schema.get("paths", {}).get("/v1/models/{model}/projection", {}).get("get", {})
     for param in get.get("parameters", ()):
         if param.get("name") == "n":
-            found += [b for b in param.get("schema", {}).get("anyOf", [param.get("schema", {})]) if b.get("type") == "integer"]
+            found += [
+                b for b in param.get("schema", {}).get("anyOf", [param.get("schema", {})]) if b.get("type") == "integer"
+            ]
     body = components.get("CustomProjectionRequest", {}).get("properties", {}).get("n", {})
     found += [b for b in body.get("anyOf", [body]) if b.get("type") == "integer"]
     return found

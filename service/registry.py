@@ -34,15 +34,21 @@ class LoadedClassifier:
 
     name: str
     path: Path
-    classifier: "Classifier"
+    classifier: Classifier
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _describe_classifier(name: str, clf: "Classifier") -> dict[str, Any]:
+def _describe_classifier(name: str, clf: Classifier) -> dict[str, Any]:
     c = clf.config
     return {
-        "name": name, "arch": c.arch, "bidirectional": c.bidirectional if c.arch != "cnn" else False, "mode": c.mode,
-        "labels": list(clf.labels), "vocab_size": len(clf.vocab), "tokenizer": c.tokenizer, "max_tokens": c.max_tokens,
+        "name": name,
+        "arch": c.arch,
+        "bidirectional": c.bidirectional if c.arch != "cnn" else False,
+        "mode": c.mode,
+        "labels": list(clf.labels),
+        "vocab_size": len(clf.vocab),
+        "tokenizer": c.tokenizer,
+        "max_tokens": c.max_tokens,
     }
 
 
@@ -68,7 +74,13 @@ def _describe(name: str, searcher: Searcher) -> dict[str, Any]:
 class Registry:
     """Models and classifiers by name. ``load_all`` runs once; until it finishes ``ready`` is False."""
 
-    def __init__(self, paths: dict[str, Path], warm: bool = True, classifier_paths: dict[str, Path] | None = None, exact_max_words: int | None = None) -> None:
+    def __init__(
+        self,
+        paths: dict[str, Path],
+        warm: bool = True,
+        classifier_paths: dict[str, Path] | None = None,
+        exact_max_words: int | None = None,
+    ) -> None:
         self.exact_max_words = exact_max_words
         self.paths = dict(paths)
         self.classifier_paths = dict(classifier_paths or {})
@@ -135,7 +147,7 @@ def _warm(searcher: Searcher) -> None:
         searcher.by_vector(searcher.vectors[word], 10, metric, exact=False)  # type: ignore[arg-type]
 
 
-def _load_classifier(path: Path, warm: bool) -> "Classifier":
+def _load_classifier(path: Path, warm: bool) -> Classifier:
     """Load (safetensors + JSON, no pickle) and, when warming, predict once to build the CNN's lookup table."""
     from embed.classify.io import load_classifier
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 
 Word = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 # float32 rounding: a value at or past this double becomes inf; one at or under HALF_TINY (in size) becomes 0.
@@ -26,7 +35,9 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-K = Annotated[int, Field(ge=1, le=1000, strict=False, description="How many neighbours (1-1000)."), BeforeValidator(_json_number)]
+K = Annotated[
+    int, Field(ge=1, le=1000, strict=False, description="How many neighbours (1-1000)."), BeforeValidator(_json_number)
+]
 
 
 class _Request(BaseModel):
@@ -40,13 +51,31 @@ def _null_or_empty(*names: str) -> dict[str, Any]:
 
 # JSON Schema for SimilarQuery._one_kind: the three kinds exclude each other (a null or empty field is absent).
 _ONE_KIND = [
-    {"title": "by word", "required": ["word"], "properties": {"word": {"type": "string"}, **_null_or_empty("positive", "negative", "vector")}},
-    {"title": "word arithmetic", "properties": _null_or_empty("word", "vector"),
-     "anyOf": [{"required": ["positive"], "properties": {"positive": {"minItems": 1}}}, {"required": ["negative"], "properties": {"negative": {"minItems": 1}}}]},
-    {"title": "by vector", "required": ["vector"], "properties": {"vector": {"type": "array"}, **_null_or_empty("word", "positive", "negative")},
-     # cosine (the default metric) needs a vector that is not all zeros once rounded to float32
-     "if": {"required": ["metric"], "properties": {"metric": {"const": "euclidean"}}},
-     "else": {"properties": {"vector": {"contains": {"not": {"minimum": -FLOAT32_HALF_TINY, "maximum": FLOAT32_HALF_TINY}}}}}},
+    {
+        "title": "by word",
+        "required": ["word"],
+        "properties": {"word": {"type": "string"}, **_null_or_empty("positive", "negative", "vector")},
+    },
+    {
+        "title": "word arithmetic",
+        "properties": _null_or_empty("word", "vector"),
+        "anyOf": [
+            {"required": ["positive"], "properties": {"positive": {"minItems": 1}}},
+            {"required": ["negative"], "properties": {"negative": {"minItems": 1}}},
+        ],
+    },
+    {
+        "title": "by vector",
+        "required": ["vector"],
+        "properties": {"vector": {"type": "array"}, **_null_or_empty("word", "positive", "negative")},
+        # cosine (the default metric) needs a vector that is not all zeros once rounded to float32
+        "if": {"required": ["metric"], "properties": {"metric": {"const": "euclidean"}}},
+        "else": {
+            "properties": {
+                "vector": {"contains": {"not": {"minimum": -FLOAT32_HALF_TINY, "maximum": FLOAT32_HALF_TINY}}}
+            }
+        },
+    },
 ]
 
 
@@ -57,15 +86,22 @@ class SimilarQuery(_Request):
     model_config = ConfigDict(json_schema_extra={"oneOf": _ONE_KIND})
 
     word: Word | None = Field(None, description="Neighbours of this word (itself excluded).")
-    positive: list[Word] = Field(default_factory=list, max_length=100, description="Words added (gensim's most_similar rule).")
+    positive: list[Word] = Field(
+        default_factory=list, max_length=100, description="Words added (gensim's most_similar rule)."
+    )
     negative: list[Word] = Field(default_factory=list, max_length=100, description="Words subtracted.")
-    vector: list[FiniteFloat] | None = Field(None, min_length=1, max_length=4096, description="A raw vector of the model's dimension.")
+    vector: list[FiniteFloat] | None = Field(
+        None, min_length=1, max_length=4096, description="A raw vector of the model's dimension."
+    )
     k: K = 10
     metric: MetricName = "cosine"
-    exact: bool | None = Field(None, description="true: exact results (a table or a scan of every vector); false: the approximate index answers where there is one; null (default): exact where cheap (a table covers the query, or at most 200,000 words), else approximate. The response's 'exact' says which.")
+    exact: bool | None = Field(
+        None,
+        description="true: exact results (a table or a scan of every vector); false: the approximate index answers where there is one; null (default): exact where cheap (a table covers the query, or at most 200,000 words), else approximate. The response's 'exact' says which.",
+    )
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "SimilarQuery":
+    def _one_kind(self) -> SimilarQuery:
         kinds = [self.word is not None, bool(self.positive or self.negative), self.vector is not None]
         if sum(kinds) != 1:
             raise ValueError("give exactly one of 'word', 'positive'/'negative', or 'vector'")
@@ -76,7 +112,9 @@ class SimilarBatch(_Request):
     """Several queries answered in one request, results in the same order."""
 
     # The enforced limit is EMBED_MAX_BATCH; service/openapi.py writes it into the served schema.
-    queries: list[SimilarQuery] = Field(min_length=1, max_length=1000, description="At most EMBED_MAX_BATCH queries (default 256).")
+    queries: list[SimilarQuery] = Field(
+        min_length=1, max_length=1000, description="At most EMBED_MAX_BATCH queries (default 256)."
+    )
 
 
 def _query_or_batch(value: Any) -> str:
@@ -93,22 +131,28 @@ SimilarRequest = Annotated[
 
 
 class VectorsRequest(_Request):
-    words: list[Word] = Field(min_length=1, max_length=1000, description="At most EMBED_MAX_WORDS words (default 1000).")
+    words: list[Word] = Field(
+        min_length=1, max_length=1000, description="At most EMBED_MAX_WORDS words (default 1000)."
+    )
 
 
 class SimilarityRequest(_Request):
     """Two words, or two word lists (cosine of their mean vectors, gensim's n_similarity)."""
 
-    model_config = ConfigDict(json_schema_extra={"oneOf": [
-        {"title": "two words", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}},
-        {"title": "two word lists", "properties": {"a": {"type": "array"}, "b": {"type": "array"}}},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"title": "two words", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}},
+                {"title": "two word lists", "properties": {"a": {"type": "array"}, "b": {"type": "array"}}},
+            ]
+        }
+    )
 
     a: Word | WordList
     b: Word | WordList
 
     @model_validator(mode="after")
-    def _same_shape(self) -> "SimilarityRequest":
+    def _same_shape(self) -> SimilarityRequest:
         if isinstance(self.a, str) != isinstance(self.b, str):
             raise ValueError("'a' and 'b' must both be words or both be lists of words")
         return self
@@ -121,14 +165,18 @@ class AnalogyRequest(_Request):
     b: Word
     c: Word
     k: K = 10
-    method: Literal["3cosadd", "3cosmul"] = Field("3cosadd", description="3cosadd: b - a + c; 3cosmul: Levy & Goldberg (2014).")
+    method: Literal["3cosadd", "3cosmul"] = Field(
+        "3cosadd", description="3cosadd: b - a + c; 3cosmul: Levy & Goldberg (2014)."
+    )
     exact: bool | None = Field(None, description="As for /similar (3cosmul is always exact).")
 
 
 # --- responses ----------------------------------------------------------------------------
 class Neighbour(BaseModel):
     word: str
-    score: float = Field(description="Cosine similarity (higher is closer) or Euclidean distance (lower is closer); see score_name.")
+    score: float = Field(
+        description="Cosine similarity (higher is closer) or Euclidean distance (lower is closer); see score_name."
+    )
     rank: int
 
 
@@ -137,14 +185,21 @@ class SimilarResponse(BaseModel):
     metric: MetricName
     score_name: ScoreName
     exact: bool = Field(description="Whether the results are exact (table, flat or 3cosmul) or approximate.")
-    method: str = Field(description="table (precomputed exact top-k), flat (exact scan of every vector), hnsw / ivf (approximate), 3cosmul.")
-    oov: bool = Field(False, description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).")
+    method: str = Field(
+        description="table (precomputed exact top-k), flat (exact scan of every vector), hnsw / ivf (approximate), 3cosmul."
+    )
+    oov: bool = Field(
+        False,
+        description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).",
+    )
     oov_words: list[str] = Field(default_factory=list, description="Those words.")
     results: list[Neighbour]
 
 
 class ItemErrorBody(BaseModel):
-    status: int = Field(description="The HTTP status this query would have had on its own (404 unknown word, 422 invalid).")
+    status: int = Field(
+        description="The HTTP status this query would have had on its own (404 unknown word, 422 invalid)."
+    )
     code: str
     message: str
     suggestions: list[str] | None = Field(None, description="For an unknown word: vocabulary words spelled like it.")
@@ -158,14 +213,18 @@ class ItemError(BaseModel):
 
 class SimilarBatchResponse(BaseModel):
     model: str
-    results: list[SimilarResponse | ItemError] = Field(description="One entry per query, in order: its answer, or its error.")
+    results: list[SimilarResponse | ItemError] = Field(
+        description="One entry per query, in order: its answer, or its error."
+    )
     errors: int = Field(description="How many entries are errors (0: every query answered).")
 
 
 class WordVector(BaseModel):
     word: str
     vector: list[float]
-    oov: bool = Field(False, description="Present and true when a subword model built this vector from the word's n-grams.")
+    oov: bool = Field(
+        False, description="Present and true when a subword model built this vector from the word's n-grams."
+    )
 
 
 class VectorsResponse(BaseModel):
@@ -178,7 +237,10 @@ class SimilarityResponse(BaseModel):
     model: str
     score_name: Literal["cosine_similarity"] = "cosine_similarity"
     similarity: float
-    oov: bool = Field(False, description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).")
+    oov: bool = Field(
+        False,
+        description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).",
+    )
     oov_words: list[str] = Field(default_factory=list, description="Those words.")
 
 
@@ -187,7 +249,10 @@ class AnalogyResponse(BaseModel):
     method: str
     score_name: str
     exact: bool
-    oov: bool = Field(False, description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).")
+    oov: bool = Field(
+        False,
+        description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).",
+    )
     oov_words: list[str] = Field(default_factory=list, description="Those words.")
     results: list[Neighbour]
 
@@ -216,9 +281,24 @@ class ModelsResponse(BaseModel):
 class PredictRequest(_Request):
     """Texts to classify, answered in the same order."""
 
-    texts: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(min_length=1, max_length=1000, description="Raw texts; tokenized like the training data; at most EMBED_MAX_BATCH (default 256).")
-    k: Annotated[int, Field(ge=1, le=1000, strict=False, description="How many labels per text, most probable first (capped at the number of labels)."), BeforeValidator(_json_number)] = 1
-    truncate: bool = Field(False, description="Keep the first max_tokens tokens of a longer text instead of answering 422.")
+    texts: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(
+        min_length=1,
+        max_length=1000,
+        description="Raw texts; tokenized like the training data; at most EMBED_MAX_BATCH (default 256).",
+    )
+    k: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=1000,
+            strict=False,
+            description="How many labels per text, most probable first (capped at the number of labels).",
+        ),
+        BeforeValidator(_json_number),
+    ] = 1
+    truncate: bool = Field(
+        False, description="Keep the first max_tokens tokens of a longer text instead of answering 422."
+    )
 
 
 class LabelScore(BaseModel):
@@ -265,10 +345,19 @@ class ErrorResponse(BaseModel):
 class Health(BaseModel):
     status: str = Field(description="ok, ready, loading, degraded (some failed, others served) or failed.")
     detail: str | None = None
-    failed: dict[str, list[str]] | None = Field(None, description="Names of the models and classifiers that failed to load.")
+    failed: dict[str, list[str]] | None = Field(
+        None, description="Names of the models and classifiers that failed to load."
+    )
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
-    for status, text in ((401, "API key missing or wrong"), (404, "Unknown model, classifier or word"), (408, "Body not received within EMBED_BODY_TIMEOUT seconds"), (413, "Body over the limit"), (422, "Invalid request"), (503, "Models or classifiers still loading"))
+    for status, text in (
+        (401, "API key missing or wrong"),
+        (404, "Unknown model, classifier or word"),
+        (408, "Body not received within EMBED_BODY_TIMEOUT seconds"),
+        (413, "Body over the limit"),
+        (422, "Invalid request"),
+        (503, "Models or classifiers still loading"),
+    )
 }

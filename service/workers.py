@@ -48,4 +48,8 @@ def mark_loaded() -> None:
     try:
         marker.touch()
     except OSError as exc:
-        logger.warning("%s: cannot write the worker marker (%s); a replaced worker will answer 503 while it loads", marker, exc.strerror)
+        logger.warning(
+            "%s: cannot write the worker marker (%s); a replaced worker will answer 503 while it loads",
+            marker,
+            exc.strerror,
+        )

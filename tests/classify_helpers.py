@@ -13,7 +13,9 @@ KEYS = {"pos": "splendid", "neg": "dreadful", "mid": "average"}
 FILLER = [f"w{i}" for i in range(60)]
 
 
-def planted(n: int, seed: int, labels: tuple[str, ...] = ("pos", "neg", "mid"), max_len: int = 10) -> tuple[list[str], list[str]]:
+def planted(
+    n: int, seed: int, labels: tuple[str, ...] = ("pos", "neg", "mid"), max_len: int = 10
+) -> tuple[list[str], list[str]]:
     """``n`` texts of random filler words with one label keyword inserted at a random place."""
     rng = random.Random(seed)
     texts, labs = [], []

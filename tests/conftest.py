@@ -68,4 +68,7 @@ def classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.classify_helpers import planted, small_config
 
     texts, labels = planted(300, seed=1)
-    return save_classifier(tmp_path_factory.mktemp("served-classifier") / "tiny", fit(Dataset(texts, labels, source="train"), small_config(max_tokens=50)))
+    return save_classifier(
+        tmp_path_factory.mktemp("served-classifier") / "tiny",
+        fit(Dataset(texts, labels, source="train"), small_config(max_tokens=50)),
+    )

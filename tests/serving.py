@@ -92,12 +92,29 @@ def start_server(
 ) -> Server:
     """Start the service and wait for it; see the module docstring. Raises RuntimeError if it does not come up."""
     port = free_port()
-    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    }
     full_env.update({"EMBED_MODELS": _models_env(model_dirs), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     full_env.update(env or {})
     fd, log_name = tempfile.mkstemp(prefix="embed-serve-", suffix=".log")
-    cmd = [sys.executable, "-m", module, "service.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers), "--no-access-log", "--timeout-graceful-shutdown", "30"]
+    cmd = [
+        sys.executable,
+        "-m",
+        module,
+        "service.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "30",
+    ]
     process = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=fd, stderr=subprocess.STDOUT)
     os.close(fd)
     server = Server(f"http://127.0.0.1:{port}", process, Path(log_name))

@@ -22,7 +22,13 @@ ARGS = ["--backend", "torch", "--epochs", "2", "--dim", "32", "--workers", "1", 
 
 
 def _embed(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "embed", *args], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "embed", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def _positions(ckpt: Path) -> list[dict[str, int]]:
@@ -41,11 +47,16 @@ def test_kill_9_mid_epoch_then_resume_gives_the_uninterrupted_vectors(uninterrup
     out, ckpt = tmp_path / "model", tmp_path / "model.checkpoint"
     proc = subprocess.Popen(
         [sys.executable, "-m", "embed", "train", str(KJV), *ARGS, "--out", str(out), "--checkpoint-every", "0.001"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
     while not any(p["epoch"] == 1 for p in _positions(ckpt)):  # a snapshot inside the second epoch
-        assert proc.poll() is None, f"training ended before it could be killed: {proc.stderr.read() if proc.stderr else ''}"
+        assert proc.poll() is None, (
+            f"training ended before it could be killed: {proc.stderr.read() if proc.stderr else ''}"
+        )
         assert time.monotonic() < deadline
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
@@ -76,7 +87,11 @@ def snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from embed.train.checkpoint import Checkpointer
 
     ckpt = tmp_path_factory.mktemp("snap") / "ckpt"
-    train(KJV, TrainConfig(backend="torch", epochs=1, dim=16, workers=1), checkpointer=Checkpointer(ckpt, 1e-3, out=str(ckpt.parent / "never")))
+    train(
+        KJV,
+        TrainConfig(backend="torch", epochs=1, dim=16, workers=1),
+        checkpointer=Checkpointer(ckpt, 1e-3, out=str(ckpt.parent / "never")),
+    )
     assert (ckpt / "latest.json").is_file()
     return ckpt
 
@@ -84,9 +99,15 @@ def snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--resume", "{ckpt}", "--epochs", "3"], "--epochs 3 conflicts with the checkpoint's 1; drop --epochs when resuming"),
+        (
+            ["--resume", "{ckpt}", "--epochs", "3"],
+            "--epochs 3 conflicts with the checkpoint's 1; drop --epochs when resuming",
+        ),
         (["--resume", "{ckpt}", "--corpus-is", "{other}"], "not the corpus this checkpoint was trained on"),
-        (["--resume", "{missing}"], "not a checkpoint directory (no latest.json); pass the directory written by --checkpoint-every"),
+        (
+            ["--resume", "{missing}"],
+            "not a checkpoint directory (no latest.json); pass the directory written by --checkpoint-every",
+        ),
         (["--checkpoint-every", "5"], "--checkpoint-every and --resume need --backend torch"),
     ],
 )

@@ -56,4 +56,8 @@ def test_damaged_field_is_one_line(ckpt: Path, name: str) -> None:
     with pytest.raises(FormatError) as info:
         read_snapshot(ckpt)
     message = str(info.value)
-    assert message.startswith(f"{ckpt}: damaged checkpoint (") and message.endswith("start the training again without --resume") and "\n" not in message
+    assert (
+        message.startswith(f"{ckpt}: damaged checkpoint (")
+        and message.endswith("start the training again without --resume")
+        and "\n" not in message
+    )

@@ -25,8 +25,14 @@ def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     [
         ("a.txt", "__label__pos good film\n__label__neg awful film\n"),
         ("a.tsv", "pos\tgood film\nneg\tawful film\n"),
-        ("a.csv", "id,review,label\n1,good film,pos\n2,\"awful, film\",neg\n"),
-        ("a.jsonl", json.dumps({"text": "good film", "label": "pos"}) + "\n" + json.dumps({"text": "awful film", "label": "neg"}) + "\n"),
+        ("a.csv", 'id,review,label\n1,good film,pos\n2,"awful, film",neg\n'),
+        (
+            "a.jsonl",
+            json.dumps({"text": "good film", "label": "pos"})
+            + "\n"
+            + json.dumps({"text": "awful film", "label": "neg"})
+            + "\n",
+        ),
         ("a.kim", "pos good film\nneg awful film\n"),
     ],
 )
@@ -83,18 +89,43 @@ def test_bad_files_name_the_problem(tmp_path: Path, name: str, content: str, mes
 @pytest.mark.parametrize(
     ("name", "content", "fmt", "message"),
     [
-        ("m.txt", "__label__a good\n__label__a __label__b two labels\n", "auto",
-         r"m.txt:2: 2 labels \(__label__a __label__b\); keep one __label__ per line: multi-label training is not supported"),
-        ("m.tsv", "a\tgood\na,b\tboth\n", "auto", r"m.tsv:2: label 'a,b' looks like several labels; keep one label per example"),
+        (
+            "m.txt",
+            "__label__a good\n__label__a __label__b two labels\n",
+            "auto",
+            r"m.txt:2: 2 labels \(__label__a __label__b\); keep one __label__ per line: multi-label training is not supported",
+        ),
+        (
+            "m.tsv",
+            "a\tgood\na,b\tboth\n",
+            "auto",
+            r"m.tsv:2: label 'a,b' looks like several labels; keep one label per example",
+        ),
         ("n.tsv", "a\tgood\na\tb\tboth\n", "auto", r"n.tsv:2: 2 TABs; 'label<TAB>text' has one"),
         ("m.csv", 'text,label\ngood,a\nboth,"a|b"\n', "auto", r"m.csv: row 3: label 'a\|b' looks like several labels"),
-        ("m.jsonl", '{"text": "good", "label": "a"}\n{"text": "both", "label": ["a", "b"]}\n', "auto",
-         r'm.jsonl:2: label \["a", "b"\] is a list; keep one label per example'),
-        ("m.kim", "a good\n__label__a __label__b both\n", "kim", r"m.kim:2: label '__label__a' looks like fastText's; pass --format fasttext"),
-        ("f.csv", 'text,label\ngood,a\nboth,__label__a\n', "auto", r"f.csv: row 3: label '__label__a' looks like fastText's"),
+        (
+            "m.jsonl",
+            '{"text": "good", "label": "a"}\n{"text": "both", "label": ["a", "b"]}\n',
+            "auto",
+            r'm.jsonl:2: label \["a", "b"\] is a list; keep one label per example',
+        ),
+        (
+            "m.kim",
+            "a good\n__label__a __label__b both\n",
+            "kim",
+            r"m.kim:2: label '__label__a' looks like fastText's; pass --format fasttext",
+        ),
+        (
+            "f.csv",
+            "text,label\ngood,a\nboth,__label__a\n",
+            "auto",
+            r"f.csv: row 3: label '__label__a' looks like fastText's",
+        ),
     ],
 )
-def test_several_labels_on_one_line_are_refused(tmp_path: Path, name: str, content: str, fmt: str, message: str) -> None:
+def test_several_labels_on_one_line_are_refused(
+    tmp_path: Path, name: str, content: str, fmt: str, message: str
+) -> None:
     # keeping the first label (or the whole "a,b" as one class) would train on wrong labels silently
     with pytest.raises(FormatError, match=message) as err:
         read_dataset(_write(tmp_path / name, content), fmt)
@@ -111,7 +142,10 @@ def test_clip_tokens_refuses_or_truncates() -> None:
     assert clip_tokens(lists, 2, truncate=True, source="x") == ([["a", "b"], ["d"], ["e", "f"]], 1)
     assert lists[0] == ["a", "b", "c"]  # the input is not changed
     assert clip_tokens(lists, 3, truncate=False, source="x") == (lists, 0)
-    with pytest.raises(FormatError, match=r"^x: text 1 has 3 tokens, more than the limit of 2; shorten it, pass --truncate \(keeps the first 2 tokens\) or train with a larger --max-tokens$"):
+    with pytest.raises(
+        FormatError,
+        match=r"^x: text 1 has 3 tokens, more than the limit of 2; shorten it, pass --truncate \(keeps the first 2 tokens\) or train with a larger --max-tokens$",
+    ):
         clip_tokens(lists, 2, truncate=False, source="x")
 
 
@@ -120,21 +154,33 @@ LABELLED_FILES = ["kjv_testament.test.txt", "kjv_testament.train.txt", "zh_novel
 
 
 def test_bundled_labelled_sets_regenerate_byte_for_byte(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(LABELLED / "make.py"), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(LABELLED / "make.py"), str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == LABELLED_FILES
     for name in LABELLED_FILES:
-        assert (tmp_path / name).read_bytes() == (LABELLED / name).read_bytes(), f"{name}: rerun python corpora/labelled/make.py"
+        assert (tmp_path / name).read_bytes() == (LABELLED / name).read_bytes(), (
+            f"{name}: rerun python corpora/labelled/make.py"
+        )
 
 
 @pytest.mark.parametrize(
     ("stem", "ext", "columns", "per_label", "labels"),
     [
         ("kjv_testament", "txt", {}, (1000, 300), {"old", "new"}),
-        ("zh_novels", "csv", {"text_column": "text", "label_column": "novel"}, (300, 100), {"sanguo", "shuihu", "hongloumeng", "xiyouji"}),
+        (
+            "zh_novels",
+            "csv",
+            {"text_column": "text", "label_column": "novel"},
+            (300, 100),
+            {"sanguo", "shuihu", "hongloumeng", "xiyouji"},
+        ),
     ],
 )
-def test_bundled_labelled_sets_are_balanced_and_disjoint(stem: str, ext: str, columns: dict[str, str], per_label: tuple[int, int], labels: set[str]) -> None:
+def test_bundled_labelled_sets_are_balanced_and_disjoint(
+    stem: str, ext: str, columns: dict[str, str], per_label: tuple[int, int], labels: set[str]
+) -> None:
     train, test = (read_dataset(LABELLED / f"{stem}.{split}.{ext}", **columns) for split in ("train", "test"))
     assert Counter(train.labels) == {lab: per_label[0] for lab in labels}
     assert Counter(test.labels) == {lab: per_label[1] for lab in labels}

@@ -20,7 +20,7 @@ def runner():
 def small_corpus(tmp_path, kjv_path):
     path = tmp_path / "kjv_head.txt"
     with open(kjv_path) as fin:
-        path.write_text("".join(line for _, line in zip(range(3000), fin)))
+        path.write_text("".join(line for _, line in zip(range(3000), fin, strict=False)))
     return path
 
 
@@ -30,9 +30,37 @@ def _leftovers(parent: Path) -> list[str]:
 
 def test_train_writes_a_complete_model_dir(runner, small_corpus, tmp_path):
     out = tmp_path / "model"
-    res = runner.invoke(main, ["train", str(small_corpus), "--out", str(out), "--dim", "20", "--epochs", "2", "--workers", "1", "--quiet", "--show", "god"])
+    res = runner.invoke(
+        main,
+        [
+            "train",
+            str(small_corpus),
+            "--out",
+            str(out),
+            "--dim",
+            "20",
+            "--epochs",
+            "2",
+            "--workers",
+            "1",
+            "--quiet",
+            "--show",
+            "god",
+        ],
+    )
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["counts.npy", "loss.png", "meta.json", "norms.npy", "vectors.bin", "vectors.npy", "vocab.txt", "word_hash.npy", "word_offsets.npy", "words.utf8"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "counts.npy",
+        "loss.png",
+        "meta.json",
+        "norms.npy",
+        "vectors.bin",
+        "vectors.npy",
+        "vocab.txt",
+        "word_hash.npy",
+        "word_offsets.npy",
+        "words.utf8",
+    ]
     meta = json.loads((out / "meta.json").read_text())
     assert meta["params"]["dim"] == 20 and meta["params"]["arch"] == "skipgram" and meta["params"]["alpha"] == 0.025
     assert meta["corpus"]["sentences"] == 3000 and meta["corpus"]["vocab_size"] > 500
@@ -41,13 +69,32 @@ def test_train_writes_a_complete_model_dir(runner, small_corpus, tmp_path):
     assert "versions" in meta and "timings" in meta
     kv = KeyedVectors.load_word2vec_format(str(out / "vectors.bin"), binary=True)
     assert len(kv) == meta["corpus"]["vocab_size"]
-    assert "wrote" in res.output and "god:" in res.output and "pairs ws353: " in res.output  # scored, or skipped with its coverage
+    assert (
+        "wrote" in res.output and "god:" in res.output and "pairs ws353: " in res.output
+    )  # scored, or skipped with its coverage
     assert _leftovers(tmp_path) == []
 
 
 def test_train_text_format_and_cbow(runner, small_corpus, tmp_path):
     out = tmp_path / "m"
-    res = runner.invoke(main, ["train", str(small_corpus), "--out", str(out), "--arch", "cbow", "--dim", "10", "--epochs", "1", "--text", "--no-eval", "--quiet"])
+    res = runner.invoke(
+        main,
+        [
+            "train",
+            str(small_corpus),
+            "--out",
+            str(out),
+            "--arch",
+            "cbow",
+            "--dim",
+            "10",
+            "--epochs",
+            "1",
+            "--text",
+            "--no-eval",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     meta = json.loads((out / "meta.json").read_text())
     assert meta["vectors_file"] == "vectors.txt" and meta["params"]["alpha"] == 0.05 and meta["evaluation"] == {}
@@ -101,7 +148,9 @@ def test_pairs_prints_the_dynamic_window(runner, tmp_path):
     header, *rows = res.output.strip().splitlines()
     windows = {tok.split("(w=")[0]: int(tok.split("(w=")[1][:-1]) for tok in header[2:].split()}
     words = ["the", "quick", "brown", "fox", "jumps"]
-    expected = [f"{w}\t->\t{c}" for i, w in enumerate(words) for j, c in enumerate(words) if i != j and abs(i - j) <= windows[w]]
+    expected = [
+        f"{w}\t->\t{c}" for i, w in enumerate(words) for j, c in enumerate(words) if i != j and abs(i - j) <= windows[w]
+    ]
     assert rows == expected
     res = runner.invoke(main, ["pairs", str(path), "--arch", "cbow", "--limit", "2"])
     assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 3

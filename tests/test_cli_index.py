@@ -16,7 +16,9 @@ from embed.vectors import Vectors
 def _model(tmp_path: Path, n: int = 200) -> Path:
     rng = np.random.default_rng(0)
     out = tmp_path / "m"
-    save_model_dir(out, Vectors.from_arrays([f"w{i}" for i in range(n)], rng.standard_normal((n, 8))), {"params": {"dim": 8}})
+    save_model_dir(
+        out, Vectors.from_arrays([f"w{i}" for i in range(n)], rng.standard_normal((n, 8))), {"params": {"dim": 8}}
+    )
     return out
 
 
@@ -28,7 +30,12 @@ def test_index_writes_index_dir(tmp_path: Path) -> None:
     meta = json.loads((model / "index" / "index.json").read_text())
     assert (meta["kind"], meta["metric"], meta["k_max"], meta["vocab_size"]) == ("ivf", "euclidean", 20, 200)
     # Tables only for the metric asked for (each costs vocab^2 work).
-    assert sorted(p.name for p in (model / "index").iterdir()) == ["ann.faiss", "index.json", "table_euclidean_ids.npy", "table_euclidean_scores.npy"]
+    assert sorted(p.name for p in (model / "index").iterdir()) == [
+        "ann.faiss",
+        "index.json",
+        "table_euclidean_ids.npy",
+        "table_euclidean_scores.npy",
+    ]
     r = CliRunner().invoke(main, ["index", str(model), "--tables", "off", "--quiet"])
     assert r.exit_code == 0 and "no exact tables (by-word queries use the ANN index)" in r.output
     assert sorted(p.name for p in (model / "index").iterdir()) == ["ann.faiss", "index.json"]
@@ -36,7 +43,10 @@ def test_index_writes_index_dir(tmp_path: Path) -> None:
 
 def test_index_bad_input_writes_nothing(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["index", str(tmp_path / "missing")])
-    assert r.exit_code == 1 and "not a model directory; 'embed index' writes into a directory made by 'embed train'" in r.output
+    assert (
+        r.exit_code == 1
+        and "not a model directory; 'embed index' writes into a directory made by 'embed train'" in r.output
+    )
     model = _model(tmp_path, n=50)
     r = CliRunner().invoke(main, ["index", str(model)])  # default k-max 100 >= 50 words
     assert r.exit_code == 1 and "k_max 100 must be below the vocabulary size (50); pass a smaller --k-max" in r.output

@@ -3,8 +3,8 @@ import gzip
 import io
 import logging
 import os
-from pathlib import Path
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -131,7 +131,9 @@ def test_jieba_in_worker_processes_gives_the_same_stream(tmp_path):
     src = Path(__file__).resolve().parents[1] / "corpora" / "zh_novels" / "xiyouji.txt"
     path = tmp_path / "xyj.txt"
     with open(src, encoding="utf-8") as fin:
-        path.write_text("".join(line for _, line in zip(range(5000), fin)), encoding="utf-8")  # > 2 batches
+        path.write_text(
+            "".join(line for _, line in zip(range(5000), fin, strict=False)), encoding="utf-8"
+        )  # > 2 batches
     one, two = Corpus(path, tokenizer="jieba"), Corpus(path, tokenizer="jieba", workers=2)
     assert list(two) == list(one)
     assert two.stats == one.stats and one.stats.lines == 5000
@@ -210,10 +212,15 @@ def test_huge_dim_is_refused_before_any_work():
 
 
 def test_mostly_undecodable_corpus_is_refused_with_a_conversion_hint(tmp_path):
-    src = (Path(__file__).resolve().parents[1] / "corpora" / "zh_novels" / "sanguo_yanyi.txt").read_text(encoding="utf-8")
+    src = (Path(__file__).resolve().parents[1] / "corpora" / "zh_novels" / "sanguo_yanyi.txt").read_text(
+        encoding="utf-8"
+    )
     path = tmp_path / "gbk.txt"
     path.write_bytes("\n".join(src.splitlines()[:300]).encode("gbk", errors="ignore"))
-    with pytest.raises(CorpusError, match=r"gbk.txt: not UTF-8 \(\d+ of the first \d+ characters undecodable\); convert it, e.g. iconv -f gbk"):
+    with pytest.raises(
+        CorpusError,
+        match=r"gbk.txt: not UTF-8 \(\d+ of the first \d+ characters undecodable\); convert it, e.g. iconv -f gbk",
+    ):
         Corpus(path, tokenizer="jieba")
     folder = tmp_path / "dir"
     folder.mkdir()

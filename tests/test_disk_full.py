@@ -21,7 +21,9 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
     mnt.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mnt)], capture_output=True, text=True)
     if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.strip() or 'mount failed'}); needs root with mount permission")
+        pytest.skip(
+            f"cannot mount a small tmpfs here ({r.stderr.strip() or 'mount failed'}); needs root with mount permission"
+        )
     try:
         yield mnt
     finally:
@@ -31,12 +33,14 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
 def _corpus(tmp_path: Path, kjv_path: Path) -> Path:
     path = tmp_path / "kjv_head.txt"
     with open(kjv_path, encoding="utf-8") as fin:
-        path.write_text("".join(line for _, line in zip(range(2000), fin)), encoding="utf-8")
+        path.write_text("".join(line for _, line in zip(range(2000), fin, strict=False)), encoding="utf-8")
     return path
 
 
 @pytest.mark.parametrize("command", ["train", "import", "classify"])
-def test_disk_full_is_one_line_and_leaves_nothing(full_disk: Path, tmp_path: Path, kjv_path: Path, kjv_model_dir: Path, command: str) -> None:
+def test_disk_full_is_one_line_and_leaves_nothing(
+    full_disk: Path, tmp_path: Path, kjv_path: Path, kjv_model_dir: Path, command: str
+) -> None:
     out = full_disk / "out"
     if command == "train":
         args = ["train", str(_corpus(tmp_path, kjv_path)), "--out", str(out), "--epochs", "1", "--no-eval", "--quiet"]
@@ -48,12 +52,28 @@ def test_disk_full_is_one_line_and_leaves_nothing(full_disk: Path, tmp_path: Pat
         args = ["classify", "train", str(data), "--out", str(out), "--epochs", "1", "--dim", "300"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1, res.output
-    assert f"{out}: could not be written (" in res.output and "nothing was written" in res.output and "Traceback" not in res.output
+    assert (
+        f"{out}: could not be written (" in res.output
+        and "nothing was written" in res.output
+        and "Traceback" not in res.output
+    )
     assert list(full_disk.iterdir()) == []
 
 
 def test_out_under_proc_is_one_line(tmp_path: Path, kjv_path: Path) -> None:
-    res = CliRunner().invoke(main, ["train", str(_corpus(tmp_path, kjv_path)), "--out", "/proc/embed-test/m", "--epochs", "1", "--no-eval", "--quiet"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(_corpus(tmp_path, kjv_path)),
+            "--out",
+            "/proc/embed-test/m",
+            "--epochs",
+            "1",
+            "--no-eval",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert res.output.strip().splitlines()[-1].startswith("Error: /proc/embed-test")
 
@@ -67,7 +87,9 @@ def test_index_on_a_read_only_model_fails_before_building(tmp_path: Path, kjv_mo
     shutil.copytree(kjv_model_dir, model, ignore=shutil.ignore_patterns("index"))
     r = subprocess.run(["mount", "--bind", "-o", "ro", str(model), str(model)], capture_output=True, text=True)
     if r.returncode != 0:
-        pytest.skip(f"cannot make a read-only bind mount here ({r.stderr.strip() or 'mount failed'}); needs root with mount permission")
+        pytest.skip(
+            f"cannot make a read-only bind mount here ({r.stderr.strip() or 'mount failed'}); needs root with mount permission"
+        )
     try:
         before = sorted(p.name for p in model.iterdir())
         started = time.perf_counter()

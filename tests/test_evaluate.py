@@ -22,9 +22,28 @@ def zh_model(tmp_path_factory) -> Path:
     """A small jieba model trained by the CLI on the first 4,000 lines of 红楼梦."""
     corpus = tmp_path_factory.mktemp("zh") / "hlm.txt"
     with open(ZH, encoding="utf-8") as fin:
-        corpus.write_text("".join(line for _, line in zip(range(4000), fin)), encoding="utf-8")
+        corpus.write_text("".join(line for _, line in zip(range(4000), fin, strict=False)), encoding="utf-8")
     out = corpus.parent / "model"
-    res = CliRunner().invoke(main, ["train", str(corpus), "--tokenizer", "jieba", "--out", str(out), "--dim", "20", "--epochs", "1", "--min-count", "2", "--quiet", "--show", "宝玉"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(corpus),
+            "--tokenizer",
+            "jieba",
+            "--out",
+            str(out),
+            "--dim",
+            "20",
+            "--epochs",
+            "1",
+            "--min-count",
+            "2",
+            "--quiet",
+            "--show",
+            "宝玉",
+        ],
+    )
     assert res.exit_code == 0, res.output
     return out
 
@@ -59,7 +78,9 @@ def test_evaluate_cli_uses_language_defaults_and_replaces_one_kind_only(zh_model
     res = runner.invoke(main, ["evaluate", str(zh_model), "--pairs", "ws353", "--json"])
     report = json.loads(res.output)
     assert [p["name"] for p in report["pairs"]] == ["ws353"] and len(report["analogies"]) == 2
-    assert report["pairs"][0]["skipped"].startswith("0 of 353 pairs in the vocabulary")  # English pairs on a Chinese model
+    assert report["pairs"][0]["skipped"].startswith(
+        "0 of 353 pairs in the vocabulary"
+    )  # English pairs on a Chinese model
     res = runner.invoke(main, ["evaluate", str(zh_model), "--analogies", "none", "--pairs", "wordsim240"])
     assert res.exit_code == 0 and "analogy" not in res.output and "wordsim240" in res.output
 
@@ -97,9 +118,15 @@ def test_scores_equal_gensim_on_a_covered_set(kjv_model_dir: Path) -> None:
     kv = vectors.to_gensim()
     from gensim.test.utils import datapath
 
-    pearson, spearman, oov = kv.evaluate_word_pairs(datapath("wordsim353.tsv"), restrict_vocab=len(vectors), case_insensitive=True)
+    pearson, spearman, oov = kv.evaluate_word_pairs(
+        datapath("wordsim353.tsv"), restrict_vocab=len(vectors), case_insensitive=True
+    )
     result = evaluate(vectors, analogies=[], pairs=["ws353"]).pairs[0]
-    assert result.skipped is None and result.spearman == pytest.approx(spearman[0]) and result.oov_percent == pytest.approx(oov)
+    assert (
+        result.skipped is None
+        and result.spearman == pytest.approx(spearman[0])
+        and result.oov_percent == pytest.approx(oov)
+    )
 
 
 def test_saving_then_scoring_records_evaluation_in_meta(tmp_path: Path) -> None:

@@ -26,7 +26,11 @@ KEY = "explorer-key"
 
 def small_vectors(n: int = 60, dim: int = 8, seed: int = 0) -> Vectors:
     rng = np.random.default_rng(seed)
-    return Vectors.from_arrays([f"w{i}" for i in range(n)], rng.normal(size=(n, dim)).astype(np.float32), counts=list(range(1000, 1000 - n, -1)))
+    return Vectors.from_arrays(
+        [f"w{i}" for i in range(n)],
+        rng.normal(size=(n, dim)).astype(np.float32),
+        counts=list(range(1000, 1000 - n, -1)),
+    )
 
 
 def unit(m: np.ndarray) -> np.ndarray:
@@ -79,7 +83,12 @@ def test_cache_round_trip_and_staleness(tmp_path: Path) -> None:
     p = project.compute(v, "pca", 2, 50)
     header = project.save(p, tmp_path, v)
     meta = json.loads(header.read_text())
-    assert meta["format"] == "embed-projection" and meta["version"] == 1 and meta["n"] == 50 and meta["fingerprint"] == v.fingerprint
+    assert (
+        meta["format"] == "embed-projection"
+        and meta["version"] == 1
+        and meta["n"] == 50
+        and meta["fingerprint"] == v.fingerprint
+    )
     assert np.load(header.with_suffix(".npy"), allow_pickle=False).shape == (50, 2)
     back = project.load_cached(tmp_path, v, "pca", 2, 50)
     assert back is not None and np.array_equal(back.coords, p.coords)
@@ -111,7 +120,9 @@ def test_an_interrupted_save_leaves_nothing(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(KeyboardInterrupt):
         project.save(p, tmp_path, v)
     assert project.load_cached(tmp_path, v, "pca", 2, 50) is None  # no header: never read
-    assert [f.name for f in (tmp_path / "projections").iterdir()] == ["pca-2d-50.npy"]  # complete (renamed) or absent, never partial
+    assert [f.name for f in (tmp_path / "projections").iterdir()] == [
+        "pca-2d-50.npy"
+    ]  # complete (renamed) or absent, never partial
 
 
 # --- embed project ---------------------------------------------------------------------------------
@@ -148,7 +159,9 @@ def test_cli_bad_input(model_copy: Path, args: list[str], code: int, message: st
 # --- the API ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server(model_copy: Path) -> Iterator[str]:
-    assert CliRunner().invoke(main, ["project", str(model_copy), "--method", "pca", "--dims", "3"]).exit_code == 0  # the default n
+    assert (
+        CliRunner().invoke(main, ["project", str(model_copy), "--method", "pca", "--dims", "3"]).exit_code == 0
+    )  # the default n
     with run_server({"kjv": model_copy}, env={"EMBED_API_KEY": KEY}) as url:
         yield url
 
@@ -173,12 +186,23 @@ def test_projection_endpoint_computes_caches_and_matches_the_model(server: str, 
     second = get(server, "models/kjv/projection", params={"method": "pca"})
     assert second.headers["x-embed-cache"] == "memory" and second.content == first.content
     assert second.headers["content-encoding"] == "gzip"  # compressed once, when cached
-    plain = get(server, "models/kjv/projection", params={"method": "pca"}, headers={"X-API-Key": KEY, "Accept-Encoding": "identity"})
+    plain = get(
+        server,
+        "models/kjv/projection",
+        params={"method": "pca"},
+        headers={"X-API-Key": KEY, "Accept-Encoding": "identity"},
+    )
     assert "content-encoding" not in plain.headers and plain.content == first.content
     from_disk = get(server, "models/kjv/projection", params={"method": "pca", "dims": 3})  # written by `embed project`
     assert from_disk.headers["x-embed-cache"] == "disk" and from_disk.json()["dims"] == 3
-    other = get(server, "models/kjv/projection", params={"method": "pca", "n": 300})  # not the default size: memory only
-    assert other.status_code == 200 and other.json()["n"] == 300 and not (model_copy / "projections" / "pca-2d-300.npy").exists()
+    other = get(
+        server, "models/kjv/projection", params={"method": "pca", "n": 300}
+    )  # not the default size: memory only
+    assert (
+        other.status_code == 200
+        and other.json()["n"] == 300
+        and not (model_copy / "projections" / "pca-2d-300.npy").exists()
+    )
 
 
 def test_memory_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,7 +241,11 @@ def test_custom_projection_is_cosine_with_the_axes(server: str, model_copy: Path
     from embed.io import load
 
     v = load(model_copy)
-    r = httpx.post(f"{server}/v1/models/kjv/projection/custom", headers={"X-API-Key": KEY}, json={"x": {"start": "man", "end": "woman"}, "y": {"start": "king", "end": "queen"}, "n": 300})
+    r = httpx.post(
+        f"{server}/v1/models/kjv/projection/custom",
+        headers={"X-API-Key": KEY},
+        json={"x": {"start": "man", "end": "woman"}, "y": {"start": "king", "end": "queen"}, "n": 300},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     u = unit(np.asarray(v.matrix, dtype=np.float64))
@@ -225,8 +253,16 @@ def test_custom_projection_is_cosine_with_the_axes(server: str, model_copy: Path
     want = u[:300] @ np.stack([axis("man", "woman"), axis("king", "queen")], axis=1)
     np.testing.assert_allclose(np.reshape(body["coords"], (300, 2)), want, atol=1e-4)
     assert body["method"] == "custom" and body["params"] == {"x": ["man", "woman"], "y": ["king", "queen"]}
-    bad = httpx.post(f"{server}/v1/models/kjv/projection/custom", headers={"X-API-Key": KEY}, json={"x": {"start": "man", "end": "womna"}, "y": {"start": "king", "end": "queen"}})
-    assert bad.status_code == 404 and bad.json()["error"]["code"] == "word_not_found" and "woman" in bad.json()["error"]["suggestions"]
+    bad = httpx.post(
+        f"{server}/v1/models/kjv/projection/custom",
+        headers={"X-API-Key": KEY},
+        json={"x": {"start": "man", "end": "womna"}, "y": {"start": "king", "end": "queen"}},
+    )
+    assert (
+        bad.status_code == 404
+        and bad.json()["error"]["code"] == "word_not_found"
+        and "woman" in bad.json()["error"]["suggestions"]
+    )
 
 
 def test_model_meta(server: str, model_copy: Path) -> None:

@@ -25,7 +25,9 @@ from tests.test_web import KEY, _chromium, browser, open_page, shot, table_rows,
 @pytest.fixture(scope="module")
 def kjv_copy(kjv_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("explorer-web") / "kjv"
-    shutil.copytree(kjv_model_dir, out, ignore=shutil.ignore_patterns("projections"))  # the server writes projections into it
+    shutil.copytree(
+        kjv_model_dir, out, ignore=shutil.ignore_patterns("projections")
+    )  # the server writes projections into it
     return out
 
 
@@ -45,7 +47,10 @@ def page(browser: Any, server: str) -> Iterator[Any]:  # noqa: F811
     errors: list[str] = []
     p.on("request", lambda r: None if r.url.startswith(server) else outside.append(r.url))
     p.on("pageerror", lambda e: errors.append(str(e)))
-    p.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Content Security Policy" in m.text else None)
+    p.on(
+        "console",
+        lambda m: errors.append(m.text) if m.type == "error" and "Content Security Policy" in m.text else None,
+    )
     yield p
     context.close()
     assert outside == [], f"the page fetched from outside the server: {outside}"
@@ -53,7 +58,10 @@ def page(browser: Any, server: str) -> Iterator[Any]:  # noqa: F811
 
 
 def cloud_ready(page: Any, model: str = "kjv", method: str = "pca") -> dict[str, Any]:
-    page.wait_for_function("([m, me]) => document.querySelector('#cloud').dataset.state === 'ready' && window.embedExplorer.method === me && document.querySelector('#model').value === m", arg=[model, method])
+    page.wait_for_function(
+        "([m, me]) => document.querySelector('#cloud').dataset.state === 'ready' && window.embedExplorer.method === me && document.querySelector('#model').value === m",
+        arg=[model, method],
+    )
     return page.evaluate("({...window.embedExplorer})")
 
 
@@ -61,7 +69,9 @@ def coloured_pixels(page: Any) -> int:
     """Pixels of the cloud's canvas that are not (near) white: drawn points."""
     from PIL import Image
 
-    image = np.asarray(Image.open(io.BytesIO(page.locator("#cloud canvas").first.screenshot())).convert("RGB"), dtype=np.int32)
+    image = np.asarray(
+        Image.open(io.BytesIO(page.locator("#cloud canvas").first.screenshot())).convert("RGB"), dtype=np.int32
+    )
     return int(((255 * 3 - image.sum(axis=2)) > 30).sum())
 
 
@@ -71,7 +81,9 @@ def point_xy(page: Any, word: str) -> tuple[float, float]:
     return box["x"] + x, box["y"] + y
 
 
-def test_cloud_renders_every_word_and_hover_click_lights_neighbours(page: Any, server: str, kjv_copy: Path, tmp_path: Path) -> None:
+def test_cloud_renders_every_word_and_hover_click_lights_neighbours(
+    page: Any, server: str, kjv_copy: Path, tmp_path: Path
+) -> None:
     from embed.io import load
 
     vectors = load(kjv_copy)
@@ -111,9 +123,13 @@ def test_search_highlights_substrings_and_regexes(page: Any, server: str, kjv_co
     page.fill("#cloud-search", "/^k.*g$/")
     import re
 
-    page.wait_for_function("n => window.embedExplorer.matches === n", arg=sum(bool(re.search("^k.*g$", w)) for w in words))
+    page.wait_for_function(
+        "n => window.embedExplorer.matches === n", arg=sum(bool(re.search("^k.*g$", w)) for w in words)
+    )
     page.fill("#cloud-search", "/(/")
-    page.wait_for_function("() => document.querySelector('#cloud-matches').textContent.startsWith('not a valid regular expression')")
+    page.wait_for_function(
+        "() => document.querySelector('#cloud-matches').textContent.startsWith('not a valid regular expression')"
+    )
 
 
 def test_methods_3d_and_bad_input(page: Any, server: str, tmp_path: Path) -> None:
@@ -147,7 +163,9 @@ def test_custom_axes(page: Any, server: str) -> None:
     page.fill("#axis-y-end", "quen")
     page.click("#custom-go")
     page.wait_for_selector("#cloud[data-state='error']")
-    assert page.inner_text("#cloud-status").startswith("word_not_found: word 'quen' is not in the model's vocabulary") and "queen" in page.inner_text("#cloud-status")
+    assert page.inner_text("#cloud-status").startswith(
+        "word_not_found: word 'quen' is not in the model's vocabulary"
+    ) and "queen" in page.inner_text("#cloud-status")
 
 
 def test_unknown_word_clears_lit_points(page: Any, server: str) -> None:
@@ -178,7 +196,13 @@ def test_analogy_arrows_3cosmul_and_model_page(page: Any, server: str, kjv_copy:
     assert page.inner_text("#analogy-results thead").split()[-1] == "3CosMul"
     meta = json.loads((kjv_copy / "meta.json").read_text())
     page.wait_for_selector("#model-params tbody tr")
-    params = dict(zip(page.locator("#model-params td:first-child").all_inner_texts(), page.locator("#model-params td:last-child").all_inner_texts()))
+    params = dict(
+        zip(
+            page.locator("#model-params td:first-child").all_inner_texts(),
+            page.locator("#model-params td:last-child").all_inner_texts(),
+            strict=False,
+        )
+    )
     assert params["dim"] == "50" and params["arch"] == meta["params"]["arch"]
     assert page.locator("#model-curve polyline").count() == 2  # loss and words/s per epoch
 
@@ -214,8 +238,14 @@ def test_classifier_box(page: Any, server: str, classifier_dir: Path, tmp_path: 
     page.wait_for_selector("#classify-results .prediction >> nth=1")
     for i, probs in enumerate(clf.predict_proba(texts)):
         item = page.locator("#classify-results .prediction").nth(i)
-        shown = dict(zip(item.locator(".label").all_inner_texts(), map(float, item.locator(".prob").all_inner_texts())))
-        assert shown == pytest.approx(dict(zip(clf.labels, probs)), abs=1e-3)
+        shown = dict(
+            zip(
+                item.locator(".label").all_inner_texts(),
+                map(float, item.locator(".prob").all_inner_texts()),
+                strict=False,
+            )
+        )
+        assert shown == pytest.approx(dict(zip(clf.labels, probs, strict=False)), abs=1e-3)
     assert page.locator("#classify-results .prediction").nth(0).locator(".label").first.inner_text() == "pos"
     shot(page, tmp_path, "explorer-classify")
 
@@ -229,7 +259,9 @@ def test_phone_width(browser: Any, server: str, tmp_path: Path) -> None:  # noqa
     page.fill("#word", "king")
     page.click("#find")
     page.wait_for_selector("#neighbours tbody tr")
-    wide = page.evaluate("[...document.querySelectorAll('main section')].filter(s => s.scrollWidth > s.clientWidth + 1).map(s => s.id)")
+    wide = page.evaluate(
+        "[...document.querySelectorAll('main section')].filter(s => s.scrollWidth > s.clientWidth + 1).map(s => s.id)"
+    )
     assert wide == [] and page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
     shot(page, tmp_path, "explorer-390")
     context.close()

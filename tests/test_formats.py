@@ -48,13 +48,15 @@ def read(path: Path, **kw: object) -> tuple[list[str], np.ndarray, VectorFileRea
 def write_bin(path: Path, words: list[bytes], mat: np.ndarray, *, newline: bool, header: str | None = None) -> Path:
     """word2vec.c layout (newline after each vector) or gensim's (none)."""
     head = header if header is not None else f"{len(words)} {mat.shape[1]}\n"
-    body = b"".join(w + b" " + row.astype("<f4").tobytes() + (b"\n" if newline else b"") for w, row in zip(words, mat))
+    body = b"".join(
+        w + b" " + row.astype("<f4").tobytes() + (b"\n" if newline else b"") for w, row in zip(words, mat, strict=False)
+    )
     path.write_bytes(head.encode() + body)
     return path
 
 
 def write_txt(path: Path, words: list[str], mat: np.ndarray, *, header: bool = True, end: str = "\n") -> Path:
-    lines = [f"{w} {' '.join(str(v) for v in row)}{end}" for w, row in zip(words, mat)]
+    lines = [f"{w} {' '.join(str(v) for v in row)}{end}" for w, row in zip(words, mat, strict=False)]
     path.write_text((f"{len(words)} {mat.shape[1]}\n" if header else "") + "".join(lines), encoding="utf-8")
     return path
 
@@ -236,19 +238,28 @@ def test_header_claiming_fewer_rows(kv: KeyedVectors, tmp_path: Path, fmt: str) 
 def test_text_rows_with_wrong_values(kv: KeyedVectors, tmp_path: Path) -> None:
     path = save(kv, tmp_path / "w.txt", "word2vec-txt")
     lines = path.read_bytes().split(b"\n")
-    for change, needle in ((b" ".join(lines[6].split()[:-1]), "found 19 values, expected 20"),
-                           (lines[6] + b" 0.5", "found 21 values, expected 20"),
-                           (lines[6].replace(b" ", b" abc ", 1).rsplit(b" ", 1)[0], "value 'abc' is not a number"),
-                           (b"", "line 7 is blank")):
+    for change, needle in (
+        (b" ".join(lines[6].split()[:-1]), "found 19 values, expected 20"),
+        (lines[6] + b" 0.5", "found 21 values, expected 20"),
+        (lines[6].replace(b" ", b" abc ", 1).rsplit(b" ", 1)[0], "value 'abc' is not a number"),
+        (b"", "line 7 is blank"),
+    ):
         path.write_bytes(b"\n".join(lines[:6] + [change] + lines[7:]))
         fails(path, "line 7", needle, batch_rows=4)
 
 
 @pytest.mark.parametrize("newline", [True, False])
 @pytest.mark.parametrize("header_dim", [DIM - 1, DIM + 1])
-def test_binary_header_dim_that_misaligns_records(kv: KeyedVectors, tmp_path: Path, newline: bool, header_dim: int) -> None:
-    path = write_bin(tmp_path / "m.bin", [w.encode() for w in kv.index_to_key], kv.vectors, newline=newline,
-                     header=f"{N} {header_dim}\n")
+def test_binary_header_dim_that_misaligns_records(
+    kv: KeyedVectors, tmp_path: Path, newline: bool, header_dim: int
+) -> None:
+    path = write_bin(
+        tmp_path / "m.bin",
+        [w.encode() for w in kv.index_to_key],
+        kv.vectors,
+        newline=newline,
+        header=f"{N} {header_dim}\n",
+    )
     fails(path, "row ", "misaligned", f"header dim {header_dim} does not match")
 
 
@@ -275,24 +286,34 @@ def test_damaged_compressed_streams(kv: KeyedVectors, tmp_path: Path, fmt: str, 
     data = save(kv, tmp_path / f"ok{suffix}", fmt).read_bytes()
     mid = len(data) // 2
     bad = tmp_path / f"bad{suffix}"
-    for damaged in (data[:mid] + bytes(b ^ 0xFF for b in data[mid : mid + 64]) + data[mid + 64 :], data[:mid], data[:-4]):
+    for damaged in (
+        data[:mid] + bytes(b ^ 0xFF for b in data[mid : mid + 64]) + data[mid + 64 :],
+        data[:mid],
+        data[:-4],
+    ):
         bad.write_bytes(damaged)
         fails(bad, f"damaged or truncated {kind} stream", "download it again")
     bad.write_bytes(b"3 2\na 1 2\n")  # not compressed at all
     fails(bad, f"damaged or truncated {kind} stream")
 
 
-@pytest.mark.parametrize("content,needle", [
-    (b"", "is empty"),
-    (b"0 20\n", "holds no vectors (header says 0 rows)"),
-    (b"5 20\n", "holds no vectors after its header (header says 5 rows)"),
-    (b"5 0\n", "line 1: header dim 0"),
-    (b"5 100001\n", "line 1: header dim 100001 exceeds the maximum 100000"),
-    (b"1099511627777 20\n", "line 1: header row count 1099511627777 exceeds 2**40"),
-    (b"hello world\nfoo bar\n", "accepted formats: word2vec-bin, word2vec-txt (fastText .vec), glove"),
-    (gzip.compress(b"3 2\na 1 2\n"), "starts like a .gz file but its name does not end in .gz; rename it to bad.txt.gz"),
-    (b"2 3\na 1 2 3\n b 1 2 3\n", "line 3: starts with whitespace"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (b"", "is empty"),
+        (b"0 20\n", "holds no vectors (header says 0 rows)"),
+        (b"5 20\n", "holds no vectors after its header (header says 5 rows)"),
+        (b"5 0\n", "line 1: header dim 0"),
+        (b"5 100001\n", "line 1: header dim 100001 exceeds the maximum 100000"),
+        (b"1099511627777 20\n", "line 1: header row count 1099511627777 exceeds 2**40"),
+        (b"hello world\nfoo bar\n", "accepted formats: word2vec-bin, word2vec-txt (fastText .vec), glove"),
+        (
+            gzip.compress(b"3 2\na 1 2\n"),
+            "starts like a .gz file but its name does not end in .gz; rename it to bad.txt.gz",
+        ),
+        (b"2 3\na 1 2 3\n b 1 2 3\n", "line 3: starts with whitespace"),
+    ],
+)
 def test_bad_files_at_open(tmp_path: Path, content: bytes, needle: str) -> None:
     path = tmp_path / "bad.txt"
     path.write_bytes(content)

@@ -50,7 +50,7 @@ def kv(arrays: tuple[list[str], np.ndarray, np.ndarray]) -> KeyedVectors:
     words, matrix, counts = arrays
     out = KeyedVectors(DIM)
     out.add_vectors(words, matrix.copy())
-    for w, c in zip(words, counts.tolist()):
+    for w, c in zip(words, counts.tolist(), strict=False):
         out.set_vecattr(w, "count", c)
     return out
 
@@ -75,7 +75,7 @@ def same(got: Any, want: Any, atol: float = 1e-5) -> None:
     """Equal structure, equal words and ints, floats and arrays within ``atol``."""
     if isinstance(want, (list, tuple)) and not isinstance(want, str):
         assert isinstance(got, (list, tuple)) and len(got) == len(want), (got, want)
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=False):
             same(g, w, atol)
     elif isinstance(want, np.ndarray):
         assert np.asarray(got).shape == want.shape
@@ -127,9 +127,14 @@ def test_most_similar(v: Vectors, kv: KeyedVectors, kwargs: dict[str, Any]) -> N
     same(v.most_similar(**kwargs), kv.most_similar(**kwargs))
 
 
-def test_most_similar_with_vectors_and_all_scores(v: Vectors, kv: KeyedVectors, arrays: tuple[list[str], np.ndarray, np.ndarray]) -> None:
+def test_most_similar_with_vectors_and_all_scores(
+    v: Vectors, kv: KeyedVectors, arrays: tuple[list[str], np.ndarray, np.ndarray]
+) -> None:
     raw = arrays[1][10] * 3.0  # gensim adds a raw vector as given, words at unit length
-    same(v.most_similar(positive=[raw, "king"], negative=["man"]), kv.most_similar(positive=[raw, "king"], negative=["man"]))
+    same(
+        v.most_similar(positive=[raw, "king"], negative=["man"]),
+        kv.most_similar(positive=[raw, "king"], negative=["man"]),
+    )
     same(v.most_similar(positive=raw), kv.most_similar(positive=raw))
     same(v.most_similar("king", topn=None), kv.most_similar("king", topn=None))
     same(v.most_similar("king", topn=None, restrict_vocab=40), kv.most_similar("king", topn=None, restrict_vocab=40))
@@ -152,15 +157,22 @@ def test_most_similar_cosmul(v: Vectors, kv: KeyedVectors, kwargs: dict[str, Any
     same(v.most_similar_cosmul(**kwargs), kv.most_similar_cosmul(**kwargs))
 
 
-def test_cosmul_with_vectors_scores_and_analogy(v: Vectors, kv: KeyedVectors, arrays: tuple[list[str], np.ndarray, np.ndarray]) -> None:
+def test_cosmul_with_vectors_scores_and_analogy(
+    v: Vectors, kv: KeyedVectors, arrays: tuple[list[str], np.ndarray, np.ndarray]
+) -> None:
     raw = arrays[1][11]
     same(v.most_similar_cosmul([raw, "king"], ["man"]), kv.most_similar_cosmul([raw, "king"], ["man"]))
     same(v.most_similar_cosmul("king", "man", topn=None), kv.most_similar_cosmul("king", "man", topn=None))
-    same(v.analogy("man", "king", "woman", topn=5, method="3cosmul"), kv.most_similar_cosmul(["king", "woman"], ["man"], topn=5))
+    same(
+        v.analogy("man", "king", "woman", topn=5, method="3cosmul"),
+        kv.most_similar_cosmul(["king", "woman"], ["man"], topn=5),
+    )
     assert v.most_similar_cosmul("king", topn=0) == []
 
 
-def test_cosmul_restrict_vocab_searches_the_first_rows(v: Vectors, arrays: tuple[list[str], np.ndarray, np.ndarray]) -> None:
+def test_cosmul_restrict_vocab_searches_the_first_rows(
+    v: Vectors, arrays: tuple[list[str], np.ndarray, np.ndarray]
+) -> None:
     """gensim 4.4 accepts restrict_vocab here but scans every row; embed does what gensim documents.
 
     The oracle is gensim on the first 60 rows only.
@@ -168,32 +180,46 @@ def test_cosmul_restrict_vocab_searches_the_first_rows(v: Vectors, arrays: tuple
     words, matrix, _ = arrays
     head = KeyedVectors(DIM)
     head.add_vectors(words[:60], matrix[:60].copy())
-    same(v.most_similar_cosmul(["king", "woman"], ["man"], topn=8, restrict_vocab=60), head.most_similar_cosmul(["king", "woman"], ["man"], topn=8))
+    same(
+        v.most_similar_cosmul(["king", "woman"], ["man"], topn=8, restrict_vocab=60),
+        head.most_similar_cosmul(["king", "woman"], ["man"], topn=8),
+    )
 
 
-def test_distances_rank_and_neighbours(v: Vectors, kv: KeyedVectors, arrays: tuple[list[str], np.ndarray, np.ndarray]) -> None:
+def test_distances_rank_and_neighbours(
+    v: Vectors, kv: KeyedVectors, arrays: tuple[list[str], np.ndarray, np.ndarray]
+) -> None:
     same(v.distance("king", "queen"), kv.distance("king", "queen"))
     same(v.similarity("king", "queen"), kv.similarity("king", "queen"))
     same(v.distances("king"), kv.distances("king"))
     same(v.distances("king", ["queen", "w4", "king"]), kv.distances("king", ["queen", "w4", "king"]))
     same(v.distances(arrays[1][3]), kv.distances(arrays[1][3]))
-    same(Vectors.cosine_similarities(arrays[1][0], arrays[1][:9]), KeyedVectors.cosine_similarities(arrays[1][0], arrays[1][:9]))
+    same(
+        Vectors.cosine_similarities(arrays[1][0], arrays[1][:9]),
+        KeyedVectors.cosine_similarities(arrays[1][0], arrays[1][:9]),
+    )
     for a, b in [("king", "queen"), ("king", "w100"), ("w5", "man"), ("king", "king")]:
         assert v.closer_than(a, b) == kv.closer_than(a, b)
         assert v.rank(a, b) == kv.rank(a, b)
     assert v.words_closer_than("man", "woman") == kv.closer_than("man", "woman")
-    assert v.most_similar_to_given("king", ["w1", "queen", "man"]) == kv.most_similar_to_given("king", ["w1", "queen", "man"])
+    assert v.most_similar_to_given("king", ["w1", "queen", "man"]) == kv.most_similar_to_given(
+        "king", ["w1", "queen", "man"]
+    )
     same(v.relative_cosine_similarity("king", "queen"), kv.relative_cosine_similarity("king", "queen"))
     same(v.relative_cosine_similarity("king", "w9", topn=3), kv.relative_cosine_similarity("king", "w9", topn=3))
     same(v.n_similarity(["king", "man"], ["queen", "woman"]), kv.n_similarity(["king", "man"], ["queen", "woman"]))
 
 
-def test_doesnt_match_leaves_unknown_words_out_and_says_so(v: Vectors, kv: KeyedVectors, caplog: pytest.LogCaptureFixture) -> None:
+def test_doesnt_match_leaves_unknown_words_out_and_says_so(
+    v: Vectors, kv: KeyedVectors, caplog: pytest.LogCaptureFixture
+) -> None:
     words = ["king", "queen", "man", "w42", "fjfjfj"]
     with caplog.at_level(logging.WARNING):
         got = v.doesnt_match(words)
     assert got == kv.doesnt_match(words)
-    assert any("fjfjfj" in r.getMessage() and "ignoring" in r.getMessage() for r in caplog.records if r.name == "embed.vectors")
+    assert any(
+        "fjfjfj" in r.getMessage() and "ignoring" in r.getMessage() for r in caplog.records if r.name == "embed.vectors"
+    )
     same(v.rank_by_centrality(words), kv.rank_by_centrality(words))
     same(v.rank_by_centrality(words, use_norm=False), kv.rank_by_centrality(words, use_norm=False))
 
@@ -208,7 +234,9 @@ def test_doesnt_match_leaves_unknown_words_out_and_says_so(v: Vectors, kv: Keyed
         {"weights": np.array([0.5, 0.5, 3.0], dtype=np.float32), "pre_normalize": False, "post_normalize": True},
     ],
 )
-def test_get_mean_vector(v: Vectors, kv: KeyedVectors, arrays: tuple[list[str], np.ndarray, np.ndarray], kwargs: dict[str, Any]) -> None:
+def test_get_mean_vector(
+    v: Vectors, kv: KeyedVectors, arrays: tuple[list[str], np.ndarray, np.ndarray], kwargs: dict[str, Any]
+) -> None:
     keys = ["king", arrays[1][12], "nope"]  # a word, a raw vector, an unknown word (left out)
     same(v.get_mean_vector(keys, **kwargs), kv.get_mean_vector(keys, **kwargs))
     same(v.get_mean_vector(["king", 4, "w2"], **kwargs), kv.get_mean_vector(["king", 4, "w2"], **kwargs))
@@ -228,7 +256,9 @@ def test_evaluations_are_gensims(v: Vectors, kv: KeyedVectors) -> None:
         got_score, got_sections = v.evaluate_word_analogies(analogies, **kwargs)
         want_score, want_sections = kv.evaluate_word_analogies(analogies, **kwargs)
         assert got_score == want_score and got_sections == want_sections
-    assert len(want_sections[-1]["correct"]) + len(want_sections[-1]["incorrect"]) > 0  # the analogy lines were in the vocabulary
+    assert (
+        len(want_sections[-1]["correct"]) + len(want_sections[-1]["incorrect"]) > 0
+    )  # the analogy lines were in the vocabulary
 
 
 @pytest.mark.parametrize("binary", [False, True])
@@ -237,7 +267,12 @@ def test_save_word2vec_format_writes_gensims_bytes(v: Vectors, kv: KeyedVectors,
     kv.save_word2vec_format(str(tmp_path / "gensim.w2v"), fvocab=str(tmp_path / "gensim.vocab"), binary=binary)
     assert (tmp_path / "embed.w2v").read_bytes() == (tmp_path / "gensim.w2v").read_bytes()
     assert (tmp_path / "embed.vocab").read_bytes() == (tmp_path / "gensim.vocab").read_bytes()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["embed.vocab", "embed.w2v", "gensim.vocab", "gensim.w2v"]  # no temporary files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "embed.vocab",
+        "embed.w2v",
+        "gensim.vocab",
+        "gensim.w2v",
+    ]  # no temporary files left
     back = Vectors.load_word2vec_format(tmp_path / "embed.w2v", binary=binary, limit=50)
     assert back.index_to_key == kv.index_to_key[:50]
     same(back.vectors, kv.vectors[:50])

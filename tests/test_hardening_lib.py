@@ -36,7 +36,9 @@ def _kim(path: Path, rows: list[tuple[str, str]], encoding: str = "utf-8") -> Pa
     return path
 
 
-def test_a_stray_byte_is_replaced_and_counted_not_the_file_reread_as_latin1(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_stray_byte_is_replaced_and_counted_not_the_file_reread_as_latin1(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = _kim(tmp_path / "zh.txt", ZH * 3)
     path.write_bytes(path.read_bytes() + b"1 \xff stray\n")  # one byte that is not UTF-8
     with caplog.at_level(logging.WARNING, logger="embed.classify.data"):
@@ -44,14 +46,19 @@ def test_a_stray_byte_is_replaced_and_counted_not_the_file_reread_as_latin1(tmp_
     assert data.texts[:4] == [t for _, t in ZH]  # Chinese, not mojibake
     assert data.texts[-1] == "\ufffd stray"
     warnings = [r.getMessage() for r in caplog.records if "not valid UTF-8" in r.getMessage()]
-    assert warnings == [f"{path}: 1 byte(s) were not valid UTF-8 and were replaced with U+FFFD; pass --encoding if the file has another encoding (e.g. cp1252)"]
+    assert warnings == [
+        f"{path}: 1 byte(s) were not valid UTF-8 and were replaced with U+FFFD; pass --encoding if the file has another encoding (e.g. cp1252)"
+    ]
 
 
 def test_a_mostly_undecodable_file_is_refused_naming_encoding(tmp_path: Path) -> None:
     path = _kim(tmp_path / "gbk.txt", ZH, encoding="gbk")
     with pytest.raises(FormatError) as exc:
         read_dataset(path)
-    assert str(exc.value) == f"{path}: 4 of 4 lines are not valid UTF-8; pass --encoding with the file's encoding (e.g. cp1252 or gbk)"
+    assert (
+        str(exc.value)
+        == f"{path}: 4 of 4 lines are not valid UTF-8; pass --encoding with the file's encoding (e.g. cp1252 or gbk)"
+    )
     assert read_dataset(path, encoding="gbk").texts == [t for _, t in ZH]
 
 
@@ -69,30 +76,57 @@ def cli_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     texts, labels = planted(120, 1)
     # cp1252: "é" (0xe9) and the ellipsis (0x85) are not UTF-8, on every line
     train = d / "train.kim"
-    train.write_bytes("".join(f"{lab} {t} café …\n" for t, lab in zip(texts, labels)).encode("cp1252"))
+    train.write_bytes("".join(f"{lab} {t} café …\n" for t, lab in zip(texts, labels, strict=False)).encode("cp1252"))
     return {"dir": d, "train": train, "vectors": d / "vecs.txt"}
 
 
 def test_cli_refuses_a_cp1252_file_and_trains_with_encoding(cli_files: dict[str, Path]) -> None:
     runner = CliRunner()
     out = cli_files["dir"] / "clf"
-    r = runner.invoke(main, ["classify", "train", str(cli_files["train"]), "--tokenizer", "whitespace", "--out", str(out), *SMALL])
+    r = runner.invoke(
+        main, ["classify", "train", str(cli_files["train"]), "--tokenizer", "whitespace", "--out", str(out), *SMALL]
+    )
     assert r.exit_code == 1, r.output
-    assert r.output == f"Error: {cli_files['train']}: 120 of 120 lines are not valid UTF-8; pass --encoding with the file's encoding (e.g. cp1252 or gbk)\n"
+    assert (
+        r.output
+        == f"Error: {cli_files['train']}: 120 of 120 lines are not valid UTF-8; pass --encoding with the file's encoding (e.g. cp1252 or gbk)\n"
+    )
     assert not out.exists()
-    r = runner.invoke(main, ["classify", "train", str(cli_files["train"]), "--tokenizer", "whitespace", "--encoding", "cp1252", "--out", str(out), *SMALL])
+    r = runner.invoke(
+        main,
+        [
+            "classify",
+            "train",
+            str(cli_files["train"]),
+            "--tokenizer",
+            "whitespace",
+            "--encoding",
+            "cp1252",
+            "--out",
+            str(out),
+            *SMALL,
+        ],
+    )
     assert r.exit_code == 0, r.output
     vocab = (out / "vocab.txt").read_text(encoding="utf-8").split("\n")
     assert "café" in vocab and "…" in vocab
-    r = runner.invoke(main, ["classify", "eval", str(out), str(cli_files["train"]), "--encoding", "cp1252", "--threads", "1"])
+    r = runner.invoke(
+        main, ["classify", "eval", str(out), str(cli_files["train"]), "--encoding", "cp1252", "--threads", "1"]
+    )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(main, ["classify", "predict", str(out), "-", "--encoding", "cp1252"], input="splendid caf\xe9\n".encode("cp1252"))
+    r = runner.invoke(
+        main,
+        ["classify", "predict", str(out), "-", "--encoding", "cp1252"],
+        input="splendid caf\xe9\n".encode("cp1252"),
+    )
     assert r.exit_code == 0 and r.output.startswith("pos\t"), r.output
 
 
 def test_cli_unknown_encoding_is_a_usage_error(cli_files: dict[str, Path]) -> None:
     out = cli_files["dir"] / "never"
-    r = CliRunner().invoke(main, ["classify", "train", str(cli_files["train"]), "--encoding", "klingon", "--out", str(out)])
+    r = CliRunner().invoke(
+        main, ["classify", "train", str(cli_files["train"]), "--encoding", "klingon", "--out", str(out)]
+    )
     assert r.exit_code == 2 and "unknown encoding 'klingon'; pass a codec name such as utf-8, cp1252 or gbk" in r.output
     assert not out.exists()
 
@@ -111,12 +145,16 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 TINY_TRAIN = ["--epochs", "2", "--dim", "50", "--min-count", "2", "--no-eval", "--quiet", "--workers", "1"]
 
 
-def test_torch_training_that_diverges_stops_with_the_epoch_and_writes_nothing(small_corpus: Path, tmp_path: Path) -> None:
+def test_torch_training_that_diverges_stops_with_the_epoch_and_writes_nothing(
+    small_corpus: Path, tmp_path: Path
+) -> None:
     # Measured 2026-12-01 on the first 3,000 KJV lines: torch skip-gram at alpha 0.5 is NaN after
     # epoch 1. gensim bounds each update by alpha (its sigmoid table saturates), so it stays
     # finite for every alpha the CLI accepts (<= 1; loss 1080 at alpha 1) and has no test here.
     out = tmp_path / "m"
-    r = CliRunner().invoke(main, ["train", str(small_corpus), "--backend", "torch", "--alpha", "0.5", "--out", str(out), *TINY_TRAIN])
+    r = CliRunner().invoke(
+        main, ["train", str(small_corpus), "--backend", "torch", "--alpha", "0.5", "--out", str(out), *TINY_TRAIN]
+    )
     assert r.exit_code == 1, r.output
     assert r.output.splitlines()[-1] == "Error: training diverged at epoch 1 (loss nan); lower --alpha (now 0.5)"
     assert sorted(p.name for p in tmp_path.iterdir()) == []
@@ -131,10 +169,15 @@ def test_library_refuses_non_finite_vectors_naming_the_word() -> None:
     m[1, 2] = np.inf
     m[2, 0] = np.nan
     vecs = Vectors.from_arrays(["a", "b", "c"], m)
-    result = TrainResult(vectors=vecs, vocab=Vocab.build([["a", "b", "c"]], min_count=1), epochs=[], train_seconds=0.0, backend_info={})
+    result = TrainResult(
+        vectors=vecs, vocab=Vocab.build([["a", "b", "c"]], min_count=1), epochs=[], train_seconds=0.0, backend_info={}
+    )
     with pytest.raises(DivergedError) as exc:
         check_finite(result, TrainConfig(arch="cbow").start_alpha)
-    assert str(exc.value) == "training diverged: the vector of 'b' and 1 other words is not finite; lower --alpha (now 0.05)"
+    assert (
+        str(exc.value)
+        == "training diverged: the vector of 'b' and 1 other words is not finite; lower --alpha (now 0.05)"
+    )
 
 
 @pytest.fixture()
@@ -156,12 +199,16 @@ def nan_model_dir(tmp_path: Path) -> Path:
 def test_classifier_refuses_a_model_dir_with_a_nan_row(nan_model_dir: Path, tmp_path: Path) -> None:
     texts, labels = planted(60, 3)
     data = tmp_path / "train.txt"
-    data.write_text("".join(f"__label__{lab} {t}\n" for t, lab in zip(texts, labels)), encoding="utf-8")
+    data.write_text("".join(f"__label__{lab} {t}\n" for t, lab in zip(texts, labels, strict=False)), encoding="utf-8")
     out = tmp_path / "clf"
-    r = CliRunner().invoke(main, ["classify", "train", str(data), "--vectors", str(nan_model_dir), "--out", str(out), *SMALL])
+    r = CliRunner().invoke(
+        main, ["classify", "train", str(data), "--vectors", str(nan_model_dir), "--out", str(out), *SMALL]
+    )
     assert r.exit_code == 1, r.output
-    assert r.output == (f"Error: {nan_model_dir}: the vector of 'w7' (and 1 other words of the data) holds NaN or inf; "
-                        "retrain those vectors with a lower --alpha or pass other --vectors\n")
+    assert r.output == (
+        f"Error: {nan_model_dir}: the vector of 'w7' (and 1 other words of the data) holds NaN or inf; "
+        "retrain those vectors with a lower --alpha or pass other --vectors\n"
+    )
     assert not out.exists()
     r = CliRunner().invoke(main, ["classify", "train", str(data), "--vectors", str(nan_model_dir), "--cv", "2", *SMALL])
     assert r.exit_code == 1 and "holds NaN or inf" in r.output, r.output
@@ -188,12 +235,20 @@ EMBED = Path(sys.executable).parent / "embed"
 def _embed(args: list[str], tmp: Path, umask: str = "022", **kw: Any) -> subprocess.Popen[str]:
     """``embed ARGS`` in a fresh process with ``umask`` and its own TMPDIR."""
     env = {**os.environ, "TMPDIR": str(tmp)}
-    return subprocess.Popen(["bash", "-c", f'umask {umask}; exec "$0" "$@"', str(EMBED), *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    return subprocess.Popen(
+        ["bash", "-c", f'umask {umask}; exec "$0" "$@"', str(EMBED), *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize(("umask", "dir_mode", "file_mode"), [("022", 0o755, 0o644), ("027", 0o750, 0o640)])
-def test_model_directory_and_files_get_the_umask_modes(small_corpus: Path, tmp_path: Path, umask: str, dir_mode: int, file_mode: int) -> None:
+def test_model_directory_and_files_get_the_umask_modes(
+    small_corpus: Path, tmp_path: Path, umask: str, dir_mode: int, file_mode: int
+) -> None:
     out = tmp_path / "m"
     proc = _embed(["train", str(small_corpus), "--out", str(out), *TINY_TRAIN], tmp_path, umask)
     _, err = proc.communicate(timeout=120)
@@ -206,7 +261,9 @@ def test_model_directory_and_files_get_the_umask_modes(small_corpus: Path, tmp_p
 
 def test_current_umask_is_read_without_changing_it() -> None:
     code = "import os; from embed.tmp import current_umask; a = current_umask(); b = os.umask(0); print(oct(a), oct(b))"
-    r = subprocess.run(["bash", "-c", f'umask 027; exec "$0" -c "{code}"', sys.executable], capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        ["bash", "-c", f'umask 027; exec "$0" -c "{code}"', sys.executable], capture_output=True, text=True, check=True
+    )
     assert r.stdout.split() == ["0o27", "0o27"]
 
 
@@ -226,11 +283,26 @@ def _wait_for_torch_tokens(scratch: Path, proc: subprocess.Popen[str], timeout: 
     raise AssertionError("the torch token cache never appeared")
 
 
-LONG_TORCH = ["--backend", "torch", "--epochs", "500", "--dim", "20", "--min-count", "2", "--no-eval", "--quiet", "--workers", "1"]
+LONG_TORCH = [
+    "--backend",
+    "torch",
+    "--epochs",
+    "500",
+    "--dim",
+    "20",
+    "--min-count",
+    "2",
+    "--no-eval",
+    "--quiet",
+    "--workers",
+    "1",
+]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signalled_training_removes_its_temporary_files(small_corpus: Path, tmp_path: Path, sig: signal.Signals) -> None:
+def test_a_signalled_training_removes_its_temporary_files(
+    small_corpus: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
     out = tmp_path / "runs" / "m"
     scratch = tmp_path / f"embed-{os.getuid()}"
     proc = _embed(["train", str(small_corpus), "--out", str(out), *LONG_TORCH], tmp_path)
@@ -265,7 +337,9 @@ def test_the_next_run_removes_what_a_sigkilled_one_left(small_corpus: Path, tmp_
     assert again.returncode == 0, err
     removed = [*left, half_model]
     head, _, listed = err.splitlines()[0].partition(": ")
-    assert head == "removed 3 stale temporary file(s) of killed embed runs" and sorted(listed.split(", ")) == sorted(map(str, removed))
+    assert head == "removed 3 stale temporary file(s) of killed embed runs" and sorted(listed.split(", ")) == sorted(
+        map(str, removed)
+    )
     assert not any(p.exists() for p in removed)
     assert all(p.exists() for p in live)
     assert sorted(p.name for p in scratch.iterdir()) == [live[0].name]
@@ -302,14 +376,24 @@ def test_embed_clean_removes_only_dead_runs_files(tmp_path: Path) -> None:
     scratch = tmp_path / f"embed-{os.getuid()}"
     scratch.mkdir(mode=0o700)
     out = tmp_path / "m"
-    stale = [scratch / f"tokens-{dead.pid}-a.txt", scratch / f"serving-{dead.pid}-loaded", tmp_path / f".m.tmp-{dead.pid}-x1"]
+    stale = [
+        scratch / f"tokens-{dead.pid}-a.txt",
+        scratch / f"serving-{dead.pid}-loaded",
+        tmp_path / f".m.tmp-{dead.pid}-x1",
+    ]
     live = [scratch / f"tokens-{os.getpid()}-b.txt", tmp_path / f".m.tmp-{os.getpid()}-y2"]
     for p in stale[:2] + live[:1]:
         p.write_text("x\n")
     for p in (stale[2], live[1]):
         p.mkdir()
-    done = subprocess.run([sys.executable, "-m", "embed", "clean", str(out)], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)}, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "embed", "clean", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert sorted(done.stdout.splitlines()[:-1]) == sorted(f"removed {p}" for p in stale)
     assert done.stdout.splitlines()[-1] == "3 stale temporary file(s) removed"

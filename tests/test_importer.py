@@ -25,7 +25,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("imp")
     rng = np.random.default_rng(0)
     kv = KeyedVectors(DIM)
-    kv.add_vectors([f"w{i}" for i in range(N - 2)] + ["曹操", "naïve"], rng.standard_normal((N, DIM)).astype(np.float32))
+    kv.add_vectors(
+        [f"w{i}" for i in range(N - 2)] + ["曹操", "naïve"], rng.standard_normal((N, DIM)).astype(np.float32)
+    )
     kv.save_word2vec_format(str(d / "v.bin"), binary=True)
     kv.save_word2vec_format(str(d / "v.txt"), binary=False)
     with open(d / "v.txt", "rb") as src, gzip.open(d / "v.txt.gz", "wb") as dst:
@@ -69,7 +71,9 @@ def test_import_limit_and_export_round_trip(files: dict[str, Path], tmp_path: Pa
     meta = (tmp_path / "proj" / "metadata.tsv").read_text(encoding="utf-8").splitlines()
     assert [p.name for p in written] == ["vectors.tsv", "metadata.tsv"]
     assert len(rows) == len(meta) == 500 and meta[0] == "w0"  # no counts: one column, no header
-    np.testing.assert_allclose(np.array([r.split("\t") for r in rows], dtype=np.float32), want.vectors, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.array([r.split("\t") for r in rows], dtype=np.float32), want.vectors, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_projector_metadata_has_counts_when_known(tmp_path: Path) -> None:
@@ -112,13 +116,17 @@ def test_similar_from_stdin_json_and_vectors(files: dict[str, Path], tmp_path: P
     assert rows[1].startswith("naïve ")
 
 
-def test_model_commands_take_a_plain_file(files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_commands_take_a_plain_file(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EMBED_CACHE", str(tmp_path / "cache"))
     runner = CliRunner()
     r = runner.invoke(main, ["similar", str(files["glove"]), "w7", "-k", "2"])
     assert r.exit_code == 0 and r.stdout.splitlines()[0] == "rank\tword\tcosine", r.output
     cached = model_dir_for(files["glove"])
-    assert cached.parent == tmp_path / "cache" and len(list((tmp_path / "cache").iterdir())) == 1  # imported once, reused
+    assert (
+        cached.parent == tmp_path / "cache" and len(list((tmp_path / "cache").iterdir())) == 1
+    )  # imported once, reused
     r = runner.invoke(main, ["index", str(files["glove"]), "--k-max", "10", "--quiet"])
     assert r.exit_code == 0 and (cached / "index" / "index.json").exists(), r.output
     with pytest.raises(FormatError, match="no such file or directory"):

@@ -48,7 +48,7 @@ def test_exact_topk_equals_brute_force(vecs: Vectors, metric: str) -> None:
     k = 15
     ids, scores = exact_topk(vecs.matrix, k, metric, block=256)  # several blocks, last one partial
     want_ids, want_scores = brute(vecs.matrix, k, metric)
-    recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(ids.tolist(), want_ids.tolist())])
+    recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(ids.tolist(), want_ids.tolist(), strict=False)])
     assert recall == 1.0
     np.testing.assert_allclose(scores, want_scores, rtol=1e-4, atol=1e-4)
     assert ids.dtype == np.int32 and scores.dtype == np.float32
@@ -86,7 +86,9 @@ def test_save_load_round_trip(model_dir: Path, kind: str, metric: str) -> None:
     np.testing.assert_array_equal(loaded.tables[metric][1], built.tables[metric][1])
     assert isinstance(loaded.tables[metric][0], np.memmap)
     assert (loaded.ann is None) == (kind == "flat")
-    assert sorted(p.name for p in (model_dir / INDEX_DIR).iterdir() if p.suffix not in (".npy", ".json", ".faiss")) == []
+    assert (
+        sorted(p.name for p in (model_dir / INDEX_DIR).iterdir() if p.suffix not in (".npy", ".json", ".faiss")) == []
+    )
 
 
 def test_ann_recall_against_exact(model_dir: Path) -> None:
@@ -96,7 +98,7 @@ def test_ann_recall_against_exact(model_dir: Path) -> None:
     exact_ids, _, m1 = index.search(queries, 10, "cosine", exact=True)
     ann_ids, _, m2 = index.search(queries, 10, "cosine", exact=False)
     assert (m1, m2) == ("flat", "hnsw")
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_ids.tolist(), ann_ids.tolist())])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_ids.tolist(), ann_ids.tolist(), strict=False)])
     assert recall >= 0.9, recall
     # An ANN index for the other metric is never used: the query falls back to exact search.
     assert index.search(queries[:1], 10, "euclidean", exact=False)[2] == "flat"
@@ -141,19 +143,24 @@ def test_searcher_equals_most_similar(searcher: Searcher, metric: str, k: int) -
         hits = searcher.by_word(word, k, metric)  # type: ignore[arg-type]
         # The index is built for cosine: its table answers k <= 20; everything else is an exact scan.
         assert hits.method == ("table" if k <= 20 and metric == "cosine" else "flat") and hits.exact
-        _close(list(zip(hits.words, hits.scores)), searcher.vectors.most_similar(word, topn=k, metric=metric))  # type: ignore[arg-type]
+        _close(
+            list(zip(hits.words, hits.scores, strict=False)), searcher.vectors.most_similar(word, topn=k, metric=metric)
+        )  # type: ignore[arg-type]
     hits = searcher.by_words(["w1", "w2"], ["w3"], k, metric)  # type: ignore[arg-type]
-    _close(list(zip(hits.words, hits.scores)), searcher.vectors.most_similar(["w1", "w2"], ["w3"], topn=k, metric=metric))  # type: ignore[arg-type]
+    _close(
+        list(zip(hits.words, hits.scores, strict=False)),
+        searcher.vectors.most_similar(["w1", "w2"], ["w3"], topn=k, metric=metric),
+    )  # type: ignore[arg-type]
 
 
 def test_searcher_vector_and_analogy(searcher: Searcher) -> None:
     v = searcher.vectors
     query = v["w5"] * 2 + 0.3
     hits = searcher.by_vector(query, 10, "cosine")
-    _close(list(zip(hits.words, hits.scores)), v.nearest_to_vector(query, topn=10))
+    _close(list(zip(hits.words, hits.scores, strict=False)), v.nearest_to_vector(query, topn=10))
     for method in ("3cosadd", "3cosmul"):
         hits = searcher.analogy("w1", "w2", "w3", 5, method)
-        _close(list(zip(hits.words, hits.scores)), v.analogy("w1", "w2", "w3", topn=5, method=method))  # type: ignore[arg-type]
+        _close(list(zip(hits.words, hits.scores, strict=False)), v.analogy("w1", "w2", "w3", topn=5, method=method))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="vector has 3 values, the model has 24 dimensions"):
         searcher.by_vector([1.0, 2.0, 3.0])
     with pytest.raises(ConfigError, match="all zeros"):
@@ -178,7 +185,6 @@ def test_tables_off_gives_the_same_exact_answers(tmp_path: Path, vecs: Vectors) 
 def test_large_vocabularies_go_to_the_ann_index(model_dir: Path) -> None:
     """Above exact_max_words (lowered here) a by-word query without 'exact' is an HNSW search."""
 
-
     vectors = load(model_dir)
     searcher = Searcher(vectors, build_index(vectors, IndexConfig(kind="hnsw", k_max=10, tables="off")))
     searcher.exact_max_words = 100
@@ -197,12 +203,22 @@ def test_large_vocabularies_go_to_the_ann_index(model_dir: Path) -> None:
 def test_batch_equals_single_queries(searcher: Searcher) -> None:
     from embed.search import Query
 
-    queries = [Query(word="w1", k=5), Query(word="w2", k=50, metric="euclidean"), Query(positive=["w1", "w2"], negative=["w3"], k=7),
-               Query(vector=searcher.vectors["w9"] + 1.0, k=3), Query(word="w4", k=40)]
+    queries = [
+        Query(word="w1", k=5),
+        Query(word="w2", k=50, metric="euclidean"),
+        Query(positive=["w1", "w2"], negative=["w3"], k=7),
+        Query(vector=searcher.vectors["w9"] + 1.0, k=3),
+        Query(word="w4", k=40),
+    ]
     got = searcher.batch(queries)
-    want = [searcher.by_word("w1", 5), searcher.by_word("w2", 50, "euclidean"), searcher.by_words(["w1", "w2"], ["w3"], 7),
-            searcher.by_vector(searcher.vectors["w9"] + 1.0, 3), searcher.by_word("w4", 40)]
-    for g, w in zip(got, want):
+    want = [
+        searcher.by_word("w1", 5),
+        searcher.by_word("w2", 50, "euclidean"),
+        searcher.by_words(["w1", "w2"], ["w3"], 7),
+        searcher.by_vector(searcher.vectors["w9"] + 1.0, 3),
+        searcher.by_word("w4", 40),
+    ]
+    for g, w in zip(got, want, strict=False):
         assert g.words == w.words and g.method == w.method
         np.testing.assert_allclose(g.scores, w.scores, rtol=1e-5, atol=1e-6)
 

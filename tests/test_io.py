@@ -31,7 +31,17 @@ def test_round_trip_through_gensim(tmp_path, small_vectors, binary):
 
 def test_model_dir_round_trip(tmp_path, small_vectors):
     out = save_model_dir(tmp_path / "m", small_vectors, {"params": {"dim": 8}})
-    assert sorted(p.name for p in out.iterdir()) == ["counts.npy", "meta.json", "norms.npy", "vectors.bin", "vectors.npy", "vocab.txt", "word_hash.npy", "word_offsets.npy", "words.utf8"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "counts.npy",
+        "meta.json",
+        "norms.npy",
+        "vectors.bin",
+        "vectors.npy",
+        "vocab.txt",
+        "word_hash.npy",
+        "word_offsets.npy",
+        "words.utf8",
+    ]
     meta = json.loads((out / "meta.json").read_text())
     assert meta["format"] == "embed-model" and meta["version"] == 2 and meta["params"] == {"dim": 8}
     loaded = embed.load(out)
@@ -63,14 +73,19 @@ def test_query_methods(small_vectors):
     assert [w for w, _ in dists] == [w for w, _ in brute]
     assert [d for _, d in dists] == pytest.approx([d for _, d in brute], rel=1e-4)
     assert v.similarity("man", "woman") == pytest.approx(float(kv.similarity("man", "woman")))
-    assert v.analogy("man", "king", "woman")[0][0] == kv.most_similar(positive=["king", "woman"], negative=["man"], topn=1)[0][0]
+    assert (
+        v.analogy("man", "king", "woman")[0][0]
+        == kv.most_similar(positive=["king", "woman"], negative=["man"], topn=1)[0][0]
+    )
     cosmul = v.analogy("man", "king", "woman", topn=3, method="3cosmul")
     want = kv.most_similar_cosmul(positive=["king", "woman"], negative=["man"], topn=3)
     assert [w for w, _ in cosmul] == [w for w, _ in want]
     assert [s for _, s in cosmul] == pytest.approx([s for _, s in want], rel=1e-5)
     assert v.most_similar(positive=[v["king"]], topn=2)[0][0] == "king"  # a raw vector is a query too, nothing excluded
     assert v.most_similar("king", topn=None).shape == (len(v),)
-    assert v.n_similarity(["king", "man"], ["queen"]) == pytest.approx(float(kv.n_similarity(["king", "man"], ["queen"])), rel=1e-5)
+    assert v.n_similarity(["king", "man"], ["queen"]) == pytest.approx(
+        float(kv.n_similarity(["king", "man"], ["queen"])), rel=1e-5
+    )
     with pytest.raises(KeyError, match="'prince' is not in the vocabulary"):
         v["prince"]
 

@@ -18,7 +18,7 @@ def test_probe_loss_equals_the_formula(arch: str) -> None:
     w_in = rng.normal(0, 0.5, (len(vocab), 8)).astype(np.float32)
     w_out = rng.normal(0, 0.5, (len(vocab), 8)).astype(np.float32)
     total = 0.0
-    for centre, ctx, negs in zip(probe.centres, probe.contexts, probe.negatives):
+    for centre, ctx, negs in zip(probe.centres, probe.contexts, probe.negatives, strict=False):
         h = w_in[ctx].astype(np.float64).mean(0)  # skip-gram: one context row
         out = w_out.astype(np.float64)
         total += np.logaddexp(0, -h @ out[centre]) + sum(np.logaddexp(0, h @ out[n]) for n in negs if n != centre)
@@ -39,7 +39,7 @@ def test_probe_loss_falls_every_epoch(kjv_model_dir) -> None:
     import json
 
     losses = [e["loss"] for e in json.loads((kjv_model_dir / "meta.json").read_text())["epochs"]]
-    assert len(losses) == 3 and all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert len(losses) == 3 and all(b < a for a, b in zip(losses, losses[1:], strict=False)), losses
 
 
 def test_probe_spans_the_corpus() -> None:

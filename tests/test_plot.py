@@ -98,7 +98,9 @@ def test_chinese_map_draws_every_glyph(tmp_path: Path) -> None:
     lines = (ROOT / "corpora" / "zh_novels" / "sanguo_yanyi.txt").read_text(encoding="utf-8").splitlines()[:1200]
     corpus = tmp_path / "sanguo.txt"
     corpus.write_text("\n".join(lines), encoding="utf-8")
-    vectors = train(Corpus(corpus, tokenizer="jieba"), TrainConfig(dim=20, epochs=1, workers=1, seed=1, min_count=3)).vectors
+    vectors = train(
+        Corpus(corpus, tokenizer="jieba"), TrainConfig(dim=20, epochs=1, workers=1, seed=1, min_count=3)
+    ).vectors
     words = [w for w in ["曹操", "刘备", "关羽", "张飞", "孔明", "玄德", "天下", "将军"] if w in vectors]
     assert len(words) >= 5 and has_cjk(words)
     out = tmp_path / "zh.png"
@@ -110,7 +112,9 @@ def test_chinese_map_draws_every_glyph(tmp_path: Path) -> None:
     assert_drawn(read_png(out), 1000, 800)
 
 
-def test_without_a_cjk_font_it_warns_and_still_draws(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+def test_without_a_cjk_font_it_warns_and_still_draws(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
     """Machines without a CJK font (simulated: the font search finds none) get a warning, not a failure."""
     import embed.maps
     from embed.vectors import Vectors
@@ -129,7 +133,10 @@ def test_training_picture_has_loss_and_speed(tmp_path: Path) -> None:
     from embed.plots import plot_training
     from embed.train.base import EpochStats
 
-    epochs = [EpochStats(epoch=i, loss=3.0 - 0.2 * i, words=1000, seconds=0.01, words_per_sec=100_000.0 + 5_000 * i) for i in range(4)]
+    epochs = [
+        EpochStats(epoch=i, loss=3.0 - 0.2 * i, words=1000, seconds=0.01, words_per_sec=100_000.0 + 5_000 * i)
+        for i in range(4)
+    ]
     out = tmp_path / "loss.png"
     plot_training(epochs, out, "test run")
     assert_drawn(read_png(out), 640, 400)
@@ -144,7 +151,9 @@ def test_training_picture_has_loss_and_speed(tmp_path: Path) -> None:
         (["king"], "at least 2 distinct words"),
     ],
 )
-def test_bad_words_fail_clearly_and_write_nothing(kjv_model_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:
+def test_bad_words_fail_clearly_and_write_nothing(
+    kjv_model_dir: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
     out = tmp_path / "map.png"
     code, text = run("plot", str(kjv_model_dir), *args, "--out", str(out))
     assert code == 1

@@ -21,10 +21,17 @@ from embed.errors import EmbedError
 from embed.formats import VectorFileReader
 from embed.importer import import_vectors
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 _word = st.text(alphabet=string.ascii_letters + "éü宝玉曹操", min_size=1, max_size=8)
-_matrix = st.integers(1, 6).flatmap(lambda d: st.lists(st.lists(st.floats(-1e3, 1e3, width=32), min_size=d, max_size=d), min_size=1, max_size=12))
+_matrix = st.integers(1, 6).flatmap(
+    lambda d: st.lists(st.lists(st.floats(-1e3, 1e3, width=32), min_size=d, max_size=d), min_size=1, max_size=12)
+)
 
 
 def _read_all(path: Path) -> tuple[list[str], np.ndarray]:
@@ -38,7 +45,7 @@ def _read_all(path: Path) -> tuple[list[str], np.ndarray]:
 
 def _write_text(path: Path, words: list[str], m: np.ndarray, header: bool = True) -> bytes:
     lines = [f"{len(words)} {m.shape[1]}"] if header else []
-    lines += [w + " " + " ".join(repr(float(x)) for x in row) for w, row in zip(words, m)]
+    lines += [w + " " + " ".join(repr(float(x)) for x in row) for w, row in zip(words, m, strict=False)]
     data = ("\n".join(lines) + "\n").encode("utf-8")
     path.write_bytes(data)
     return data
@@ -47,7 +54,16 @@ def _write_text(path: Path, words: list[str], m: np.ndarray, header: bool = True
 @SETTINGS
 @given(words=st.lists(_word, min_size=1, max_size=12, unique=True), data=st.data())
 def test_word2vec_text_and_glove_round_trip(tmp_path: Path, words: list[str], data: st.DataObject) -> None:
-    m = np.asarray(data.draw(st.lists(st.lists(st.floats(-1e3, 1e3, width=32), min_size=3, max_size=3), min_size=len(words), max_size=len(words))), dtype=np.float32)
+    m = np.asarray(
+        data.draw(
+            st.lists(
+                st.lists(st.floats(-1e3, 1e3, width=32), min_size=3, max_size=3),
+                min_size=len(words),
+                max_size=len(words),
+            )
+        ),
+        dtype=np.float32,
+    )
     for header, name in ((True, "v.txt"), (False, "glove.txt")):
         path = tmp_path / name
         _write_text(path, words, m, header)
@@ -57,11 +73,22 @@ def test_word2vec_text_and_glove_round_trip(tmp_path: Path, words: list[str], da
 
 @SETTINGS
 @given(words=st.lists(_word, min_size=1, max_size=10, unique=True), data=st.data())
-def test_word2vec_binary_round_trip_and_every_truncation_is_named(tmp_path: Path, words: list[str], data: st.DataObject) -> None:
+def test_word2vec_binary_round_trip_and_every_truncation_is_named(
+    tmp_path: Path, words: list[str], data: st.DataObject
+) -> None:
     from gensim.models import KeyedVectors
 
     dim = data.draw(st.integers(1, 5))
-    m = np.asarray(data.draw(st.lists(st.lists(st.floats(-1e3, 1e3, width=32), min_size=dim, max_size=dim), min_size=len(words), max_size=len(words))), dtype=np.float32)
+    m = np.asarray(
+        data.draw(
+            st.lists(
+                st.lists(st.floats(-1e3, 1e3, width=32), min_size=dim, max_size=dim),
+                min_size=len(words),
+                max_size=len(words),
+            )
+        ),
+        dtype=np.float32,
+    )
     kv = KeyedVectors(dim)
     kv.add_vectors(words, m)
     path = tmp_path / "v.bin"
@@ -133,8 +160,12 @@ _text = st.text(alphabet=string.ascii_lowercase + " 宝玉,;|\t", min_size=0, ma
 
 
 @SETTINGS
-@given(rows=st.lists(st.tuples(_label, _text), min_size=1, max_size=8), fmt=st.sampled_from(["fasttext", "tsv", "jsonl"]))
-def test_classifier_files_parse_to_what_was_written_or_fail_with_the_line(tmp_path: Path, rows: list[tuple[str, str]], fmt: str) -> None:
+@given(
+    rows=st.lists(st.tuples(_label, _text), min_size=1, max_size=8), fmt=st.sampled_from(["fasttext", "tsv", "jsonl"])
+)
+def test_classifier_files_parse_to_what_was_written_or_fail_with_the_line(
+    tmp_path: Path, rows: list[tuple[str, str]], fmt: str
+) -> None:
     import json
 
     from embed.classify.data import read_dataset
@@ -145,7 +176,10 @@ def test_classifier_files_parse_to_what_was_written_or_fail_with_the_line(tmp_pa
     elif fmt == "tsv":
         path.write_text("".join(f"{label}\t{text}\n" for label, text in rows), encoding="utf-8")
     else:
-        path.write_text("".join(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n" for label, text in rows), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n" for label, text in rows),
+            encoding="utf-8",
+        )
     try:
         ds = read_dataset(path, fmt=fmt)
     except EmbedError as exc:

@@ -17,7 +17,7 @@ def test_chinese_model_and_chinese_evaluation_files(tmp_path, kjv_path):
 
     src = tmp_path / "hlm.txt"
     with open(ZH_NOVELS / "hongloumeng.txt", encoding="utf-8") as fin:
-        src.write_text("".join(line for _, line in zip(range(1500), fin)), encoding="utf-8")
+        src.write_text("".join(line for _, line in zip(range(1500), fin, strict=False)), encoding="utf-8")
     result = embed.train(src, TrainConfig(tokenizer="jieba", dim=30, epochs=3, workers=1, min_count=3))
     v = result.vectors
     assert "宝玉" in v and "黛玉" in v

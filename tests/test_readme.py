@@ -98,7 +98,9 @@ class Example:
 
     @property
     def id(self) -> str:
-        return f"L{self.line}-{self.kind}-" + re.sub(r"[^A-Za-z0-9._/=-]+", "-", self.written.split("#")[0])[:48].strip("-")
+        return f"L{self.line}-{self.kind}-" + re.sub(r"[^A-Za-z0-9._/=-]+", "-", self.written.split("#")[0])[:48].strip(
+            "-"
+        )
 
 
 def split_comment(line: str) -> tuple[str, str | None]:
@@ -116,7 +118,7 @@ def split_comment(line: str) -> tuple[str, str | None]:
         elif ch in "'\"":
             quote = ch
         elif ch == "#" and (i == 0 or line[i - 1].isspace()):
-            return line[:i].rstrip(), line[i + 1:].strip()
+            return line[:i].rstrip(), line[i + 1 :].strip()
     return line, None
 
 
@@ -135,7 +137,9 @@ def _bash_example(line: int, text: str, next_comment: str | None) -> Example:
         names = [n.strip() for n in marker.group(1).split(",")]
         unknown = [n for n in names if n not in NEEDS]
         if unknown:
-            raise ValueError(f"README.md:{line}: unknown marker 'needs: {', '.join(unknown)}'; use one of {sorted(NEEDS)}")
+            raise ValueError(
+                f"README.md:{line}: unknown marker 'needs: {', '.join(unknown)}'; use one of {sorted(NEEDS)}"
+            )
         return Example(line, "bash", text, text, skip="; ".join(NEEDS[n] for n in names))
     if re.search(r"python3? -m venv", text):
         rest = [p.strip() for p in text.split("&&") if not re.search(r"-m venv|pip install", p)]
@@ -172,7 +176,7 @@ def parse_readme(text: str) -> list[Example]:
                 first = j
                 while body[j].endswith("\\"):
                     j += 1
-                logical = "\n".join(body[first:j + 1])
+                logical = "\n".join(body[first : j + 1])
                 j += 1
                 if logical.strip() and not logical.lstrip().startswith("#"):
                     following = body[j].strip() if j < len(body) else ""
@@ -207,9 +211,18 @@ class Clone:
         """Run ``command`` after the carried assignments; keep the variables it assigns."""
         names = sorted(set(_ASSIGN.findall(_QUOTED.sub("''", command))))
         state_file = self.root / ".readme-vars"
-        script = self._script(command) + (f"\ndeclare -p {' '.join(names)} > {shlex.quote(str(state_file))}" if names else "")
-        proc = subprocess.Popen(["bash", "-e", "-o", "pipefail", "-c", script], cwd=self.root, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        script = self._script(command) + (
+            f"\ndeclare -p {' '.join(names)} > {shlex.quote(str(state_file))}" if names else ""
+        )
+        proc = subprocess.Popen(
+            ["bash", "-e", "-o", "pipefail", "-c", script],
+            cwd=self.root,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -230,15 +243,25 @@ class Clone:
         self.stop_server()
         self.server_log = self.root / f"serve-L{ex.line}.log"
         with open(self.server_log, "wb") as log:
-            self.server = subprocess.Popen(["bash", "-e", "-o", "pipefail", "-c", self._script("exec " + ex.command)], cwd=self.root,
-                                           env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.server = subprocess.Popen(
+                ["bash", "-e", "-o", "pipefail", "-c", self._script("exec " + ex.command)],
+                cwd=self.root,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         url, ready_in_a_row = f"http://127.0.0.1:{self.port}/readyz", 0
         deadline = time.monotonic() + READY_TIMEOUT
         while ready_in_a_row < 10:  # several workers each load the models: wait until answers keep saying ready
             if self.server.poll() is not None:
-                pytest.fail(f"README.md:{ex.line}: {ex.written}\nexited with {self.server.returncode}:\n{self.server_log.read_text()[-3000:]}")
+                pytest.fail(
+                    f"README.md:{ex.line}: {ex.written}\nexited with {self.server.returncode}:\n{self.server_log.read_text()[-3000:]}"
+                )
             if time.monotonic() > deadline:
-                pytest.fail(f"README.md:{ex.line}: not ready after {READY_TIMEOUT:.0f} s:\n{self.server_log.read_text()[-3000:]}")
+                pytest.fail(
+                    f"README.md:{ex.line}: not ready after {READY_TIMEOUT:.0f} s:\n{self.server_log.read_text()[-3000:]}"
+                )
             try:
                 ready_in_a_row = ready_in_a_row + 1 if httpx.get(url, timeout=2.0).status_code == 200 else 0
             except httpx.HTTPError:
@@ -298,8 +321,14 @@ def _check_output(ex: Example, r: subprocess.CompletedProcess[str], root: Path) 
 
 def test_split_comment_and_markers() -> None:
     assert split_comment('curl $B/healthz   # {"status":"ok"}') == ("curl $B/healthz", '{"status":"ok"}')
-    assert split_comment("echo 'a # b' \"c # d\" x#y # e  # needs: gpu") == ("echo 'a # b' \"c # d\" x#y", "e  # needs: gpu")
-    assert _bash_example(1, "embed train big.txt  # 1 h  # needs: download, gpu", None).skip == f"{NEEDS['download']}; {NEEDS['gpu']}"
+    assert split_comment("echo 'a # b' \"c # d\" x#y # e  # needs: gpu") == (
+        "echo 'a # b' \"c # d\" x#y",
+        "e  # needs: gpu",
+    )
+    assert (
+        _bash_example(1, "embed train big.txt  # 1 h  # needs: download, gpu", None).skip
+        == f"{NEEDS['download']}; {NEEDS['gpu']}"
+    )
     with pytest.raises(ValueError, match="unknown marker 'needs: gpus'"):
         _bash_example(1, "embed train big.txt  # needs: gpus", None)
 
@@ -315,7 +344,9 @@ def test_readme_example(ex: Example, clone: Clone) -> None:
     if ex.skip:
         pytest.skip(f"README.md:{ex.line}: {ex.skip}: {split_comment(ex.written.splitlines()[0])[0][:60]}")
     if ex.kind != "python" and _HARD_PORT.search(ex.command):
-        pytest.fail(f"README.md:{ex.line}: a fixed port 8000; write ${{PORT:-8000}} so that the test can choose a free one:\n{ex.written}")
+        pytest.fail(
+            f"README.md:{ex.line}: a fixed port 8000; write ${{PORT:-8000}} so that the test can choose a free one:\n{ex.written}"
+        )
     if ex.kind == "serve":
         assert "--port ${PORT:-8000}" in ex.command, f"README.md:{ex.line}: embed serve needs --port ${{PORT:-8000}}"
         clone.serve(ex)

@@ -23,7 +23,9 @@ def rand_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second, unindexed model (random 16-dim vectors) served beside KJV."""
     rng = np.random.default_rng(3)
     out = tmp_path_factory.mktemp("served") / "rand"
-    save_model_dir(out, Vectors.from_arrays([f"r{i}" for i in range(300)], rng.standard_normal((300, 16))), {"params": {"dim": 16}})
+    save_model_dir(
+        out, Vectors.from_arrays([f"r{i}" for i in range(300)], rng.standard_normal((300, 16))), {"params": {"dim": 16}}
+    )
     return out
 
 
@@ -78,7 +80,11 @@ def test_similar_arithmetic_vector_and_batch(client: httpx.Client, kjv: Vectors)
     body = client.post(url, json={"vector": vec, "k": 7}).json()
     assert body["method"] == "flat"
     same(pairs(body), kjv.nearest_to_vector(np.array(vec), topn=7))
-    queries = [{"word": "god"}, {"vector": vec, "k": 7}, {"positive": ["king"], "negative": ["man"], "metric": "euclidean"}]
+    queries = [
+        {"word": "god"},
+        {"vector": vec, "k": 7},
+        {"positive": ["king"], "negative": ["man"], "metric": "euclidean"},
+    ]
     batch = client.post(url, json={"queries": queries}).json()
     assert [r for r in batch["results"]] == [client.post(url, json=q).json() for q in queries]
     assert batch["errors"] == 0
@@ -94,7 +100,7 @@ def test_batch_answers_the_good_queries_and_marks_the_bad(client: httpx.Client) 
     body = r.json()
     assert body["errors"] == 3 and len(body["results"]) == 5
     assert [body["results"][0], body["results"][3]] == [client.post(url, json=q).json() for q in good]
-    for got, query in zip([body["results"][i] for i in (1, 2, 4)], bad):
+    for got, query in zip([body["results"][i] for i in (1, 2, 4)], bad, strict=False):
         alone = client.post(url, json=query)  # the same error it gets on its own
         assert got["error"]["status"] == alone.status_code and got["error"]["code"] == alone.json()["error"]["code"]
         assert got["error"]["message"] == alone.json()["error"]["message"]
@@ -115,11 +121,15 @@ def test_approximate_queries_use_hnsw_with_high_recall(client: httpx.Client, kjv
 
 def test_similarity_analogy_vectors(client: httpx.Client, kjv: Vectors, rand_dir: Path) -> None:
     body = client.post("/v1/models/kjv/similarity", json={"a": "god", "b": "lord"}).json()
-    assert body["score_name"] == "cosine_similarity" and body["similarity"] == pytest.approx(kjv.similarity("god", "lord"), abs=1e-6)
+    assert body["score_name"] == "cosine_similarity" and body["similarity"] == pytest.approx(
+        kjv.similarity("god", "lord"), abs=1e-6
+    )
     body = client.post("/v1/models/kjv/similarity", json={"a": ["god", "king"], "b": ["lord"]}).json()
     assert body["similarity"] == pytest.approx(float(kjv.to_gensim().n_similarity(["god", "king"], ["lord"])), abs=1e-6)
     for method in ("3cosadd", "3cosmul"):
-        body = client.post("/v1/models/kjv/analogy", json={"a": "man", "b": "king", "c": "woman", "k": 5, "method": method}).json()
+        body = client.post(
+            "/v1/models/kjv/analogy", json={"a": "man", "b": "king", "c": "woman", "k": 5, "method": method}
+        ).json()
         same(pairs(body), kjv.analogy("man", "king", "woman", topn=5, method=method))  # type: ignore[arg-type]
     one = client.get("/v1/models/kjv/vectors/god").json()
     np.testing.assert_allclose(one["vector"], kjv["god"], rtol=1e-6)
@@ -138,16 +148,46 @@ def error(r: httpx.Response, status: int, code: str, text: str) -> None:
 
 
 def test_errors_are_json_and_name_the_problem(client: httpx.Client) -> None:
-    error(client.post("/v1/models/nope/similar", json={"word": "god"}), 404, "model_not_found", "no model named 'nope'; served models: kjv, rand")
+    error(
+        client.post("/v1/models/nope/similar", json={"word": "god"}),
+        404,
+        "model_not_found",
+        "no model named 'nope'; served models: kjv, rand",
+    )
     error(client.post("/v1/models/kjv/similar", json={"word": "xyzzy"}), 404, "word_not_found", "'xyzzy'")
     error(client.post("/v1/models/kjv/similar", json={"positive": ["god", "qqq"]}), 404, "word_not_found", "'qqq'")
     error(client.get("/v1/models/kjv/vectors/xyzzy"), 404, "word_not_found", "'xyzzy'")
-    error(client.post("/v1/models/kjv/similar", json={"word": "god", "k": 0}), 422, "invalid_request", "k: Input should be greater than or equal to 1")
-    error(client.post("/v1/models/kjv/similar", json={"word": "god", "vector": [1.0]}), 422, "invalid_request", "exactly one of")
-    error(client.post("/v1/models/kjv/similar", json={"vector": [1.0, 2.0]}), 422, "invalid_request", "vector has 2 values, the model has 50 dimensions")
+    error(
+        client.post("/v1/models/kjv/similar", json={"word": "god", "k": 0}),
+        422,
+        "invalid_request",
+        "k: Input should be greater than or equal to 1",
+    )
+    error(
+        client.post("/v1/models/kjv/similar", json={"word": "god", "vector": [1.0]}),
+        422,
+        "invalid_request",
+        "exactly one of",
+    )
+    error(
+        client.post("/v1/models/kjv/similar", json={"vector": [1.0, 2.0]}),
+        422,
+        "invalid_request",
+        "vector has 2 values, the model has 50 dimensions",
+    )
     error(client.post("/v1/models/kjv/similar", json={"vector": [0.0] * 50}), 422, "invalid_request", "all zeros")
-    error(client.post("/v1/models/kjv/similar", content=b"{", headers={"content-type": "application/json"}), 422, "invalid_request", "not valid JSON")
-    error(client.post("/v1/models/kjv/similarity", json={"a": "god", "b": ["lord"]}), 422, "invalid_request", "both be words or both be lists")
+    error(
+        client.post("/v1/models/kjv/similar", content=b"{", headers={"content-type": "application/json"}),
+        422,
+        "invalid_request",
+        "not valid JSON",
+    )
+    error(
+        client.post("/v1/models/kjv/similarity", json={"a": "god", "b": ["lord"]}),
+        422,
+        "invalid_request",
+        "both be words or both be lists",
+    )
     big = {"queries": [{"vector": [0.5] * 50}] * 400}  # ~100 kB
     error(client.post("/v1/models/kjv/similar", json=big), 413, "body_too_large", "65,536-byte limit")
     # A path in the model name never reaches the filesystem: only configured names resolve.
@@ -160,11 +200,29 @@ def test_api_key(kjv_indexed: Path) -> None:
     with run_server({"kjv": kjv_indexed}, env={"EMBED_API_KEY": "s3cret"}) as url:
         q = {"word": "god", "k": 3}
         error(httpx.post(f"{url}/v1/models/kjv/similar", json=q), 401, "unauthorized", "API key missing")
-        error(httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"X-API-Key": "wrong"}), 401, "unauthorized", "API key wrong")
-        error(httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized", "API key wrong")
+        error(
+            httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"X-API-Key": "wrong"}),
+            401,
+            "unauthorized",
+            "API key wrong",
+        )
+        error(
+            httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer wrong"}),
+            401,
+            "unauthorized",
+            "API key wrong",
+        )
         assert httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"X-API-Key": "s3cret"}).status_code == 200
-        assert httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"Authorization": "Bearer s3cret"}).status_code == 200
-        error(httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"Authorization": "Bearer s3cretX"}), 401, "unauthorized", "API key wrong")
+        assert (
+            httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"Authorization": "Bearer s3cret"}).status_code
+            == 200
+        )
+        error(
+            httpx.post(f"{url}/v1/models/kjv/similar", json=q, headers={"Authorization": "Bearer s3cretX"}),
+            401,
+            "unauthorized",
+            "API key wrong",
+        )
         assert httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert httpx.get(f"{url}/healthz").status_code == 200 and httpx.get(f"{url}/openapi.json").status_code == 200
 
@@ -175,7 +233,11 @@ def test_failed_model_load_is_reported(tmp_path: Path) -> None:
     (broken / "meta.json").write_text("{not json")
     with run_server({"broken": broken}, wait_ready=False) as url:
         r = wait_loaded(url)
-        assert r.status_code == 503 and r.json()["status"] == "failed" and "meta.json: not valid JSON" in r.json()["detail"]
+        assert (
+            r.status_code == 503
+            and r.json()["status"] == "failed"
+            and "meta.json: not valid JSON" in r.json()["detail"]
+        )
         assert r.json()["failed"] == {"models": ["broken"], "classifiers": []}
 
 
@@ -183,10 +245,16 @@ def test_one_broken_model_does_not_keep_the_others_offline(tmp_path: Path, rand_
     """The broken model names a file outside its directory: refused, never read, its path hidden without the key."""
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "meta.json").write_text(json.dumps({"format": "embed-model", "version": 1, "vectors_file": "../../../../etc/passwd"}))
+    (broken / "meta.json").write_text(
+        json.dumps({"format": "embed-model", "version": 1, "vectors_file": "../../../../etc/passwd"})
+    )
     with run_server({"rand": rand_dir, "broken": broken}, wait_ready=False, env={"EMBED_API_KEY": "k"}) as url:
         r = wait_loaded(url)
-        assert r.status_code == 200 and r.json()["status"] == "degraded" and r.json()["failed"] == {"models": ["broken"], "classifiers": []}
+        assert (
+            r.status_code == 200
+            and r.json()["status"] == "degraded"
+            and r.json()["failed"] == {"models": ["broken"], "classifiers": []}
+        )
         assert "passwd" not in r.text and "root:" not in r.text and "/" not in r.json()["detail"]
         keyed = wait_loaded(url, {"X-API-Key": "k"}).json()
         assert "must be a file name inside the model directory" in keyed["detail"] and "root:" not in json.dumps(keyed)
@@ -198,10 +266,10 @@ def test_one_broken_model_does_not_keep_the_others_offline(tmp_path: Path, rand_
 
 def test_serves_an_imported_file_with_ann_by_word(tmp_path: Path) -> None:
     """A model over EXACT_MAX_WORDS (lowered by env) answers by-word queries through HNSW, marked approximate."""
+    from click.testing import CliRunner
     from gensim.models import KeyedVectors
 
     from embed.cli import main
-    from click.testing import CliRunner
 
     rng = np.random.default_rng(2)
     kv = KeyedVectors(16)
@@ -219,5 +287,8 @@ def test_serves_an_imported_file_with_ann_by_word(tmp_path: Path) -> None:
         assert (exact["method"], exact["exact"]) == ("flat", True)
         want = [w for w, _ in kv.most_similar("v3", topn=5)]
         assert [h["word"] for h in exact["results"]] == want
-        batch = httpx.post(f"{url}/v1/models/big/similar", json={"queries": [{"word": "v3", "k": 5, "exact": True}, {"word": "v4", "k": 2}]}).json()
+        batch = httpx.post(
+            f"{url}/v1/models/big/similar",
+            json={"queries": [{"word": "v3", "k": 5, "exact": True}, {"word": "v4", "k": 2}]},
+        ).json()
         assert [h["word"] for h in batch["results"][0]["results"]] == want and batch["results"][1]["method"] == "hnsw"

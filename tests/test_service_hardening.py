@@ -4,7 +4,6 @@ and a doubled X-API-Key treated alike by the fast path and the routes."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import time
@@ -35,7 +34,15 @@ BODY_ROUTES = [
 
 @pytest.fixture(scope="module")
 def server(kjv_indexed: Path, classifier_dir: Path) -> Iterator[Server]:
-    srv = start_server({"kjv": kjv_indexed}, env={"EMBED_API_KEY": "k", "EMBED_MAX_BODY_BYTES": str(LIMIT), "EMBED_BODY_TIMEOUT": str(BODY_TIMEOUT), "EMBED_CLASSIFIERS": f'{{"tiny": "{classifier_dir}"}}'})
+    srv = start_server(
+        {"kjv": kjv_indexed},
+        env={
+            "EMBED_API_KEY": "k",
+            "EMBED_MAX_BODY_BYTES": str(LIMIT),
+            "EMBED_BODY_TIMEOUT": str(BODY_TIMEOUT),
+            "EMBED_CLASSIFIERS": f'{{"tiny": "{classifier_dir}"}}',
+        },
+    )
     try:
         yield srv
     finally:
@@ -46,7 +53,7 @@ def server(kjv_indexed: Path, classifier_dir: Path) -> Iterator[Server]:
 def _chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
     """A generator body: httpx sends it chunked, without Content-Length."""
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 def _oversized(body: bytes) -> bytes:
@@ -68,7 +75,7 @@ def test_oversized_bodies_answer_413_by_length_and_chunked(server: Server, path:
         ok = start  # the same request within the limit is answered
         assert c.post(path, content=ok).status_code == 200
         assert c.post(path, content=_chunks(ok)).status_code == 200
-    new = server.log()[len(before):]
+    new = server.log()[len(before) :]
     assert "Traceback" not in new and len(new.splitlines()) <= 2, new
 
 
@@ -76,7 +83,12 @@ def _stall(url: str, path: str, head: bytes, first: bytes) -> tuple[bytes, float
     """Send the request line, headers and the start of a body, then nothing: the server's answer and its delay."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=20) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: k\r\n".encode() + head + b"\r\n" + first)
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: k\r\n".encode()
+            + head
+            + b"\r\n"
+            + first
+        )
         started, answer = time.monotonic(), b""
         while chunk := sock.recv(65536):  # the server closes the connection after its answer
             answer += chunk
@@ -91,14 +103,19 @@ def test_a_stalled_body_answers_408_and_closes(server: Server, path: str, start:
     if framing == "length":
         answer, waited = _stall(server.url, path, f"Content-Length: {len(start) + 10}\r\n".encode(), start)
     else:
-        answer, waited = _stall(server.url, path, b"Transfer-Encoding: chunked\r\n", b"%x\r\n%s\r\n" % (len(start), start))
+        answer, waited = _stall(
+            server.url, path, b"Transfer-Encoding: chunked\r\n", b"%x\r\n%s\r\n" % (len(start), start)
+        )
     status, _, rest = answer.partition(b"\r\n")
     assert status == b"HTTP/1.1 408 Request Timeout", answer
     assert b"connection: close" in rest.lower() and b'"code":"body_timeout"' in rest and b"within 2 s" in rest
     assert BODY_TIMEOUT - 0.5 <= waited < BODY_TIMEOUT + 5
-    new = server.log()[len(before):]
+    new = server.log()[len(before) :]
     assert "Traceback" not in new and len(new.splitlines()) <= 2, new
-    assert httpx.post(server.url + path, content=start, headers={**KEY, "content-type": "application/json"}).status_code == 200
+    assert (
+        httpx.post(server.url + path, content=start, headers={**KEY, "content-type": "application/json"}).status_code
+        == 200
+    )
 
 
 def _damaged_copy(kjv_indexed: Path, out: Path, bad_id: int) -> Path:
@@ -116,7 +133,10 @@ def test_damaged_table_is_refused_at_open(kjv_indexed: Path, tmp_path: Path, bad
     vectors = embed.load(kjv_indexed)
     bad_id = -1 if bad == "negative" else len(vectors) + 5
     damaged = _damaged_copy(kjv_indexed, tmp_path / "kjv", bad_id)
-    with pytest.raises(FormatError, match=rf"table_cosine_ids\.npy: neighbour id {bad_id} is outside the model's {len(vectors)} words.*embed index"):
+    with pytest.raises(
+        FormatError,
+        match=rf"table_cosine_ids\.npy: neighbour id {bad_id} is outside the model's {len(vectors)} words.*embed index",
+    ):
         load_index(damaged, embed.load(damaged))
     assert load_index(kjv_indexed, vectors) is not None  # the intact original still opens
 
@@ -126,9 +146,14 @@ def test_damaged_table_fails_its_model_only(kjv_indexed: Path, tmp_path: Path) -
     with run_server({"kjv": kjv_indexed, "bad": damaged}, wait_ready=False, env={"EMBED_API_KEY": "k"}) as url:
         r = wait_loaded(url, KEY)
         assert r.status_code == 200 and r.json()["status"] == "degraded", r.text
-        assert r.json()["failed"] == {"models": ["bad"], "classifiers": []} and "table_cosine_ids.npy: neighbour id -1" in r.json()["detail"]
+        assert (
+            r.json()["failed"] == {"models": ["bad"], "classifiers": []}
+            and "table_cosine_ids.npy: neighbour id -1" in r.json()["detail"]
+        )
         two_keys = httpx.get(f"{url}/readyz", headers=[("X-API-Key", "k"), ("X-API-Key", "other")])
-        assert two_keys.status_code == 200 and two_keys.json()["detail"] == "loading failed; send the API key to see why"
+        assert (
+            two_keys.status_code == 200 and two_keys.json()["detail"] == "loading failed; send the API key to see why"
+        )
         models = httpx.get(f"{url}/v1/models", headers=KEY).json()
         assert [m["name"] for m in models["models"]] == ["kjv"] and models["failed"] == ["bad"]
         ok = httpx.post(f"{url}/v1/models/kjv/similar", json={"word": "god", "k": 3}, headers=KEY)
@@ -137,7 +162,10 @@ def test_damaged_table_fails_its_model_only(kjv_indexed: Path, tmp_path: Path) -
 
 
 def _security(r: httpx.Response, page: bool = False) -> None:
-    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["referrer-policy"] == "no-referrer", (r.url, r.headers)
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["referrer-policy"] == "no-referrer", (
+        r.url,
+        r.headers,
+    )
     assert r.headers.get("content-security-policy") == ("default-src 'self'" if page else None), (r.url, r.headers)
 
 
@@ -159,7 +187,9 @@ def test_security_headers_on_every_response(server: Server) -> None:
         _security(c.get("/openapi.json"))
         _security(c.post("/v1/models/kjv/similar", json={"word": "xyzzy"}))  # 404 through the router
         _security(c.post("/v1/models/kjv/similar", json={"word": "god"}, headers={"X-API-Key": "no"}))  # 401
-        chunked = c.post("/v1/models/kjv/similar", content=_chunks(_oversized(b"{}")), headers={"content-type": "application/json"})
+        chunked = c.post(
+            "/v1/models/kjv/similar", content=_chunks(_oversized(b"{}")), headers={"content-type": "application/json"}
+        )
         assert chunked.status_code == 413
         _security(chunked)
         for path in ("/", "/static/app.js", "/static/style.css"):
@@ -171,14 +201,24 @@ def test_security_headers_on_every_response(server: Server) -> None:
 def test_retry_after_on_503_while_loading(kjv_indexed: Path, tmp_path: Path) -> None:
     """Loading is held open deterministically (tests/hold_loading.py: model loads wait for a file the test writes)."""
     release = tmp_path / "release"
-    server = start_server({"kjv": kjv_indexed}, env={"EMBED_TEST_RELEASE": str(release)}, wait_ready=False, module="tests.hold_loading")
+    server = start_server(
+        {"kjv": kjv_indexed}, env={"EMBED_TEST_RELEASE": str(release)}, wait_ready=False, module="tests.hold_loading"
+    )
     try:
         loading = httpx.get(server.url + "/readyz")
-        assert loading.status_code == 503 and loading.json()["status"] == "loading" and loading.headers["retry-after"] == "5"
+        assert (
+            loading.status_code == 503
+            and loading.json()["status"] == "loading"
+            and loading.headers["retry-after"] == "5"
+        )
         _security(loading)
         assert httpx.head(server.url + "/readyz").headers["retry-after"] == "5"
         busy = httpx.post(server.url + "/v1/models/kjv/similar", json={"word": "god", "k": 3})
-        assert busy.status_code == 503 and busy.json()["error"]["code"] == "not_ready" and busy.headers["retry-after"] == "5"
+        assert (
+            busy.status_code == 503
+            and busy.json()["error"]["code"] == "not_ready"
+            and busy.headers["retry-after"] == "5"
+        )
         release.touch()  # loading goes on
         ready = wait_loaded(server.url)
         assert ready.status_code == 200 and "retry-after" not in ready.headers
@@ -196,8 +236,13 @@ def test_retry_after_when_every_model_failed(kjv_indexed: Path, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("keys", [("k", "wrong"), ("wrong", "k")])
-@pytest.mark.parametrize("path,body", [("/v1/models/kjv/similar", {"word": "god", "k": 3}), ("/v1/models/kjv/similarity", {"a": "god", "b": "lord"})])
-def test_two_different_api_keys_are_refused_on_both_paths(server: Server, keys: tuple[str, str], path: str, body: dict) -> None:
+@pytest.mark.parametrize(
+    "path,body",
+    [("/v1/models/kjv/similar", {"word": "god", "k": 3}), ("/v1/models/kjv/similarity", {"a": "god", "b": "lord"})],
+)
+def test_two_different_api_keys_are_refused_on_both_paths(
+    server: Server, keys: tuple[str, str], path: str, body: dict
+) -> None:
     """By-word /similar goes through the fast path, /similarity through the routes: the same answer either way."""
     r = httpx.post(server.url + path, json=body, headers=[("X-API-Key", keys[0]), ("X-API-Key", keys[1])])
     assert r.status_code == 401, r.text
@@ -205,7 +250,9 @@ def test_two_different_api_keys_are_refused_on_both_paths(server: Server, keys: 
     same = httpx.post(server.url + path, json=body, headers=[("X-API-Key", "k"), ("X-API-Key", "k")])
     assert same.status_code == 200
     # /readyz shows load errors only to a caller with the key: two different keys are not that caller
-    assert httpx.get(server.url + "/readyz", headers=[("X-API-Key", keys[0]), ("X-API-Key", keys[1])]).status_code == 200
+    assert (
+        httpx.get(server.url + "/readyz", headers=[("X-API-Key", keys[0]), ("X-API-Key", keys[1])]).status_code == 200
+    )
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +267,10 @@ def nonfinite_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     m[5, 2], m[9, 0] = np.nan, np.inf
     lines = ["300 8"] + [f"w{i} " + " ".join(repr(float(x)) for x in row) for i, row in enumerate(m)]
     (root / "v.txt").write_text("\n".join(lines) + "\n")
-    for args in (["import", str(root / "v.txt"), "--out", str(root / "m"), "--allow-nonfinite", "-q"], ["index", str(root / "m")]):
+    for args in (
+        ["import", str(root / "v.txt"), "--out", str(root / "m"), "--allow-nonfinite", "-q"],
+        ["index", str(root / "m")],
+    ):
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 0, r.output
     return root / "m"
@@ -230,20 +280,38 @@ def test_rows_with_nan_or_inf_are_never_served(nonfinite_model: Path) -> None:
     """Item 4: no NaN score or null in any answer; a NaN row as the query is a 422 naming the word."""
     with run_server({"m": nonfinite_model}) as url:
         base = f"{url}/v1/models/m"
-        for query in ({"word": "w1", "k": 50}, {"word": "w1", "k": 50, "exact": False}, {"word": "w1", "k": 299, "metric": "euclidean"},
-                      {"positive": ["w1", "w2"], "k": 50}, {"vector": [1.0] * 8, "k": 299}):
+        for query in (
+            {"word": "w1", "k": 50},
+            {"word": "w1", "k": 50, "exact": False},
+            {"word": "w1", "k": 299, "metric": "euclidean"},
+            {"positive": ["w1", "w2"], "k": 50},
+            {"vector": [1.0] * 8, "k": 299},
+        ):
             body = httpx.post(f"{base}/similar", json=query).json()
             words = [r["word"] for r in body["results"]]
             assert "w5" not in words and "w9" not in words, query
             assert all(isinstance(r["score"], float) and np.isfinite(r["score"]) for r in body["results"]), query
             assert len(words) == min(query["k"], 298 - ("word" in query) - 2 * ("positive" in query)), query
-        for path, body in (("/similar", {"word": "w5"}), ("/similar", {"positive": ["w1", "w9"]}), ("/similarity", {"a": "w1", "b": "w5"}),
-                           ("/vectors", {"words": ["w1", "w9"]}), ("/analogy", {"a": "w5", "b": "w1", "c": "w2"})):
+        for path, body in (
+            ("/similar", {"word": "w5"}),
+            ("/similar", {"positive": ["w1", "w9"]}),
+            ("/similarity", {"a": "w1", "b": "w5"}),
+            ("/vectors", {"words": ["w1", "w9"]}),
+            ("/analogy", {"a": "w5", "b": "w1", "c": "w2"}),
+        ):
             r = httpx.post(base + path, json=body)
             assert r.status_code == 422, (path, r.text)
-            assert "NaN or inf" in r.json()["error"]["message"] and ("'w5'" in r.text or "'w9'" in r.text or path == "/similarity")
+            assert "NaN or inf" in r.json()["error"]["message"] and (
+                "'w5'" in r.text or "'w9'" in r.text or path == "/similarity"
+            )
         assert httpx.get(f"{base}/vectors/w5").status_code == 422
         batch = httpx.post(f"{base}/similar", json={"queries": [{"word": "w5"}, {"word": "w1", "k": 3}]}).json()
-        assert batch["errors"] == 1 and batch["results"][0]["error"]["status"] == 422 and len(batch["results"][1]["results"]) == 3
-        cosmul = httpx.post(f"{base}/analogy", json={"a": "w1", "b": "w2", "c": "w3", "k": 296, "method": "3cosmul"}).json()
+        assert (
+            batch["errors"] == 1
+            and batch["results"][0]["error"]["status"] == 422
+            and len(batch["results"][1]["results"]) == 3
+        )
+        cosmul = httpx.post(
+            f"{base}/analogy", json={"a": "w1", "b": "w2", "c": "w3", "k": 296, "method": "3cosmul"}
+        ).json()
         assert len(cosmul["results"]) == 295 and all(np.isfinite(r["score"]) for r in cosmul["results"])

@@ -26,7 +26,11 @@ SIMILAR = "/v1/models/kjv/similar"
 
 @pytest.fixture(scope="module")
 def base_url(kjv_indexed: Path, classifier_dir: Path) -> Iterator[str]:
-    env = {"EMBED_CLASSIFIERS": json.dumps({"tiny": str(classifier_dir)}), "EMBED_MAX_BATCH": "8", "EMBED_CORS_ORIGINS": json.dumps([ORIGIN])}
+    env = {
+        "EMBED_CLASSIFIERS": json.dumps({"tiny": str(classifier_dir)}),
+        "EMBED_MAX_BATCH": "8",
+        "EMBED_CORS_ORIGINS": json.dumps([ORIGIN]),
+    }
     with run_server({"kjv": kjv_indexed}, env=env) as url:
         yield url
 
@@ -36,7 +40,9 @@ def base_url(kjv_indexed: Path, classifier_dir: Path) -> Iterator[str]:
 def test_docs_page_loads_only_local_assets(base_url: str, page: str) -> None:
     r = httpx.get(base_url + page)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", r.text) + re.findall(r"""url:\s*['"]([^'"]+)['"]""", r.text)
+    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", r.text) + re.findall(
+        r"""url:\s*['"]([^'"]+)['"]""", r.text
+    )
     assert any(u.endswith(".js") for u in urls), r.text
     assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", r.text), "the page names another host"
     for url in urls:
@@ -77,7 +83,9 @@ def test_schema_states_the_enforced_batch_limit(base_url: str) -> None:
 
 
 def test_non_utf8_body_is_an_invalid_request(base_url: str) -> None:
-    r = httpx.post(base_url + SIMILAR, content='{"word": "gödel"}'.encode("latin-1"), headers={"Content-Type": "application/json"})
+    r = httpx.post(
+        base_url + SIMILAR, content='{"word": "gödel"}'.encode("latin-1"), headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "invalid_request" and "UTF-8" in r.json()["error"]["message"]
 
@@ -101,24 +109,47 @@ def test_schemathesis_all_checks_pass(kjv_indexed: Path, classifier_dir: Path, t
     )
     env = {"EMBED_CLASSIFIERS": json.dumps({"tiny": str(classifier_dir)}), "EMBED_MAX_BODY_BYTES": "65536"}
     with run_server({"kjv": kjv_indexed}, env=env) as url:
-        cmd = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(config), "run", f"{url}/openapi.json",
-               "--checks", "all", "--max-examples", "15", "--generation-deterministic", "--request-timeout", "30",
-               # a t-SNE/UMAP of the whole test vocabulary takes 30-60 s on first request: tests/test_explorer.py covers that route
-               "--exclude-path-regex", "/projection$"]
+        cmd = [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "--config-file",
+            str(config),
+            "run",
+            f"{url}/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            "15",
+            "--generation-deterministic",
+            "--request-timeout",
+            "30",
+            # a t-SNE/UMAP of the whole test vocabulary takes 30-60 s on first request: tests/test_explorer.py covers that route
+            "--exclude-path-regex",
+            "/projection$",
+        ]
         # cwd: schemathesis keeps a .schemathesis/ cache in the directory it runs in
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"})
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"}
+        )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    assert re.search(r"Tested: 1[0-9]", done.stdout), done.stdout[-2000:]  # every operation, GET /v1/models/{model} included
+    assert re.search(r"Tested: 1[0-9]", done.stdout), done.stdout[
+        -2000:
+    ]  # every operation, GET /v1/models/{model} included
 
 
 # --- 3. /metrics --------------------------------------------------------------------------------
 def _samples(base_url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     text = httpx.get(base_url + "/metrics").text
-    return {(s.name, frozenset(s.labels.items())): s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def _requests(samples: dict, handler: str, status: str, method: str = "POST") -> float:
-    return samples.get(("http_requests_total", frozenset({("handler", handler), ("status", status), ("method", method)})), 0.0)
+    return samples.get(
+        ("http_requests_total", frozenset({("handler", handler), ("status", status), ("method", method)})), 0.0
+    )
 
 
 def test_metrics_count_fast_path_answers_and_describe_models(base_url: str, kjv_indexed: Path) -> None:
@@ -130,7 +161,9 @@ def test_metrics_count_fast_path_answers_and_describe_models(base_url: str, kjv_
     after = _samples(base_url)
     assert _requests(after, route, "200") - _requests(before, route, "200") == 3
     assert _requests(after, route, "404") - _requests(before, route, "404") == 1
-    timed = after[("http_request_duration_seconds_count", frozenset({("handler", route), ("method", "POST"), ("status", "200")}))]
+    timed = after[
+        ("http_request_duration_seconds_count", frozenset({("handler", route), ("method", "POST"), ("status", "200")}))
+    ]
     assert timed >= 3
     fastest = frozenset({("handler", route), ("method", "POST"), ("status", "200"), ("le", "0.0001")})
     assert ("http_request_duration_seconds_bucket", fastest) in after  # buckets fine enough for a table look-up
@@ -166,7 +199,12 @@ def test_request_id_in_access_log(kjv_indexed: Path, tmp_path: Path) -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
         rid = "fedcba9876543210fedcba9876543210"
-        assert httpx.post(f"http://127.0.0.1:{port}{SIMILAR}", json={"word": "god"}, headers={"X-Request-ID": rid}).status_code == 200
+        assert (
+            httpx.post(
+                f"http://127.0.0.1:{port}{SIMILAR}", json={"word": "god"}, headers={"X-Request-ID": rid}
+            ).status_code
+            == 200
+        )
         time.sleep(0.3)
         assert re.search(rf"\[{rid}\] .*POST {SIMILAR} HTTP/1.1\" 200", log.read_text()), log.read_text()
     finally:
@@ -178,7 +216,20 @@ def test_json_access_log_from_embed_serve(kjv_indexed: Path, tmp_path: Path) -> 
     """`embed serve --log-format json --access-log`: every line is a JSON object; one access record per request."""
     port, log = free_port(), tmp_path / "server.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "embed", "serve", str(kjv_indexed), "--port", str(port), "--workers", "1", "--log-format", "json", "--access-log"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "embed",
+        "serve",
+        str(kjv_indexed),
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-format",
+        "json",
+        "--access-log",
+    ]
     with log.open("wb") as out:
         process = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -189,10 +240,17 @@ def test_json_access_log_from_embed_serve(kjv_indexed: Path, tmp_path: Path) -> 
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        sent = [("POST", SIMILAR, {"word": "god"}, 200), ("POST", SIMILAR, {"word": "godd"}, 404), ("POST", "/v1/models/kjv/analogy", {"a": 1}, 422),
-                ("GET", "/v1/models/kjv", None, 200)]
+        sent = [
+            ("POST", SIMILAR, {"word": "god"}, 200),
+            ("POST", SIMILAR, {"word": "godd"}, 404),
+            ("POST", "/v1/models/kjv/analogy", {"a": 1}, 422),
+            ("GET", "/v1/models/kjv", None, 200),
+        ]
         for i, (method, path, body, status) in enumerate(sent):
-            assert httpx.request(method, url + path, json=body, headers={"X-Request-ID": f"{i:032x}"}).status_code == status
+            assert (
+                httpx.request(method, url + path, json=body, headers={"X-Request-ID": f"{i:032x}"}).status_code
+                == status
+            )
         time.sleep(0.3)
     finally:
         process.terminate()
@@ -204,13 +262,19 @@ def test_json_access_log_from_embed_serve(kjv_indexed: Path, tmp_path: Path) -> 
         r = access[f"{i:032x}"]
         assert (r["method"], r["path"], r["status"]) == (method, path, status), r
         assert r["bytes"] > 0 and 0 < r["duration_ms"] < 10_000 and r["client"].startswith("127.0.0.1:")
-    assert not [r for r in records if r["logger"] == "uvicorn.access"], "uvicorn's text access line is replaced, not doubled"
+    assert not [r for r in records if r["logger"] == "uvicorn.access"], (
+        "uvicorn's text access line is replaced, not doubled"
+    )
 
 
 def test_gzip_for_large_answers_only(base_url: str) -> None:
-    big = httpx.post(base_url + SIMILAR, json={"word": "god", "k": 100}, headers={"Accept-Encoding": "gzip"})  # fast path, ~5 KB
+    big = httpx.post(
+        base_url + SIMILAR, json={"word": "god", "k": 100}, headers={"Accept-Encoding": "gzip"}
+    )  # fast path, ~5 KB
     assert big.headers["content-encoding"] == "gzip" and len(big.json()["results"]) == 100
-    with httpx.stream("POST", base_url + "/v1/models/kjv/vectors", json={"words": ["god"] * 20}, headers={"Accept-Encoding": "gzip"}) as routed:
+    with httpx.stream(
+        "POST", base_url + "/v1/models/kjv/vectors", json={"words": ["god"] * 20}, headers={"Accept-Encoding": "gzip"}
+    ) as routed:
         compressed = b"".join(routed.iter_raw())
     assert routed.headers["content-encoding"] == "gzip" and json.loads(gzip.decompress(compressed))["dim"] == 50
     small = httpx.get(base_url + "/healthz", headers={"Accept-Encoding": "gzip"})
@@ -218,11 +282,21 @@ def test_gzip_for_large_answers_only(base_url: str) -> None:
 
 
 def test_cors_for_configured_origins(base_url: str) -> None:
-    preflight = httpx.options(base_url + SIMILAR, headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-api-key"})
+    preflight = httpx.options(
+        base_url + SIMILAR,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-api-key",
+        },
+    )
     assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == ORIGIN
     assert preflight.headers["x-content-type-options"] == "nosniff" and preflight.headers["x-request-id"]
     fast = httpx.post(base_url + SIMILAR, json={"word": "god"}, headers={"Origin": ORIGIN})
-    assert fast.headers["access-control-allow-origin"] == ORIGIN and "X-Request-ID" in fast.headers["access-control-expose-headers"]
+    assert (
+        fast.headers["access-control-allow-origin"] == ORIGIN
+        and "X-Request-ID" in fast.headers["access-control-expose-headers"]
+    )
     other = httpx.post(base_url + SIMILAR, json={"word": "god"}, headers={"Origin": "https://elsewhere.example"})
     assert "access-control-allow-origin" not in other.headers
 

@@ -50,7 +50,9 @@ def test_generated_requests_never_cause_server_errors(base_url: str) -> None:
     calls = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.path.endswith("/projection"):  # a first t-SNE/UMAP takes 30-60 s; tests/test_explorer.py covers its inputs
+        if operation.path.endswith(
+            "/projection"
+        ):  # a first t-SNE/UMAP takes 30-60 s; tests/test_explorer.py covers its inputs
             continue
         # Generated names are almost never "kjv" or "tiny"; pin them in half the runs to reach the query code.
         pinned = {k: v for k, v in (("model", "kjv"), ("classifier", "tiny")) if "{" + k + "}" in operation.path}
@@ -60,7 +62,13 @@ def test_generated_requests_never_cause_server_errors(base_url: str) -> None:
                 strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
 
                 @given(case=strategy)
-                @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+                @settings(
+                    max_examples=MAX_EXAMPLES,
+                    deadline=None,
+                    database=None,
+                    phases=[Phase.explicit, Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                )
                 def run(case: schemathesis.Case) -> None:
                     nonlocal calls
                     calls += 1
@@ -133,7 +141,11 @@ def test_a_worker_killed_under_load_is_replaced_without_losing_requests(kjv_inde
             with httpx.Client(base_url=server.url, timeout=10) as c:
                 while time.monotonic() < stop:
                     try:  # exact euclidean: a scan in a thread, not the fast path
-                        statuses[c.post(f"/v1/models/m{n}/similar", json={"word": "god", "k": 5, "metric": "euclidean"}).status_code] += 1
+                        statuses[
+                            c.post(
+                                f"/v1/models/m{n}/similar", json={"word": "god", "k": 5, "metric": "euclidean"}
+                            ).status_code
+                        ] += 1
                     except httpx.TransportError as exc:
                         failed[type(exc).__name__] += 1
 
@@ -153,9 +165,11 @@ def test_a_worker_killed_under_load_is_replaced_without_losing_requests(kjv_inde
         after = httpx.get(server.url + "/readyz").json()
         assert after == {"status": "ready"} and first[0] not in now and first[1] in now
         log = server.log()
-        replaced = log[log.index(f"Child process [{first[0]}] died"):]
+        replaced = log[log.index(f"Child process [{first[0]}] died") :]
         # the new worker loaded every model before uvicorn called its startup complete (and so before it accepted)
-        assert replaced.count("loaded model") == len(models) and replaced.rindex("loaded model") < replaced.index("Application startup complete"), replaced
+        assert replaced.count("loaded model") == len(models) and replaced.rindex("loaded model") < replaced.index(
+            "Application startup complete"
+        ), replaced
     finally:
         server.stop()
         server.log_path.unlink(missing_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -34,10 +33,14 @@ def test_oov_words_are_answered_and_marked(base: str) -> None:
     np.testing.assert_allclose([r["score"] for r in got["results"]], want.scores, rtol=1e-5, atol=1e-6)
     known = httpx.post(f"{base}/sub/similar", json={"word": "king", "k": 3}).json()
     assert "oov" not in known  # a vocabulary word: no mark (and the fast path's answer)
-    batch = httpx.post(f"{base}/sub/similar", json={"queries": [{"word": "kingz", "k": 3}, {"word": "queen", "k": 2}]}).json()
+    batch = httpx.post(
+        f"{base}/sub/similar", json={"queries": [{"word": "kingz", "k": 3}, {"word": "queen", "k": 2}]}
+    ).json()
     assert batch["errors"] == 0 and batch["results"][0]["oov_words"] == ["kingz"] and "oov" not in batch["results"][1]
     sim = httpx.post(f"{base}/sub/similarity", json={"a": "kingz", "b": "king"}).json()
-    assert sim["oov_words"] == ["kingz"] and sim["similarity"] == pytest.approx(float(toy().similarity("kingz", "king")), abs=1e-5)
+    assert sim["oov_words"] == ["kingz"] and sim["similarity"] == pytest.approx(
+        float(toy().similarity("kingz", "king")), abs=1e-5
+    )
     vec = httpx.get(f"{base}/sub/vectors/kingz").json()
     assert vec["oov"] is True
     np.testing.assert_allclose(vec["vector"], toy()["kingz"], rtol=1e-6)

@@ -27,7 +27,9 @@ def test_unknown_word_404_carries_suggestions(url: str, model: str, kjv_model_di
     r = httpx.post(f"{url}/v1/models/{model}/similar", json={"word": "godz", "k": 3})
     assert r.status_code == 404
     err = r.json()["error"]
-    assert err["code"] == "word_not_found" and err["suggestions"] == info.value.suggestions and "god" in err["suggestions"]
+    assert (
+        err["code"] == "word_not_found" and err["suggestions"] == info.value.suggestions and "god" in err["suggestions"]
+    )
     assert err["message"].startswith("word 'godz' is not in the model's vocabulary; did you mean 'god'")
     r = httpx.get(f"{url}/v1/models/{model}/vectors/godz")
     assert r.status_code == 404 and "god" in r.json()["error"]["suggestions"]
@@ -45,4 +47,7 @@ def test_capitalised_word_is_found_in_a_lower_casing_model(url: str, model: str)
     upper = httpx.post(f"{url}/v1/models/{model}/similar", json={"word": "God", "k": 5})
     assert upper.status_code == 200, upper.text
     assert upper.json()["results"] == lower["results"]
-    assert httpx.get(f"{url}/v1/models/{model}/vectors/God").json()["vector"] == httpx.get(f"{url}/v1/models/{model}/vectors/god").json()["vector"]
+    assert (
+        httpx.get(f"{url}/v1/models/{model}/vectors/God").json()["vector"]
+        == httpx.get(f"{url}/v1/models/{model}/vectors/god").json()["vector"]
+    )

@@ -21,7 +21,9 @@ WORDS = [f"w{i}" for i in range(20_000)] + ["曹操", "naïve", "King"]
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Vectors]:
     rng = np.random.default_rng(0)
-    vecs = Vectors.from_arrays(WORDS, rng.standard_normal((len(WORDS), 50)).astype(np.float32), counts=list(range(len(WORDS), 0, -1)))
+    vecs = Vectors.from_arrays(
+        WORDS, rng.standard_normal((len(WORDS), 50)).astype(np.float32), counts=list(range(len(WORDS), 0, -1))
+    )
     out = tmp_path_factory.mktemp("store") / "m"
     save_model_dir(out, vecs, {"params": {}})
     return out, vecs
@@ -102,7 +104,10 @@ def test_meta_cannot_point_outside_the_directory(tmp_path: Path, model: tuple[Pa
     out = tmp_path / "m"
     save_model_dir(out, vecs, {"params": {}})
     meta = json.loads((out / "meta.json").read_text())
-    for bad, message in (("../../../../etc/passwd", "must be a file name inside the model directory"), ("/dev/zero", "must be a file name inside")):
+    for bad, message in (
+        ("../../../../etc/passwd", "must be a file name inside the model directory"),
+        ("/dev/zero", "must be a file name inside"),
+    ):
         meta["store"]["files"] = ["vectors.npy", bad]
         (out / "meta.json").write_text(json.dumps(meta))
         with pytest.raises(FormatError, match=message):
@@ -130,7 +135,10 @@ def test_store_shape_mismatch_is_refused(tmp_path: Path, model: tuple[Path, Vect
     meta = json.loads((out / "meta.json").read_text())
     meta["store"]["rows"] += 1
     (out / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(FormatError, match=r"vectors.npy: holds float32 \(20003, 50\), expected float32 \(20004, 50\); re-import or retrain it"):
+    with pytest.raises(
+        FormatError,
+        match=r"vectors.npy: holds float32 \(20003, 50\), expected float32 \(20004, 50\); re-import or retrain it",
+    ):
         embed.load(out)
 
 

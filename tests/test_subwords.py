@@ -12,7 +12,16 @@ import embed
 from embed.config import TrainConfig
 from embed.errors import ConfigError, FormatError, NotInVocabError
 from embed.search import Searcher
-from embed.subwords import SubwordSpec, Subwords, char_ngrams, compose, ft_hash, hash_many, ngram_buckets, word_ngram_table
+from embed.subwords import (
+    Subwords,
+    SubwordSpec,
+    char_ngrams,
+    compose,
+    ft_hash,
+    hash_many,
+    ngram_buckets,
+    word_ngram_table,
+)
 from embed.subwords_io import NGRAMS_FILE, SUBWORDS_FILE, word_rows, write_fasttext_bin
 from embed.vectors import Vectors
 
@@ -26,7 +35,9 @@ def toy(bucket: int = 64, dim: int = 8, seed: int = 0, spec: tuple[int, int] = (
     ngrams = rng.standard_normal((bucket, dim)).astype(np.float32)
     own = rng.standard_normal((len(WORDS), dim)).astype(np.float32)
     off, rows = word_ngram_table(WORDS, s)
-    return Vectors.from_arrays(WORDS, compose(own, ngrams, off, rows), counts=[60, 50, 40, 30, 20, 10], subwords=Subwords(s, ngrams))
+    return Vectors.from_arrays(
+        WORDS, compose(own, ngrams, off, rows), counts=[60, 50, 40, 30, 20, 10], subwords=Subwords(s, ngrams)
+    )
 
 
 # --- n-grams and hashes ------------------------------------------------------------------
@@ -44,7 +55,9 @@ def test_ngrams_and_buckets_equal_gensims(word: str, minn: int, maxn: int) -> No
     from gensim.models.fasttext_inner import compute_ngrams_bytes
 
     assert [g.encode() for g in char_ngrams(word, minn, maxn)] == compute_ngrams_bytes(word, minn, maxn)
-    assert ngram_buckets(word, SubwordSpec(minn, maxn, 2_000_000)).tolist() == ft_ngram_hashes(word, minn, maxn, 2_000_000)
+    assert ngram_buckets(word, SubwordSpec(minn, maxn, 2_000_000)).tolist() == ft_ngram_hashes(
+        word, minn, maxn, 2_000_000
+    )
 
 
 def test_hash_is_fnv1a_with_fasttexts_sign_extension() -> None:
@@ -91,7 +104,9 @@ def test_oov_queries_answer_and_word_only_model_still_refuses() -> None:
     v = toy()
     near = v.most_similar("kingz", topn=3)
     assert len(near) == 3 and all(w in WORDS for w, _ in near)
-    assert v.similarity("kingz", "king") == pytest.approx(float(np.dot(v["kingz"], v["king"]) / np.linalg.norm(v["kingz"]) / np.linalg.norm(v["king"])), abs=1e-5)
+    assert v.similarity("kingz", "king") == pytest.approx(
+        float(np.dot(v["kingz"], v["king"]) / np.linalg.norm(v["kingz"]) / np.linalg.norm(v["king"])), abs=1e-5
+    )
     assert v[["king", "kingz"]].shape == (2, v.dim)
     hits = Searcher(v).by_word("kingz", 3)
     assert hits.oov == ("kingz",) and hits.words == [w for w, _ in near]
@@ -148,8 +163,13 @@ def test_damaged_ngram_files_are_refused_in_one_line(tmp_path: Path, damage: str
 # --- bad options ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "opts,name",
-    [({"minn": 5, "maxn": 3}, "maxn"), ({"bucket": 0}, "bucket"), ({"minn": 0}, "minn"), ({"bucket": 2**31}, "bucket"),
-     ({"arch": "cbow", "backend": "torch"}, "cbow")],
+    [
+        ({"minn": 5, "maxn": 3}, "maxn"),
+        ({"bucket": 0}, "bucket"),
+        ({"minn": 0}, "minn"),
+        ({"bucket": 2**31}, "bucket"),
+        ({"arch": "cbow", "backend": "torch"}, "cbow"),
+    ],
 )
 def test_bad_subword_options_are_refused_naming_the_option(opts: dict, name: str) -> None:
     with pytest.raises(ConfigError, match=name):

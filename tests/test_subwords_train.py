@@ -25,7 +25,7 @@ def small_kjv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 6,000 verses of the KJV (~190k tokens)."""
     path = tmp_path_factory.mktemp("corpus") / "kjv_small.txt"
     with open(KJV, encoding="utf-8") as fh:
-        path.write_text("".join(line for _, line in zip(range(6000), fh)), encoding="utf-8")
+        path.write_text("".join(line for _, line in zip(range(6000), fh, strict=False)), encoding="utf-8")
     return path
 
 
@@ -75,15 +75,31 @@ def test_shared_rows_steps_are_divided_by_their_scale() -> None:
     subword_step(summed_in, summed_out, flat, owner, starts, None, targets, negs, 0.1, 1, False)
     uniq, inverse, counts = np.unique(flat_np, return_inverse=True, return_counts=True)
     mean_in, mean_out = w_in.clone(), w_out.clone()
-    subword_step(mean_in, mean_out, flat, owner, starts, None, targets, negs, 0.1, 1, False,
-                 uniq=torch.from_numpy(uniq), inverse=torch.from_numpy(inverse), counts=torch.from_numpy(counts.astype(np.float32)))
+    subword_step(
+        mean_in,
+        mean_out,
+        flat,
+        owner,
+        starts,
+        None,
+        targets,
+        negs,
+        0.1,
+        1,
+        False,
+        uniq=torch.from_numpy(uniq),
+        inverse=torch.from_numpy(inverse),
+        counts=torch.from_numpy(counts.astype(np.float32)),
+    )
     assert torch.allclose(mean_in[7] - w_in[7], (summed_in[7] - w_in[7]) / 3, atol=1e-6)  # row 7 is in 3 bags
     assert torch.allclose(mean_in[4], summed_in[4]) and torch.allclose(mean_out, summed_out)
 
 
 @pytest.mark.parametrize("backend", ["torch", "gensim"])
 def test_subword_training_gives_misspellings_their_words(small_kjv: Path, backend: str) -> None:
-    config = TrainConfig(backend=backend, subwords=True, bucket=50_000, dim=32, epochs=3, workers=1, min_count=3)  # 1 worker: deterministic
+    config = TrainConfig(
+        backend=backend, subwords=True, bucket=50_000, dim=32, epochs=3, workers=1, min_count=3
+    )  # 1 worker: deterministic
     v = train(Corpus(small_kjv), config).vectors
     assert v.has_subwords and "kingz" not in v
     assert v.similarity("kingz", "king") > 0.7
@@ -101,8 +117,28 @@ def test_cli_trains_queries_exports_and_imports(small_kjv: Path, tmp_path: Path)
 
     runner = CliRunner()
     out = tmp_path / "sw"
-    res = runner.invoke(main, ["train", str(small_kjv), "--out", str(out), "--backend", "torch", "--subwords", "--bucket", "20000",
-                               "--dim", "16", "--epochs", "1", "--workers", "1", "-q", "--no-eval"])
+    res = runner.invoke(
+        main,
+        [
+            "train",
+            str(small_kjv),
+            "--out",
+            str(out),
+            "--backend",
+            "torch",
+            "--subwords",
+            "--bucket",
+            "20000",
+            "--dim",
+            "16",
+            "--epochs",
+            "1",
+            "--workers",
+            "1",
+            "-q",
+            "--no-eval",
+        ],
+    )
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["similar", str(out), "kingz", "-k", "3"])
     assert res.exit_code == 0 and len(res.stdout.strip().splitlines()) == 4 and "character n-grams" in res.stderr
@@ -119,7 +155,13 @@ def test_cli_trains_queries_exports_and_imports(small_kjv: Path, tmp_path: Path)
     if shutil.which("fasttext"):
         import subprocess
 
-        got = subprocess.run(["fasttext", "print-word-vectors", str(tmp_path / "sw.bin")], input="kingz\n", capture_output=True, text=True, check=True)
+        got = subprocess.run(
+            ["fasttext", "print-word-vectors", str(tmp_path / "sw.bin")],
+            input="kingz\n",
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert np.allclose(np.array(got.stdout.split()[1:], dtype=np.float32), model["kingz"], atol=1e-4)
 
 
@@ -127,24 +169,35 @@ def test_fasttexts_cli_reads_what_embed_writes(small_kjv: Path, tmp_path: Path) 
     needs_system(shutil.which("fasttext") is not None, "fastText's command line", "fasttext")
     import subprocess
 
-    from tests.test_subwords import toy
-
     from embed.subwords_io import write_fasttext_bin
+    from tests.test_subwords import toy
 
     v = toy()
     write_fasttext_bin(v, tmp_path / "toy.bin")
-    got = subprocess.run(["fasttext", "print-word-vectors", str(tmp_path / "toy.bin")], input="king\nkingz\n曹孟德\n", capture_output=True, text=True, check=True)
+    got = subprocess.run(
+        ["fasttext", "print-word-vectors", str(tmp_path / "toy.bin")],
+        input="king\nkingz\n曹孟德\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     lines = got.stdout.strip().splitlines()
-    for line, word in zip(lines, ["king", "kingz", "曹孟德"]):
+    for line, word in zip(lines, ["king", "kingz", "曹孟德"], strict=False):
         assert np.allclose(np.array(line.split()[1:], dtype=np.float32), v[word], atol=1e-4), word
 
 
 @pytest.mark.parametrize(
     "args,flag",
-    [(["--subwords", "--minn", "5", "--maxn", "3"], "--maxn"), (["--subwords", "--bucket", "0"], "--bucket"), (["--minn", "2"], "--minn"),
-     (["--subwords", "--backend", "torch", "--arch", "cbow"], "cbow")],
+    [
+        (["--subwords", "--minn", "5", "--maxn", "3"], "--maxn"),
+        (["--subwords", "--bucket", "0"], "--bucket"),
+        (["--minn", "2"], "--minn"),
+        (["--subwords", "--backend", "torch", "--arch", "cbow"], "cbow"),
+    ],
 )
-def test_cli_refuses_bad_subword_options_and_writes_nothing(small_kjv: Path, tmp_path: Path, args: list[str], flag: str) -> None:
+def test_cli_refuses_bad_subword_options_and_writes_nothing(
+    small_kjv: Path, tmp_path: Path, args: list[str], flag: str
+) -> None:
     res = CliRunner().invoke(main, ["train", str(small_kjv), "--out", str(tmp_path / "m"), *args])
     assert res.exit_code == 1 and flag in res.output and "Traceback" not in res.output
     assert list(tmp_path.iterdir()) == []

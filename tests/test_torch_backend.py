@@ -85,9 +85,11 @@ def test_cbow_step_shares_negatives_between_examples_batch_over_group_apart() ->
     assert torch.allclose(w_out, w_out_ad.detach() - 0.1 * w_out_ad.grad)
     # Every context word gets the full step for its example's mean (word2vec.c), from the old weights.
     h0 = h.detach().clone().requires_grad_()
-    sum(ns_loss(h0[j : j + 1], centres[j : j + 1], negs[j % 2 : j % 2 + 1], w_out_ad.detach(), 1) for j in range(4)).backward()
+    sum(
+        ns_loss(h0[j : j + 1], centres[j : j + 1], negs[j % 2 : j % 2 + 1], w_out_ad.detach(), 1) for j in range(4)
+    ).backward()
     expected = torch.zeros_like(w_in)
-    for c, e in zip(contexts.tolist(), example.tolist()):
+    for c, e in zip(contexts.tolist(), example.tolist(), strict=False):
         expected[c] -= 0.1 * h0.grad[e]
     assert torch.allclose(w_in - before, expected)
 
@@ -157,7 +159,9 @@ def test_torch_is_deterministic_for_seed_device_and_threads(tmp_path: Path, work
     config = TrainConfig(backend="torch", dim=16, epochs=2, min_count=1, workers=workers, seed=7, batch_size=128)
     a = train(corpus, config).vectors.matrix
     b = train(corpus, config).vectors.matrix
-    c = train(corpus, TrainConfig(backend="torch", dim=16, epochs=2, min_count=1, workers=workers, seed=8, batch_size=128)).vectors.matrix
+    c = train(
+        corpus, TrainConfig(backend="torch", dim=16, epochs=2, min_count=1, workers=workers, seed=8, batch_size=128)
+    ).vectors.matrix
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -167,7 +171,23 @@ def test_cuda_requested_without_cuda_is_refused(tmp_path: Path) -> None:
         pytest.skip("a CUDA device is present; the refusal only applies without one")
     corpus = _planted_corpus(tmp_path / "c.txt", sentences=50)
     out = tmp_path / "model"
-    res = CliRunner().invoke(main, ["train", str(corpus), "--backend", "torch", "--device", "cuda", "--out", str(out), "-q", "--no-eval", "--min-count", "1"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(corpus),
+            "--backend",
+            "torch",
+            "--device",
+            "cuda",
+            "--out",
+            str(out),
+            "-q",
+            "--no-eval",
+            "--min-count",
+            "1",
+        ],
+    )
     assert res.exit_code == 1
     assert "no CUDA device" in res.output and "--device cpu" in res.output
     assert not out.exists()
@@ -182,7 +202,9 @@ def test_gensim_refuses_a_device(tmp_path: Path) -> None:
 @pytest.mark.parametrize("arch", ["skipgram", "cbow"])
 def test_cuda_learns_planted_structure(tmp_path: Path, arch: str) -> None:
     corpus = _planted_corpus(tmp_path / "planted.txt")
-    config = TrainConfig(arch=arch, backend="torch", device="cuda", dim=20, epochs=5, min_count=1, sample=0, batch_size=256)  # type: ignore[arg-type]
+    config = TrainConfig(
+        arch=arch, backend="torch", device="cuda", dim=20, epochs=5, min_count=1, sample=0, batch_size=256
+    )  # type: ignore[arg-type]
     result = train(Corpus(corpus), config)
     assert result.backend_info["device"] == "cuda"
     neighbours = [w for w, _ in result.vectors.most_similar(positive=["a0"], topn=5)]

@@ -44,8 +44,16 @@ REFUSED = {
     ("gensim", "checkpoint_dir"): "--checkpoint-dir needs --checkpoint-every",
 }
 # Options that need a setting of their own (a checkpoint, torchrun); both backends are tested there.
-ELSEWHERE = {"subwords": "tests/test_subwords_train.py", "minn": "tests/test_subwords_train.py", "maxn": "tests/test_subwords_train.py",
-             "bucket": "tests/test_subwords_train.py", "resume": "tests/test_checkpoint.py", "distributed": "tests/test_distributed.py", "sync_every": "tests/test_distributed.py", "sync_mode": "tests/test_distributed.py"}
+ELSEWHERE = {
+    "subwords": "tests/test_subwords_train.py",
+    "minn": "tests/test_subwords_train.py",
+    "maxn": "tests/test_subwords_train.py",
+    "bucket": "tests/test_subwords_train.py",
+    "resume": "tests/test_checkpoint.py",
+    "distributed": "tests/test_distributed.py",
+    "sync_every": "tests/test_distributed.py",
+    "sync_mode": "tests/test_distributed.py",
+}
 
 
 def _corpus(tmp_path: Path) -> Path:
@@ -75,14 +83,36 @@ def test_each_option_accepted_or_clearly_refused_by_each_backend(tmp_path: Path)
             if b != backend:
                 continue
             out = tmp_path / f"{backend}-{name}"
-            res = runner.invoke(main, ["train", str(corpus), "--backend", backend, "--out", str(out), "-q", *NON_DEFAULT[name]])
+            res = runner.invoke(
+                main, ["train", str(corpus), "--backend", backend, "--out", str(out), "-q", *NON_DEFAULT[name]]
+            )
             assert res.exit_code == 1 and message in res.output, (backend, name, res.output)
             assert not out.exists()
 
 
 def test_torch_cli_on_kjv_writes_a_loadable_model_dir(tmp_path: Path, kjv_path: Path) -> None:
     out = tmp_path / "kjv-torch"
-    res = CliRunner().invoke(main, ["train", str(kjv_path), "--backend", "torch", "--out", str(out), "--dim", "32", "--epochs", "1", "--window", "2", "--no-eval", "-q", "--show", "god"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(kjv_path),
+            "--backend",
+            "torch",
+            "--out",
+            str(out),
+            "--dim",
+            "32",
+            "--epochs",
+            "1",
+            "--window",
+            "2",
+            "--no-eval",
+            "-q",
+            "--show",
+            "god",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert {p.name for p in out.iterdir()} >= {"vectors.bin", "vocab.txt", "meta.json", "loss.png"}
     vectors = embed.load(out)

@@ -33,7 +33,15 @@ def test_lookups_fold_case_when_the_tokenizer_lower_cased(meta: dict) -> None:
     assert v.index_to_key == WORDS and "King" not in v.key_to_index  # only the look-up falls back
 
 
-@pytest.mark.parametrize("meta", [None, {"tokenizer": "whitespace"}, {"params": {"tokenizer": "whitespace"}}, {"source": {"format": "word2vec-txt"}}])
+@pytest.mark.parametrize(
+    "meta",
+    [
+        None,
+        {"tokenizer": "whitespace"},
+        {"params": {"tokenizer": "whitespace"}},
+        {"source": {"format": "word2vec-txt"}},
+    ],
+)
 def test_no_folding_for_case_keeping_or_unknown_tokenizers(meta: dict | None) -> None:
     v = _vectors(meta)
     assert not v.folds_case and "King" not in v and v.get_index("King", -1) == -1
@@ -89,7 +97,10 @@ def test_suggestions_search_the_most_frequent_rows_only() -> None:
 
 
 def test_not_in_vocab_message_and_lazy_suggestions() -> None:
-    assert str(NotInVocabError("kingz", ["king", "kings"])) == "word 'kingz' is not in the vocabulary; did you mean 'king', 'kings'?"
+    assert (
+        str(NotInVocabError("kingz", ["king", "kings"]))
+        == "word 'kingz' is not in the vocabulary; did you mean 'king', 'kings'?"
+    )
     plain = NotInVocabError("xq")
     assert str(plain) == "word 'xq' is not in the vocabulary" and plain.suggestions == [] and plain.word == "xq"
     assert isinstance(plain, KeyError) and isinstance(plain, EmbedError)
@@ -101,7 +112,9 @@ def test_not_in_vocab_message_and_lazy_suggestions() -> None:
 
 def test_index_raises_with_suggestions() -> None:
     v = _vectors({"tokenizer": "simple"})
-    with pytest.raises(NotInVocabError, match=r"^word 'kingz' is not in the vocabulary; did you mean 'king', 'kings', 'ring'") as err:
+    with pytest.raises(
+        NotInVocabError, match=r"^word 'kingz' is not in the vocabulary; did you mean 'king', 'kings', 'ring'"
+    ) as err:
         v.index("kingz")
     assert err.value.word == "kingz"
     with pytest.raises(NotInVocabError) as quiet:
@@ -116,4 +129,8 @@ def test_cli_similar_prints_the_suggestion(tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert "word 'Kingz' is not in the vocabulary; did you mean 'king', 'kings'" in res.output
     res = CliRunner().invoke(main, ["similar", str(out), "King", "-k", "2"])
-    assert res.exit_code == 0 and res.output.splitlines()[1].split("\t")[1] == _vectors({"tokenizer": "simple"}).most_similar("king", topn=1)[0][0]
+    assert (
+        res.exit_code == 0
+        and res.output.splitlines()[1].split("\t")[1]
+        == _vectors({"tokenizer": "simple"}).most_similar("king", topn=1)[0][0]
+    )

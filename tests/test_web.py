@@ -20,7 +20,17 @@ from tests.serving import run_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 KEY = "s3cret-key"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _chromium() -> None:
@@ -36,7 +46,9 @@ def zh_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from embed.train import train
 
     root = tmp_path_factory.mktemp("zh")
-    text = (Path(__file__).resolve().parents[1] / "corpora" / "zh_novels" / "sanguo_yanyi.txt").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[1] / "corpora" / "zh_novels" / "sanguo_yanyi.txt").read_text(
+        encoding="utf-8"
+    )
     (root / "sanguo.txt").write_text("\n".join(text.splitlines()[:1200]), encoding="utf-8")
     config = TrainConfig(dim=20, epochs=1, workers=1, seed=1, min_count=3, tokenizer="jieba")
     result = train(Corpus(root / "sanguo.txt", tokenizer="jieba"), config)
@@ -97,7 +109,10 @@ def shot(page: Any, tmp_path: Path, name: str) -> Path:
 
 def table_rows(page: Any, table: str) -> list[tuple[str, float]]:
     rows = page.locator(f"#{table} tbody tr")
-    return [(rows.nth(i).locator("td").nth(1).inner_text(), float(rows.nth(i).locator("td").nth(2).inner_text())) for i in range(rows.count())]
+    return [
+        (rows.nth(i).locator("td").nth(1).inner_text(), float(rows.nth(i).locator("td").nth(2).inner_text()))
+        for i in range(rows.count())
+    ]
 
 
 def test_type_a_word_see_neighbours_and_map(page: Any, server: str, kjv_model_dir: Path, tmp_path: Path) -> None:
@@ -208,7 +223,6 @@ def test_without_the_key_the_page_says_so_and_remembers_it(page: Any, server: st
     page.wait_for_selector("#model option[value='kjv']", state="attached")
     assert page.input_value("#api-key") == KEY
     assert page.is_hidden("#error")
-
 
 
 def test_chinese_words(page: Any, server: str, zh_model_dir: Path, tmp_path: Path) -> None:

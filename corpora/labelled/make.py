@@ -35,7 +35,12 @@ SEED = 16
 KJV_NEW_TESTAMENT_LINE = 23146
 """First line of Matthew ("The book of the generation of Jesus Christ, ...") in kjv.txt."""
 KJV_TRAIN, KJV_TEST = 1000, 300  # per testament
-NOVELS = {"sanguo": "sanguo_yanyi.txt", "shuihu": "shuihu_zhuan.txt", "hongloumeng": "hongloumeng.txt", "xiyouji": "xiyouji.txt"}
+NOVELS = {
+    "sanguo": "sanguo_yanyi.txt",
+    "shuihu": "shuihu_zhuan.txt",
+    "hongloumeng": "hongloumeng.txt",
+    "xiyouji": "xiyouji.txt",
+}
 ZH_TRAIN, ZH_TEST = 300, 100  # per novel
 ZH_MIN_CHARS, ZH_MAX_CHARS = 10, 100
 _TITLE = re.compile(r"^(第[一二三四五六七八九十百零〇两\d]+回|《)")
@@ -90,12 +95,16 @@ def unique_by_label(items: list[tuple[str, str]]) -> dict[str, list[str]]:
     return out
 
 
-def sample(by_label: dict[str, list[str]], n_train: int, n_test: int, rng: random.Random) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def sample(
+    by_label: dict[str, list[str]], n_train: int, n_test: int, rng: random.Random
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Disjoint (label, text) samples, ``n_train`` and ``n_test`` per label, each set shuffled."""
     train, test = [], []
     for label, texts in by_label.items():
         if len(texts) < n_train + n_test:
-            sys.exit(f"{label}: only {len(texts)} distinct texts, {n_train + n_test} needed; lower the sample sizes in {Path(__file__).name}")
+            sys.exit(
+                f"{label}: only {len(texts)} distinct texts, {n_train + n_test} needed; lower the sample sizes in {Path(__file__).name}"
+            )
         picked = rng.sample(texts, n_train + n_test)
         train += [(label, t) for t in picked[:n_train]]
         test += [(label, t) for t in picked[n_train:]]
@@ -106,12 +115,18 @@ def sample(by_label: dict[str, list[str]], n_train: int, n_test: int, rng: rando
 
 def kjv(rng: random.Random, out: Path) -> None:
     verses = [v for v in read_lines(CORPORA / "kjv.txt") if v]
-    if len(verses) != 31102 or not verses[KJV_NEW_TESTAMENT_LINE - 1].startswith("The book of the generation of Jesus Christ"):
-        sys.exit(f"{CORPORA / 'kjv.txt'}: line {KJV_NEW_TESTAMENT_LINE} is not Matthew 1:1 (or not 31,102 verses); fix KJV_NEW_TESTAMENT_LINE")
+    if len(verses) != 31102 or not verses[KJV_NEW_TESTAMENT_LINE - 1].startswith(
+        "The book of the generation of Jesus Christ"
+    ):
+        sys.exit(
+            f"{CORPORA / 'kjv.txt'}: line {KJV_NEW_TESTAMENT_LINE} is not Matthew 1:1 (or not 31,102 verses); fix KJV_NEW_TESTAMENT_LINE"
+        )
     items = [("old" if n < KJV_NEW_TESTAMENT_LINE else "new", v) for n, v in enumerate(verses, start=1)]
     train, test = sample(unique_by_label(items), KJV_TRAIN, KJV_TEST, rng)
     for name, rows in (("train", train), ("test", test)):
-        (out / f"kjv_testament.{name}.txt").write_text("".join(f"__label__{lab} {text}\n" for lab, text in rows), encoding="utf-8", newline="\n")
+        (out / f"kjv_testament.{name}.txt").write_text(
+            "".join(f"__label__{lab} {text}\n" for lab, text in rows), encoding="utf-8", newline="\n"
+        )
 
 
 def zh_novels(rng: random.Random, out: Path) -> None:

@@ -21,4 +21,13 @@ from embed.classify.io import load_classifier, save_classifier  # noqa: E402
 from embed.classify.metrics import Metrics  # noqa: E402
 from embed.classify.train import fit  # noqa: E402
 
-__all__ = ["Classifier", "ClassifierConfig", "Dataset", "Metrics", "fit", "load_classifier", "read_dataset", "save_classifier"]
+__all__ = [
+    "Classifier",
+    "ClassifierConfig",
+    "Dataset",
+    "Metrics",
+    "fit",
+    "load_classifier",
+    "read_dataset",
+    "save_classifier",
+]

@@ -22,7 +22,9 @@ TABLE_LIMIT_BYTES = 512 * 2**20
 """The CNN's inference lookup table (vocab x 1,200 floats by default) is built up to this size."""
 
 
-def pad_batch(seqs: Sequence[list[int]], min_length: int, extra: int, left: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(
+    seqs: Sequence[list[int]], min_length: int, extra: int, left: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Zero-pad id lists -> ids ``(batch, time)`` and true lengths ``(batch,)``.
 
     Every sequence starts after ``left`` zeros; ``time`` is ``left`` plus the longest
@@ -41,11 +43,15 @@ def pad_batch(seqs: Sequence[list[int]], min_length: int, extra: int, left: int 
     ids = np.zeros((len(seqs), width), dtype=np.int64)
     # one vectorised fill instead of a tensor per sentence: row i gets slots left .. left + lengths[i]
     cols = np.arange(width)[None, :] - left
-    ids[(cols >= 0) & (cols < lengths[:, None])] = np.fromiter(chain.from_iterable(seqs), dtype=np.int64, count=int(lengths.sum()))
+    ids[(cols >= 0) & (cols < lengths[:, None])] = np.fromiter(
+        chain.from_iterable(seqs), dtype=np.int64, count=int(lengths.sum())
+    )
     return torch.from_numpy(ids), torch.from_numpy(lengths)
 
 
-def clip_tokens(token_lists: Sequence[list[str]], limit: int, truncate: bool, source: str = "input") -> tuple[list[list[str]], int]:
+def clip_tokens(
+    token_lists: Sequence[list[str]], limit: int, truncate: bool, source: str = "input"
+) -> tuple[list[list[str]], int]:
     """The token lists with those over ``limit`` cut to their first ``limit`` tokens, and
     how many were cut; without ``truncate`` a list over the limit is an error.
 
@@ -58,7 +64,9 @@ def clip_tokens(token_lists: Sequence[list[str]], limit: int, truncate: bool, so
     over = [i for i, tokens in enumerate(token_lists) if len(tokens) > limit]
     if over and not truncate:
         i = over[0]
-        raise FormatError(f"{source}: text {i + 1} has {len(token_lists[i])} tokens, more than the limit of {limit}; shorten it, pass --truncate (keeps the first {limit} tokens) or train with a larger --max-tokens")
+        raise FormatError(
+            f"{source}: text {i + 1} has {len(token_lists[i])} tokens, more than the limit of {limit}; shorten it, pass --truncate (keeps the first {limit} tokens) or train with a larger --max-tokens"
+        )
     return [tokens[:limit] for tokens in token_lists] if over else list(token_lists), len(over)
 
 
@@ -96,7 +104,9 @@ class Classifier:
                 raise FormatError(f"{source}: text {i + 1} is {type(text).__name__}, not a string")
         return [self._tokenize(t) for t in texts]
 
-    def encode_tokens(self, token_lists: Sequence[list[str]], source: str = "input", truncate: bool = False) -> list[list[int]]:
+    def encode_tokens(
+        self, token_lists: Sequence[list[str]], source: str = "input", truncate: bool = False
+    ) -> list[list[int]]:
         """Token ids per token list (unknown words -> ``<unk>``); with ``truncate`` a list
         over ``config.max_tokens`` keeps its first ``max_tokens`` tokens.
 
@@ -116,7 +126,9 @@ class Classifier:
         ``truncate=True`` cuts)."""
         return sum(len(tokens) > self.config.max_tokens for tokens in self.tokenize(texts, source))
 
-    def batches(self, encoded: list[list[int]], batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, encoded: list[list[int]], batch_size: int
+    ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
         """Length-sorted batches (positions, ids, lengths): similar lengths waste little padding."""
         order = np.argsort([len(s) for s in encoded], kind="stable")
         pads = padding(self.config)
@@ -156,7 +168,9 @@ class Classifier:
         """Class probabilities ``(len(texts), num_classes)``, columns in ``labels`` order."""
         return torch.softmax(self.logits(self.encode(texts, source, truncate)), dim=1).numpy()
 
-    def predict(self, texts: Sequence[str], k: int = 1, source: str = "input", truncate: bool = False) -> list[list[tuple[str, float]]]:
+    def predict(
+        self, texts: Sequence[str], k: int = 1, source: str = "input", truncate: bool = False
+    ) -> list[list[tuple[str, float]]]:
         """The top ``k`` ``(label, probability)`` pairs per text, most probable first.
         ``truncate``: a text over ``config.max_tokens`` is cut to its first tokens instead
         of being an error.
@@ -182,7 +196,9 @@ class Classifier:
         label_ids = {lab: i for i, lab in enumerate(self.labels)}
         unknown = sorted(set(data.labels) - set(label_ids))
         if unknown:
-            raise FormatError(f"{data.source}: labels {unknown[:5]} were not in the training data (known: {self.labels[:10]})")
+            raise FormatError(
+                f"{data.source}: labels {unknown[:5]} were not in the training data (known: {self.labels[:10]})"
+            )
         gold = np.array([label_ids[lab] for lab in data.labels])
         pred = self.logits(self.encode(data.texts, data.source, truncate)).argmax(dim=1).numpy()
         return score(gold, pred, self.labels)

@@ -62,7 +62,7 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def subset(self, idx: np.ndarray | list[int]) -> "Dataset":
+    def subset(self, idx: np.ndarray | list[int]) -> Dataset:
         return Dataset([self.texts[i] for i in idx], [self.labels[i] for i in idx], self.source)
 
 
@@ -78,7 +78,9 @@ def check_encoding(encoding: str) -> str:
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise FormatError(f"unknown encoding {encoding!r}; pass --encoding with a codec name such as utf-8, cp1252 or gbk") from None
+        raise FormatError(
+            f"unknown encoding {encoding!r}; pass --encoding with a codec name such as utf-8, cp1252 or gbk"
+        ) from None
     return encoding
 
 
@@ -101,7 +103,9 @@ def decode(raw: bytes, encoding: str = "utf-8", source: str = "<data>") -> str:
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError as exc:
-            raise FormatError(f"{source}: byte {exc.start} (0x{raw[exc.start]:02x}) is not valid {encoding}; pass the file's --encoding (e.g. utf-8, cp1252 or gbk)") from None
+            raise FormatError(
+                f"{source}: byte {exc.start} (0x{raw[exc.start]:02x}) is not valid {encoding}; pass the file's --encoding (e.g. utf-8, cp1252 or gbk)"
+            ) from None
     # surrogateescape maps each invalid byte to one lone surrogate, and valid UTF-8 never
     # yields one, so counting and replacing them is exact and needs no global error handler.
     text = raw.decode("utf-8-sig", errors="surrogateescape")
@@ -111,8 +115,14 @@ def decode(raw: bytes, encoding: str = "utf-8", source: str = "<data>") -> str:
     lines = [line for line in text.split("\n") if line.strip()]
     bad_lines = sum(1 for line in lines if _ESCAPED.search(line))
     if bad_lines > MAX_UNDECODABLE_LINES * len(lines):
-        raise FormatError(f"{source}: {bad_lines} of {len(lines)} lines are not valid UTF-8; pass --encoding with the file's encoding (e.g. cp1252 or gbk)")
-    logger.warning("%s: %d byte(s) were not valid UTF-8 and were replaced with U+FFFD; pass --encoding if the file has another encoding (e.g. cp1252)", source, bad_bytes)
+        raise FormatError(
+            f"{source}: {bad_lines} of {len(lines)} lines are not valid UTF-8; pass --encoding with the file's encoding (e.g. cp1252 or gbk)"
+        )
+    logger.warning(
+        "%s: %d byte(s) were not valid UTF-8 and were replaced with U+FFFD; pass --encoding if the file has another encoding (e.g. cp1252)",
+        source,
+        bad_bytes,
+    )
     return _ESCAPED.sub("\ufffd", text)
 
 
@@ -160,7 +170,9 @@ def detect_format(path: Path, first: str) -> str:
         return "tsv"
     if _KIM_LINE.match(first):
         return "kim"
-    raise FormatError(f"{path}: cannot tell the format from the first line {first[:60]!r}; pass --format fasttext|tsv|csv|jsonl|kim")
+    raise FormatError(
+        f"{path}: cannot tell the format from the first line {first[:60]!r}; pass --format fasttext|tsv|csv|jsonl|kim"
+    )
 
 
 def read_dataset(
@@ -211,12 +223,16 @@ def _split_line(path: Path, lineno: int, line: str, fmt: str) -> tuple[str, str]
             labels.append(words.pop(0))
         if len(labels) > 1:
             shown = " ".join(labels[:5]) + (" ..." if len(labels) > 5 else "")
-            raise FormatError(f"{path}:{lineno}: {len(labels)} labels ({shown}); keep one __label__ per line: multi-label training is not supported")
-        return labels[0][len("__label__"):], " ".join(words)
+            raise FormatError(
+                f"{path}:{lineno}: {len(labels)} labels ({shown}); keep one __label__ per line: multi-label training is not supported"
+            )
+        return labels[0][len("__label__") :], " ".join(words)
     if fmt == "tsv":
         tabs = line.count("\t")
         if tabs > 1:
-            raise FormatError(f"{path}:{lineno}: {tabs} TABs; 'label<TAB>text' has one ({_ONE_LABEL}; replace TABs inside the text with spaces)")
+            raise FormatError(
+                f"{path}:{lineno}: {tabs} TABs; 'label<TAB>text' has one ({_ONE_LABEL}; replace TABs inside the text with spaces)"
+            )
         label, sep, text = line.partition("\t")
         if not sep:
             raise FormatError(f"{path}:{lineno}: no TAB; every line needs 'label<TAB>text'")
@@ -240,7 +256,9 @@ def check_label(where: str, label: str) -> str:
     if "__label__" in label:
         raise FormatError(f"{where}: label {label[:60]!r} looks like fastText's; pass --format fasttext ({_ONE_LABEL})")
     if _LABEL_SEPARATORS.search(label):
-        raise FormatError(f"{where}: label {label[:60]!r} looks like several labels; {_ONE_LABEL} (rename the class if it is one)")
+        raise FormatError(
+            f"{where}: label {label[:60]!r} looks like several labels; {_ONE_LABEL} (rename the class if it is one)"
+        )
     return label
 
 
@@ -248,7 +266,9 @@ def _pick(path: Path, header: list[str], wanted: str | None, guesses: tuple[str,
     lowered = [h.strip().lower() for h in header]
     if wanted is not None:
         if wanted.lower() not in lowered:
-            raise FormatError(f"{path}: no column {wanted!r} in the header {header}; pass --{what}-column with one of them")
+            raise FormatError(
+                f"{path}: no column {wanted!r} in the header {header}; pass --{what}-column with one of them"
+            )
         return lowered.index(wanted.lower())
     for g in guesses:
         if g in lowered:
@@ -264,7 +284,9 @@ def _read_csv(path: Path, text: str, text_col: str | None, label_col: str | None
     out = []
     for n, row in enumerate(rows[1:], start=2):
         if len(row) <= max(ti, li):
-            raise FormatError(f"{path}: row {n} has {len(row)} fields, the header has {len(header)}; fix or quote that row")
+            raise FormatError(
+                f"{path}: row {n} has {len(row)} fields, the header has {len(header)}; fix or quote that row"
+            )
         out.append((check_label(f"{path}: row {n}", row[li].strip()), row[ti]))
     return out
 
@@ -281,7 +303,9 @@ def _read_jsonl(path: Path, lines: list[tuple[int, str]], text_key: str, label_k
         label = obj.get(label_key)
         if isinstance(label, (list, dict)):
             kind = "list" if isinstance(label, list) else "JSON object"
-            raise FormatError(f"{path}:{n}: label {json.dumps(label, ensure_ascii=False)[:60]} is a {kind}; {_ONE_LABEL}")
+            raise FormatError(
+                f"{path}:{n}: label {json.dumps(label, ensure_ascii=False)[:60]} is a {kind}; {_ONE_LABEL}"
+            )
         out.append(("" if label is None else check_label(f"{path}:{n}", str(label)), str(obj[text_key])))
     return out
 

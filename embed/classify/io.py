@@ -28,7 +28,9 @@ CLASSIFIER_VERSION = 1
 FILES = ("model.safetensors", "config.json", "vocab.txt", "labels.json")
 
 
-def save_classifier(out: str | os.PathLike[str], clf: Classifier, extra: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
+def save_classifier(
+    out: str | os.PathLike[str], clf: Classifier, extra: dict[str, Any] | None = None, overwrite: bool = False
+) -> Path:
     """Write ``clf`` to the directory ``out`` atomically; ``extra`` goes into ``config.json``.
 
     Raises:
@@ -38,12 +40,20 @@ def save_classifier(out: str | os.PathLike[str], clf: Classifier, extra: dict[st
     from safetensors.torch import save_file
 
     state = {k: v.detach().contiguous().clone() for k, v in clf.model.state_dict().items()}
-    meta = {"format": CLASSIFIER_FORMAT, "version": CLASSIFIER_VERSION, "config": clf.config.to_dict(), "info": clf.info, **(extra or {})}
+    meta = {
+        "format": CLASSIFIER_FORMAT,
+        "version": CLASSIFIER_VERSION,
+        "config": clf.config.to_dict(),
+        "info": clf.info,
+        **(extra or {}),
+    }
     with atomic_dir(out, overwrite) as tmp:
         try:
             save_file(state, str(tmp / "model.safetensors"), metadata={"format": CLASSIFIER_FORMAT})
         except SafetensorError as exc:  # e.g. the disk is full; atomic_dir removes the partial directory
-            raise OutputError(f"{out}: could not be written ({str(exc).strip().splitlines()[0]}); nothing was written") from None
+            raise OutputError(
+                f"{out}: could not be written ({str(exc).strip().splitlines()[0]}); nothing was written"
+            ) from None
         (tmp / "config.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "vocab.txt").write_text("\n".join(clf.vocab) + "\n", encoding="utf-8")
         (tmp / "labels.json").write_text(json.dumps(clf.labels, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -60,7 +70,9 @@ def read_classifier_meta(path: Path) -> dict[str, Any]:
         raise FormatError(f"{path}: no such directory; pass a directory written by 'embed classify train'")
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
-        raise FormatError(f"{path}: not a classifier directory (missing {', '.join(missing)}); pass a directory written by 'embed classify train'")
+        raise FormatError(
+            f"{path}: not a classifier directory (missing {', '.join(missing)}); pass a directory written by 'embed classify train'"
+        )
     meta = read_versioned_json(path / "config.json", CLASSIFIER_FORMAT, CLASSIFIER_VERSION, "classifier")
     return meta
 
@@ -81,7 +93,9 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
     try:
         config = ClassifierConfig.from_dict(meta["config"])
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
-        raise FormatError(f"{path / 'config.json'}: bad classifier config ({exc}); retrain or restore the classifier") from None
+        raise FormatError(
+            f"{path / 'config.json'}: bad classifier config ({exc}); retrain or restore the classifier"
+        ) from None
     vocab = _read_vocab(path / "vocab.txt")
     labels = _read_labels(path / "labels.json")
     weights = path / "model.safetensors"
@@ -92,7 +106,9 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
         model.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FormatError(f"{weights}: weights do not fit the config, vocabulary and labels ({first}); retrain or restore the classifier") from None
+        raise FormatError(
+            f"{weights}: weights do not fit the config, vocabulary and labels ({first}); retrain or restore the classifier"
+        ) from None
     model.eval()
     clf = Classifier(model, vocab, [str(lab) for lab in labels], config)
     clf.frozen = True
@@ -107,7 +123,9 @@ def _read_vocab(path: Path) -> list[str]:
     except UnicodeDecodeError as exc:
         raise FormatError(f"{path}: not UTF-8 (byte {exc.start}); retrain or restore the classifier") from None
     if len(vocab) < 2 or vocab[:2] != ["<pad>", "<unk>"]:
-        raise FormatError(f"{path}: damaged ({len(vocab)} lines; expected '<pad>' and '<unk>' first, one token a line); retrain or restore the classifier")
+        raise FormatError(
+            f"{path}: damaged ({len(vocab)} lines; expected '<pad>' and '<unk>' first, one token a line); retrain or restore the classifier"
+        )
     return vocab
 
 
@@ -117,7 +135,12 @@ def _read_labels(path: Path) -> list[str]:
         labels = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FormatError(f"{path}: not valid JSON ({exc}); retrain or restore the classifier") from None
-    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels) or len(set(labels)) != len(labels):
+    if (
+        not isinstance(labels, list)
+        or len(labels) < 2
+        or not all(isinstance(x, str) for x in labels)
+        or len(set(labels)) != len(labels)
+    ):
         raise FormatError(f"{path}: expected a list of at least two distinct label names (strings)")
     return labels
 
@@ -134,7 +157,9 @@ def _check_shapes(weights: Path, build_model: Any, vocab_size: int, n_labels: in
             found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except (SafetensorError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FormatError(f"{weights}: not a readable safetensors file ({first}); retrain or restore the classifier") from None
+        raise FormatError(
+            f"{weights}: not a readable safetensors file ({first}); retrain or restore the classifier"
+        ) from None
     if found != expected:
         bad = next((k for k in expected if found.get(k) != expected[k]), None) or next(iter(set(found) - set(expected)))
         raise FormatError(

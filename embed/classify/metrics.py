@@ -24,18 +24,34 @@ class Metrics:
     n: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "n": self.n, "labels": self.labels, "per_class": self.per_class, "confusion": self.confusion}
+        return {
+            "accuracy": self.accuracy,
+            "macro_f1": self.macro_f1,
+            "n": self.n,
+            "labels": self.labels,
+            "per_class": self.per_class,
+            "confusion": self.confusion,
+        }
 
     def format(self) -> str:
         """A plain-text report: totals, the per-class table and the confusion matrix."""
         width = max(8, *(len(lab) for lab in self.labels))
-        lines = [f"accuracy {self.accuracy:.4f}  macro-F1 {self.macro_f1:.4f}  ({self.n} examples)", "",
-                 f"{'label':<{width}}  precision  recall  f1      support"]
+        lines = [
+            f"accuracy {self.accuracy:.4f}  macro-F1 {self.macro_f1:.4f}  ({self.n} examples)",
+            "",
+            f"{'label':<{width}}  precision  recall  f1      support",
+        ]
         for lab in self.labels:
             c = self.per_class[lab]
-            lines.append(f"{lab:<{width}}  {c['precision']:.4f}     {c['recall']:.4f}  {c['f1']:.4f}  {int(c['support'])}")
-        lines += ["", "confusion (rows gold, columns predicted)", " " * width + "  " + "  ".join(f"{lab:>7}" for lab in self.labels)]
-        for lab, row in zip(self.labels, self.confusion):
+            lines.append(
+                f"{lab:<{width}}  {c['precision']:.4f}     {c['recall']:.4f}  {c['f1']:.4f}  {int(c['support'])}"
+            )
+        lines += [
+            "",
+            "confusion (rows gold, columns predicted)",
+            " " * width + "  " + "  ".join(f"{lab:>7}" for lab in self.labels),
+        ]
+        for lab, row in zip(self.labels, self.confusion, strict=False):
             lines.append(f"{lab:<{width}}  " + "  ".join(f"{v:>7}" for v in row))
         return "\n".join(lines)
 
@@ -46,7 +62,10 @@ def score(gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> Metrics:
 
     ids = list(range(len(labels)))
     p, r, f, s = precision_recall_fscore_support(gold, pred, labels=ids, zero_division=0)
-    per_class = {lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, lab in enumerate(labels)}
+    per_class = {
+        lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+        for i, lab in enumerate(labels)
+    }
     return Metrics(
         accuracy=float(accuracy_score(gold, pred)),
         macro_f1=float(f1_score(gold, pred, labels=ids, average="macro", zero_division=0)),

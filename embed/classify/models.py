@@ -77,7 +77,9 @@ class _WindowSums(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, y: torch.Tensor, ids: torch.Tensor, widths: tuple[int, ...], filters: int) -> tuple[torch.Tensor, ...]:
+    def forward(
+        ctx: Any, y: torch.Tensor, ids: torch.Tensor, widths: tuple[int, ...], filters: int
+    ) -> tuple[torch.Tensor, ...]:
         batch, time_steps = ids.shape
         cols = y.shape[1]
         rows = y.index_select(0, ids.reshape(-1)).view(batch, time_steps, cols)
@@ -100,7 +102,7 @@ class _WindowSums(torch.autograd.Function):
         batch, time_steps = ids.shape
         d_rows = torch.empty((batch, time_steps, cols), dtype=grads[0].dtype, device=grads[0].device)
         p = 0
-        for k, g in zip(widths, grads):
+        for k, g in zip(widths, grads, strict=False):
             steps = time_steps - k + 1
             for j in range(k):  # each (position, column) belongs to one window offset: copy, no sum
                 block = slice((p + j) * filters, (p + j + 1) * filters)
@@ -108,7 +110,9 @@ class _WindowSums(torch.autograd.Function):
                 d_rows[:, :j, block] = 0.0
                 d_rows[:, j + steps :, block] = 0.0
             p += k
-        d_y = torch.zeros((n_rows, cols), dtype=d_rows.dtype, device=d_rows.device).index_add_(0, ids.reshape(-1), d_rows.view(-1, cols))
+        d_y = torch.zeros((n_rows, cols), dtype=d_rows.dtype, device=d_rows.device).index_add_(
+            0, ids.reshape(-1), d_rows.view(-1, cols)
+        )
         return d_y, None, None, None
 
 
@@ -122,7 +126,9 @@ class TextCNN(nn.Module):
     ``Conv1d`` form, kept as the reference the tests compare against.
     """
 
-    def __init__(self, vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         self.embedder = Embedder(vocab_size, config, init)
         self.convs = nn.ModuleList(nn.Conv1d(config.dim, config.num_filters, k) for k in config.filter_sizes)
@@ -150,7 +156,7 @@ class TextCNN(nn.Module):
         sums = _WindowSums.apply(table, ids, widths, self.convs[0].out_channels)
         past = None if lengths is None else self._past_end(ids.shape[1], lengths)[:, :, None]
         pooled = []
-        for conv, h in zip(self.convs, sums):
+        for conv, h in zip(self.convs, sums, strict=False):
             h = torch.relu(h + conv.bias)
             if past is not None:
                 h = h.masked_fill(past[:, : h.shape[1]], 0.0)
@@ -219,7 +225,9 @@ class TextRNN(nn.Module):
     """A one-layer LSTM or GRU (optionally bidirectional) over packed sequences, its
     outputs max-pooled over the true time steps, dropout, a linear layer."""
 
-    def __init__(self, vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         self.embedder = Embedder(vocab_size, config, init)
         cell = nn.LSTM if config.arch == "lstm" else nn.GRU
@@ -239,7 +247,9 @@ class TextRNN(nn.Module):
         return self.out(self.dropout(out.amax(dim=1)))
 
 
-def build_model(vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None) -> nn.Module:
+def build_model(
+    vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None
+) -> nn.Module:
     """The model ``config.arch`` names; ``init`` ``(vocab_size, dim)`` seeds the embeddings."""
     if config.arch == "cnn":
         return TextCNN(vocab_size, num_classes, config, init)

@@ -42,7 +42,9 @@ class RowAdadelta:
             idx = grad.abs().sum(dim=1).nonzero().squeeze(1)
             g = grad[idx]
         rho, eps = self.rho, self.eps
-        decay = torch.pow(torch.full((len(idx),), rho, dtype=g.dtype), (self.t - 1 - self.last[idx]).to(g.dtype)).unsqueeze(1)
+        decay = torch.pow(
+            torch.full((len(idx),), rho, dtype=g.dtype), (self.t - 1 - self.last[idx]).to(g.dtype)
+        ).unsqueeze(1)
         sq = self.square_avg[idx].mul_(decay).mul_(rho).addcmul_(g, g, value=1 - rho)
         acc = self.acc_delta[idx].mul_(decay)
         delta = acc.add(eps).sqrt_().div_(sq.add(eps).sqrt_()).mul_(g)

@@ -55,7 +55,9 @@ def build_vocab(token_lists: Sequence[list[str]]) -> list[str]:
     return [PAD_TOKEN, UNK_TOKEN, *sorted(counts, key=lambda w: (-counts[w], w))]
 
 
-def init_embeddings(vocab: list[str], config: ClassifierConfig, vectors: Vectors | None, gen: torch.Generator) -> tuple[torch.Tensor, int]:
+def init_embeddings(
+    vocab: list[str], config: ClassifierConfig, vectors: Vectors | None, gen: torch.Generator
+) -> tuple[torch.Tensor, int]:
     """The initial embedding matrix ``(len(vocab), dim)`` and how many rows came from ``vectors``.
 
     Raises:
@@ -66,7 +68,9 @@ def init_embeddings(vocab: list[str], config: ClassifierConfig, vectors: Vectors
     if config.mode != "rand" and vectors is None:
         raise ConfigError(f"mode {config.mode!r} needs pre-trained vectors; pass --vectors or use --mode rand")
     if vectors is not None and vectors.dim != config.dim:
-        raise ConfigError(f"the vectors have {vectors.dim} dimensions but the classifier is configured for {config.dim}; drop --dim (it defaults to the vectors') or pass vectors of dimension {config.dim}")
+        raise ConfigError(
+            f"the vectors have {vectors.dim} dimensions but the classifier is configured for {config.dim}; drop --dim (it defaults to the vectors') or pass vectors of dimension {config.dim}"
+        )
     matrix = (torch.rand((len(vocab), config.dim), generator=gen) * 2 - 1) * UNKNOWN_RANGE
     matrix[0] = 0.0  # padding stays zero
     matrix[1] = 0.0  # <unk> never occurs in training: a neutral vector at prediction time
@@ -75,7 +79,7 @@ def init_embeddings(vocab: list[str], config: ClassifierConfig, vectors: Vectors
         looked_up = ((i, vectors.vocab.get(w)) for i, w in enumerate(vocab[2:], start=2))
         rows = [(i, j) for i, j in looked_up if j >= 0]
         if rows:
-            ours, theirs = zip(*rows)
+            ours, theirs = zip(*rows, strict=False)
             found_rows = torch.from_numpy(np.array(vectors.matrix[list(theirs)], dtype=np.float32))
             _check_finite(vectors, found_rows, theirs)
             if config.normalize_vectors:  # length of a uniform(-a, a) vector: a * sqrt(dim / 3)
@@ -96,10 +100,14 @@ def _check_finite(vectors: Vectors, rows: torch.Tensor, indices: Sequence[int]) 
         first = min(indices[b] for b in bad)
         source = vectors.meta.get("path") or vectors.meta.get("source") or "the --vectors"
         others = f" (and {len(bad) - 1:,} other words of the data)" if len(bad) > 1 else ""
-        raise FormatError(f"{source}: the vector of {vectors.words[first]!r}{others} holds NaN or inf; retrain those vectors with a lower --alpha or pass other --vectors")
+        raise FormatError(
+            f"{source}: the vector of {vectors.words[first]!r}{others} holds NaN or inf; retrain those vectors with a lower --alpha or pass other --vectors"
+        )
 
 
-def training_batches(encoded: list[list[int]], y: np.ndarray, batch_size: int, pads: tuple[int, int, int], rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def training_batches(
+    encoded: list[list[int]], y: np.ndarray, batch_size: int, pads: tuple[int, int, int], rng: np.random.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Shuffled batches ``(ids, lengths, targets)`` of similar lengths (bucketing).
 
     The data are shuffled, cut into chunks of ``BUCKET_BATCHES`` batches, each chunk is
@@ -153,7 +161,9 @@ def check_labels(data: Dataset) -> list[str]:
         raise FormatError(f"{data.source}: holds no examples; pass labelled training data")
     labels = sorted_labels(data.labels)
     if len(labels) < 2:
-        raise FormatError(f"{data.source}: every example has the label {labels[0]!r}; a classifier needs at least two classes")
+        raise FormatError(
+            f"{data.source}: every example has the label {labels[0]!r}; a classifier needs at least two classes"
+        )
     return labels
 
 
@@ -188,7 +198,9 @@ def fit(
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     tokenize = get_tokenizer(config.tokenizer)
-    tok_train, cut_train = clip_tokens([tokenize(t) for t in train.texts], config.max_tokens, config.truncate, train.source)
+    tok_train, cut_train = clip_tokens(
+        [tokenize(t) for t in train.texts], config.max_tokens, config.truncate, train.source
+    )
     tok_dev, cut_dev = clip_tokens([tokenize(t) for t in dev.texts], config.max_tokens, config.truncate, dev.source)
     if cut_train or cut_dev:
         logger.info("truncated %d training and %d dev texts to %d tokens", cut_train, cut_dev, config.max_tokens)
@@ -205,14 +217,27 @@ def fit(
     y_dev = np.array([label_ids[lab] for lab in dev.labels])
     history = _loop(clf, x_train, y_train, x_dev, y_dev, config, on_epoch)
     clf.frozen = True
-    clf.info = {"vocab_size": len(clf.vocab), "pretrained_rows": found, "train_examples": len(x_train), "dev_examples": len(x_dev),
-                "epochs": [vars(h) for h in history], "best_epoch": max(history, key=lambda h: (h.dev_accuracy, -h.epoch)).epoch,
-                "truncated": {"train": cut_train, "dev": cut_dev}}
+    clf.info = {
+        "vocab_size": len(clf.vocab),
+        "pretrained_rows": found,
+        "train_examples": len(x_train),
+        "dev_examples": len(x_dev),
+        "epochs": [vars(h) for h in history],
+        "best_epoch": max(history, key=lambda h: (h.dev_accuracy, -h.epoch)).epoch,
+        "truncated": {"train": cut_train, "dev": cut_dev},
+    }
     return clf
 
 
-def _loop(clf: Classifier, x_train: list[list[int]], y_train: np.ndarray, x_dev: list[list[int]], y_dev: np.ndarray,
-          config: ClassifierConfig, on_epoch: Callable[[EpochResult], None] | None) -> list[EpochResult]:
+def _loop(
+    clf: Classifier,
+    x_train: list[list[int]],
+    y_train: np.ndarray,
+    x_dev: list[list[int]],
+    y_dev: np.ndarray,
+    config: ClassifierConfig,
+    on_epoch: Callable[[EpochResult], None] | None,
+) -> list[EpochResult]:
     model, rng = clf.model, np.random.default_rng(config.seed)
     optimizer = _Optimizers(model, config)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -238,9 +263,18 @@ def _loop(clf: Classifier, x_train: list[list[int]], y_train: np.ndarray, x_dev:
             best_acc, best_state, since_best = dev_acc, copy.deepcopy(model.state_dict()), 0
         else:
             since_best += 1
-        result = EpochResult(epoch, total_loss / len(y_train), correct / len(y_train), dev_acc, time.perf_counter() - started, improved)
+        result = EpochResult(
+            epoch, total_loss / len(y_train), correct / len(y_train), dev_acc, time.perf_counter() - started, improved
+        )
         history.append(result)
-        logger.info("epoch %d loss %.4f train %.4f dev %.4f (%.1f s)", epoch, result.loss, result.train_accuracy, dev_acc, result.seconds)
+        logger.info(
+            "epoch %d loss %.4f train %.4f dev %.4f (%.1f s)",
+            epoch,
+            result.loss,
+            result.train_accuracy,
+            dev_acc,
+            result.seconds,
+        )
         if on_epoch is not None:
             on_epoch(result)
         if config.patience is not None and since_best >= config.patience:

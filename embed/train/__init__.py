@@ -47,7 +47,9 @@ class _DivergenceGuard(Callbacks):
 
     def on_epoch_end(self, stats: EpochStats) -> None:
         if not math.isfinite(stats.loss):
-            raise DivergedError(f"training diverged at epoch {stats.epoch + 1} (loss {stats.loss}); lower --alpha (now {self.alpha:g})")
+            raise DivergedError(
+                f"training diverged at epoch {stats.epoch + 1} (loss {stats.loss}); lower --alpha (now {self.alpha:g})"
+            )
         self.inner.on_epoch_end(stats)
 
 
@@ -59,11 +61,16 @@ def check_finite(result: TrainResult, alpha: float) -> None:
     """
     matrix = result.vectors.matrix
     step = 65_536  # rows per block: no full-size boolean copy of a large matrix
-    bad = np.concatenate([np.flatnonzero(~np.isfinite(matrix[i : i + step]).all(axis=1)) + i for i in range(0, len(matrix), step)] or [np.zeros(0, np.int64)])
+    bad = np.concatenate(
+        [np.flatnonzero(~np.isfinite(matrix[i : i + step]).all(axis=1)) + i for i in range(0, len(matrix), step)]
+        or [np.zeros(0, np.int64)]
+    )
     if bad.size:
         word = result.vectors.words[int(bad[0])]
         others = f" and {bad.size - 1:,} other words" if bad.size > 1 else ""
-        raise DivergedError(f"training diverged: the vector of {word!r}{others} is not finite; lower --alpha (now {alpha:g})")
+        raise DivergedError(
+            f"training diverged: the vector of {word!r}{others} is not finite; lower --alpha (now {alpha:g})"
+        )
 
 
 def get_trainer(backend: str) -> Trainer:
@@ -114,17 +121,25 @@ def train(
     if sync is not None and config.backend != "torch":
         raise ConfigError("--distributed needs --backend torch")
     if sync is not None and config.subwords:
-        raise ConfigError("--distributed does not train subword models yet (its row sync covers word rows only); drop --subwords or --distributed")
+        raise ConfigError(
+            "--distributed does not train subword models yet (its row sync covers word rows only); drop --subwords or --distributed"
+        )
     if sync is not None and (checkpointer is not None or resume is not None):
-        raise ConfigError("--distributed cannot be combined with --checkpoint-every/--resume yet; checkpoint single-process runs")
+        raise ConfigError(
+            "--distributed cannot be combined with --checkpoint-every/--resume yet; checkpoint single-process runs"
+        )
     if (checkpointer is not None or resume is not None) and config.backend != "torch":
-        raise ConfigError("checkpoints and --resume need --backend torch (gensim's own save format is pickle, which embed does not write)")
+        raise ConfigError(
+            "checkpoints and --resume need --backend torch (gensim's own save format is pickle, which embed does not write)"
+        )
     t0 = time.perf_counter()
     source = corpus.source if isinstance(corpus, Corpus) else "corpus"
     # Tokenize once: the vocabulary pass spools the tokens; every later pass reads them back.
     spool = TokenSpool(corpus)
     try:
-        vocab = Vocab.build(spool, min_count=config.min_count, max_vocab=config.max_vocab, source=source, count_limit=config.count_limit)
+        vocab = Vocab.build(
+            spool, min_count=config.min_count, max_vocab=config.max_vocab, source=source, count_limit=config.count_limit
+        )
         vocab_seconds = time.perf_counter() - t0
         result = _fit(trainer, spool, vocab, config, callbacks, checkpointer, resume, sync, source)
         check_finite(result, config.start_alpha)
@@ -136,8 +151,15 @@ def train(
 
 
 def _fit(
-    trainer: Trainer, corpus: TokenSpool, vocab: Vocab, config: TrainConfig, callbacks: Callbacks,
-    checkpointer: Checkpointer | None, resume: Snapshot | None, sync: RowSync | None, source: str,
+    trainer: Trainer,
+    corpus: TokenSpool,
+    vocab: Vocab,
+    config: TrainConfig,
+    callbacks: Callbacks,
+    checkpointer: Checkpointer | None,
+    resume: Snapshot | None,
+    sync: RowSync | None,
+    source: str,
 ) -> TrainResult:
     if resume is not None:
         resume.check_vocab(vocab, source)

@@ -66,8 +66,9 @@ class Trainer(Protocol):
 
     name: str
 
-    def fit(self, corpus: Iterable[list[str]], vocab: Vocab, config: TrainConfig, callbacks: Callbacks) -> TrainResult:
-        ...
+    def fit(
+        self, corpus: Iterable[list[str]], vocab: Vocab, config: TrainConfig, callbacks: Callbacks
+    ) -> TrainResult: ...
 
 
 class ProgressCorpus:

@@ -20,8 +20,8 @@ same device and thread count a resumed run gives the same vectors as an uninterr
 
 from __future__ import annotations
 
-import hashlib
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 
 from embed.config import TrainConfig
-from embed.train.base import EpochStats
 from embed.errors import ConfigError, FormatError
 from embed.io import atomic_write_text
+from embed.train.base import EpochStats
 from embed.vocab import Vocab
 
 FORMAT = "embed-checkpoint"
@@ -85,7 +85,9 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
     ckpt = Path(ckpt)
     latest = ckpt / "latest.json"
     if not latest.is_file():
-        raise FormatError(f"{ckpt}: not a checkpoint directory (no latest.json); pass the directory written by --checkpoint-every")
+        raise FormatError(
+            f"{ckpt}: not a checkpoint directory (no latest.json); pass the directory written by --checkpoint-every"
+        )
     try:
         snap = ckpt / json.loads(latest.read_text(encoding="utf-8"))["snapshot"]
         state = json.loads((snap / "state.json").read_text(encoding="utf-8"))
@@ -107,11 +109,21 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
         raise FormatError(f"{ckpt}: damaged checkpoint ({exc}); start the training again without --resume") from None
     in_rows = vocab_size + (config.bucket if config.subwords else 0)  # subwords: word rows, then n-gram rows
     if w_out.shape != (vocab_size, config.dim) or w_in.shape != (in_rows, config.dim):
-        raise FormatError(f"{ckpt}: damaged checkpoint (weights {w_in.shape}/{w_out.shape} do not fit the vocabulary and dim); start the training again without --resume")
+        raise FormatError(
+            f"{ckpt}: damaged checkpoint (weights {w_in.shape}/{w_out.shape} do not fit the vocabulary and dim); start the training again without --resume"
+        )
     return Snapshot(
-        path=ckpt, config=config, corpus=state["corpus"], epoch=epoch, chunk=chunk,
-        processed=processed, rng_state=state["rng"], epochs=epochs, out=state.get("out"),
-        w_in=w_in, w_out=w_out,
+        path=ckpt,
+        config=config,
+        corpus=state["corpus"],
+        epoch=epoch,
+        chunk=chunk,
+        processed=processed,
+        rng_state=state["rng"],
+        epochs=epochs,
+        out=state.get("out"),
+        w_in=w_in,
+        w_out=w_out,
     )
 
 
@@ -129,8 +141,18 @@ class Checkpointer:
     def due(self) -> bool:
         return time.monotonic() - self._last >= self.every
 
-    def save(self, config: TrainConfig, vocab: Vocab, epoch: int, chunk: int, processed: int, rng: np.random.Generator,
-             epochs: list[dict[str, Any]], w_in: np.ndarray, w_out: np.ndarray) -> Path:
+    def save(
+        self,
+        config: TrainConfig,
+        vocab: Vocab,
+        epoch: int,
+        chunk: int,
+        processed: int,
+        rng: np.random.Generator,
+        epochs: list[dict[str, Any]],
+        w_in: np.ndarray,
+        w_out: np.ndarray,
+    ) -> Path:
         """Write one complete snapshot, then point ``latest.json`` at it and drop the previous one."""
         self.directory.mkdir(parents=True, exist_ok=True)
         previous = self._current()
@@ -141,10 +163,15 @@ class Checkpointer:
             np.save(tmp / "w_in.npy", np.ascontiguousarray(w_in, dtype=np.float32), allow_pickle=False)
             np.save(tmp / "w_out.npy", np.ascontiguousarray(w_out, dtype=np.float32), allow_pickle=False)
             state = {
-                "format": FORMAT, "version": VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "config": config.to_dict() | {"alpha": config.alpha}, "corpus": vocab_fingerprint(vocab),
+                "format": FORMAT,
+                "version": VERSION,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "config": config.to_dict() | {"alpha": config.alpha},
+                "corpus": vocab_fingerprint(vocab),
                 "position": {"epoch": epoch, "chunk": chunk, "processed": processed},
-                "rng": rng.bit_generator.state, "epochs": epochs, "out": self.out,
+                "rng": rng.bit_generator.state,
+                "epochs": epochs,
+                "out": self.out,
             }
             (tmp / "state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
             os.rename(tmp, self.directory / name)

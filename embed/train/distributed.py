@@ -84,7 +84,7 @@ class RowSync:
             raise ConfigError(f"--sync-mode must be one of {', '.join(SYNC_MODES)}; got {self.mode!r}")
 
     @classmethod
-    def from_process_group(cls, every: int = 1, mode: str = "average") -> "RowSync":
+    def from_process_group(cls, every: int = 1, mode: str = "average") -> RowSync:
         import torch.distributed as dist
 
         return cls(every=every, mode=mode, rank=dist.get_rank(), world=dist.get_world_size())
@@ -115,7 +115,7 @@ class RowSync:
         rows = mask.nonzero().squeeze(1)
         if rows.numel() == 0:  # every rank sees the same mask, so every rank skips alike
             return
-        for w, base in zip((w_in, w_out), self._base):
+        for w, base in zip((w_in, w_out), self._base, strict=False):
             delta = w.index_select(0, rows) - base.index_select(0, rows)
             dist.all_reduce(delta)
             if self.mode == "average":
@@ -130,7 +130,11 @@ class RowSync:
     def info(self, vocab_size: int, dim: int) -> dict[str, Any]:
         mean_rows = self.rows_synced / max(self.syncs, 1)
         return {
-            "world_size": self.world, "sync_every_rounds": self.every, "sync_mode": self.mode, "syncs": self.syncs,
-            "mean_rows_per_sync": round(mean_rows, 1), "mean_touched_fraction": round(mean_rows / max(vocab_size, 1), 4),
+            "world_size": self.world,
+            "sync_every_rounds": self.every,
+            "sync_mode": self.mode,
+            "syncs": self.syncs,
+            "mean_rows_per_sync": round(mean_rows, 1),
+            "mean_touched_fraction": round(mean_rows / max(vocab_size, 1), 4),
             "bytes_per_sync_per_rank": int(vocab_size + 2 * mean_rows * dim * 4),
         }

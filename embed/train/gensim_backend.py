@@ -50,7 +50,9 @@ class GensimTrainer:
             min_alpha=config.min_alpha,
             epochs=config.epochs,
         )
-        model.build_vocab_from_freq(dict(zip(vocab.words, vocab.counts.tolist())), corpus_count=vocab.sentences)
+        model.build_vocab_from_freq(
+            dict(zip(vocab.words, vocab.counts.tolist(), strict=False)), corpus_count=vocab.sentences
+        )
         # gensim's count sort is not stable for ties; index its rows in our vocabulary order.
         perm = np.array([model.wv.key_to_index[w] for w in vocab.words], dtype=np.int64)
 
@@ -87,12 +89,17 @@ class GensimTrainer:
 
         subwords = None
         if config.subwords:
-            from embed.subwords import SubwordSpec, Subwords
+            from embed.subwords import Subwords, SubwordSpec
 
             model.wv.adjust_vectors()
-            subwords = Subwords(SubwordSpec(config.minn, config.maxn, config.bucket), np.ascontiguousarray(model.wv.vectors_ngrams, dtype=np.float32))
+            subwords = Subwords(
+                SubwordSpec(config.minn, config.maxn, config.bucket),
+                np.ascontiguousarray(model.wv.vectors_ngrams, dtype=np.float32),
+            )
         return TrainResult(
-            vectors=Vectors.from_arrays(vocab.words, model.wv.vectors[perm], counts=vocab.counts.tolist(), subwords=subwords),
+            vectors=Vectors.from_arrays(
+                vocab.words, model.wv.vectors[perm], counts=vocab.counts.tolist(), subwords=subwords
+            ),
             vocab=vocab,
             epochs=epochs,
             train_seconds=seconds,

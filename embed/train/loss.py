@@ -56,8 +56,15 @@ class LossProbe:
     """Fixed examples + negatives; ``loss(w_in, w_out)`` evaluates them."""
 
     def __init__(
-        self, corpus: Iterable[list[str]], vocab: Vocab, arch: str, window: int, negative: int, seed: int,
-        n_examples: int = PROBE_EXAMPLES, sample: float = 0.0,
+        self,
+        corpus: Iterable[list[str]],
+        vocab: Vocab,
+        arch: str,
+        window: int,
+        negative: int,
+        seed: int,
+        n_examples: int = PROBE_EXAMPLES,
+        sample: float = 0.0,
     ) -> None:
         rng = np.random.default_rng(seed + 7919)
         self.arch = arch
@@ -94,7 +101,9 @@ class LossProbe:
         noise = vocab.noise_distribution()
         self.negatives = rng.choice(len(vocab), size=(self.centres.size, negative), p=noise)
         self._rows, local = np.unique(self._flat, return_inverse=True)  # the distinct context rows
-        self._mean = sparse.csr_matrix((np.repeat(1.0 / np.maximum(sizes, 1), sizes), local.ravel(), indptr), shape=(sizes.size, self._rows.size))
+        self._mean = sparse.csr_matrix(
+            (np.repeat(1.0 / np.maximum(sizes, 1), sizes), local.ravel(), indptr), shape=(sizes.size, self._rows.size)
+        )
 
     def __len__(self) -> int:
         return int(self.centres.size)

@@ -23,8 +23,8 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import asdict
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +103,14 @@ class TorchTrainer:
     name = "torch"
 
     def fit(
-        self, corpus: Iterable[list[str]], vocab: Vocab, config: TrainConfig, callbacks: Callbacks,
-        checkpointer: Checkpointer | None = None, resume: Snapshot | None = None, sync: RowSync | None = None,
+        self,
+        corpus: Iterable[list[str]],
+        vocab: Vocab,
+        config: TrainConfig,
+        callbacks: Callbacks,
+        checkpointer: Checkpointer | None = None,
+        resume: Snapshot | None = None,
+        sync: RowSync | None = None,
     ) -> TrainResult:
         """Train; with ``checkpointer`` write resumable snapshots, with ``resume`` continue from
         one; with ``sync`` train this rank's share of a data-parallel run (:mod:`embed.train.distributed`)."""
@@ -128,8 +134,16 @@ class TorchTrainer:
             torch.set_num_threads(threads)
 
     def _fit(
-        self, corpus: Iterable[list[str]], vocab: Vocab, config: TrainConfig, callbacks: Callbacks, device: str, tmp: Path,
-        checkpointer: Checkpointer | None, resume: Snapshot | None, sync: RowSync | None = None,
+        self,
+        corpus: Iterable[list[str]],
+        vocab: Vocab,
+        config: TrainConfig,
+        callbacks: Callbacks,
+        device: str,
+        tmp: Path,
+        checkpointer: Checkpointer | None,
+        resume: Snapshot | None,
+        sync: RowSync | None = None,
     ) -> TrainResult:
         import torch
 
@@ -166,7 +180,17 @@ class TorchTrainer:
             for done in state.run_epoch(epoch, w_in, w_out, skip if epoch == first_epoch else 0):
                 callbacks.on_progress(epoch, int(vocab.total_tokens * done / max(len(cache), 1)))
                 if checkpointer is not None and checkpointer.due():
-                    checkpointer.save(config, vocab, epoch, state.chunk, state.processed, rng, [asdict(e) for e in epochs], w_in.cpu().numpy(), w_out.cpu().numpy())
+                    checkpointer.save(
+                        config,
+                        vocab,
+                        epoch,
+                        state.chunk,
+                        state.processed,
+                        rng,
+                        [asdict(e) for e in epochs],
+                        w_in.cpu().numpy(),
+                        w_out.cpu().numpy(),
+                    )
             if sync is not None:
                 sync.sync(w_in, w_out)  # every rank ends the epoch with the same weights
             seconds = time.perf_counter() - e0
@@ -188,14 +212,20 @@ class TorchTrainer:
             vocab=vocab,
             epochs=epochs,
             train_seconds=time.perf_counter() - t0,
-            backend_info=self._info(config, device, torch) | ({"distributed": sync.info(v, d)} if sync is not None else {}),
+            backend_info=self._info(config, device, torch)
+            | ({"distributed": sync.info(v, d)} if sync is not None else {}),
         )
 
     @staticmethod
     def _info(config: TrainConfig, device: str, torch: Any) -> dict[str, Any]:
         return {
-            "backend": "torch", "torch": torch.__version__, "device": device, "threads": config.workers,
-            "batch_size": config.batch_size, "negative_group": NEG_GROUP, "chunk_tokens": CHUNK_TOKENS,
+            "backend": "torch",
+            "torch": torch.__version__,
+            "device": device,
+            "threads": config.workers,
+            "batch_size": config.batch_size,
+            "negative_group": NEG_GROUP,
+            "chunk_tokens": CHUNK_TOKENS,
             "token_cache": "temporary uint32 file",
         }
 
@@ -203,7 +233,9 @@ class TorchTrainer:
 class _State:
     """What the epochs share: sampler, schedule, progress."""
 
-    def __init__(self, config: TrainConfig, vocab: Vocab, cache: TokenCache, rng: np.random.Generator, device: str) -> None:
+    def __init__(
+        self, config: TrainConfig, vocab: Vocab, cache: TokenCache, rng: np.random.Generator, device: str
+    ) -> None:
         self.config = config
         self.cache = cache
         self.rng = rng
@@ -278,7 +310,9 @@ class _State:
 
     def _batch_examples(self) -> int:
         """Examples per batch: ``batch_size`` (CBOW: ``batch_size // 4``), a multiple of the negative group."""
-        size = self.config.batch_size if self.config.arch == "skipgram" else max(self.config.batch_size // CBOW_DIVISOR, 1)
+        size = (
+            self.config.batch_size if self.config.arch == "skipgram" else max(self.config.batch_size // CBOW_DIVISOR, 1)
+        )
         return max(size // NEG_GROUP, 1) * NEG_GROUP
 
     def _batches(self, m: int) -> Iterator[tuple[int, int, int]]:
@@ -318,7 +352,9 @@ class _State:
         # A batch of consecutive CBOW examples shares most of its context rows (each word is a
         # context of ~2 x window neighbours), and their summed stale updates cost quality; a
         # batch of examples CBOW_SPACING apart shares fewer (BENCHMARKS.md, issue 3).
-        centres, contexts, example = interleave_examples(centres, contexts, example, self._batch_examples(), CBOW_SPACING)
+        centres, contexts, example = interleave_examples(
+            centres, contexts, example, self._batch_examples(), CBOW_SPACING
+        )
         m = centres.size
         counts = np.bincount(example, minlength=m)
         offsets = np.concatenate([[0], np.cumsum(counts)])
@@ -327,7 +363,9 @@ class _State:
             self.sync.mark(ids, negs)
         batches = list(self._batches(m))
         # Batch-local indices, computed here once per chunk rather than by two torch ops per step.
-        first = np.repeat(np.array([start for start, _, _ in batches], dtype=np.int64), [stop - start for start, stop, _ in batches])
+        first = np.repeat(
+            np.array([start for start, _, _ in batches], dtype=np.int64), [stop - start for start, stop, _ in batches]
+        )
         local_example = example - first[example]
         local_starts = offsets[:-1] - offsets[first]
         tc, tx, te, tn, ts = (self._tensor(a) for a in (centres, contexts, local_example, negs, local_starts))
@@ -335,4 +373,14 @@ class _State:
             a, b = int(offsets[start]), int(offsets[stop])
             g0 = start // NEG_GROUP
             g1 = g0 + (stop - start) // group
-            cbow_step(w_in, w_out, tx[a:b], te[a:b], ts[start:stop], tc[start:stop], tn[g0:g1], self.lr(start / max(m, 1), n), group)
+            cbow_step(
+                w_in,
+                w_out,
+                tx[a:b],
+                te[a:b],
+                ts[start:stop],
+                tc[start:stop],
+                tn[g0:g1],
+                self.lr(start / max(m, 1), n),
+                group,
+            )

@@ -51,7 +51,12 @@ def _neg_scores(hg: torch.Tensor, negs: torch.Tensor, w_out: torch.Tensor) -> tu
 
 
 def ns_step(
-    h: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor, w_out: torch.Tensor, lr: float, group: int,
+    h: torch.Tensor,
+    targets: torch.Tensor,
+    negs: torch.Tensor,
+    w_out: torch.Tensor,
+    lr: float,
+    group: int,
     spread: bool = False,
 ) -> torch.Tensor:
     """One batched SGD step on the output weights; returns the step for ``h``.
@@ -91,7 +96,9 @@ def ns_step(
     return dh
 
 
-def ns_loss(h: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor, w_out: torch.Tensor, group: int) -> torch.Tensor:
+def ns_loss(
+    h: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor, w_out: torch.Tensor, group: int
+) -> torch.Tensor:
     """The summed negative-sampling loss of a batch (differentiable; the tests use it with autograd)."""
     o = w_out.index_select(0, targets)
     pos = (h * o).sum(1)
@@ -100,7 +107,15 @@ def ns_loss(h: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor, w_out: t
     return -torch.nn.functional.logsigmoid(pos).sum() - (torch.nn.functional.logsigmoid(-neg) * keep).sum()
 
 
-def skipgram_step(w_in: torch.Tensor, w_out: torch.Tensor, contexts: torch.Tensor, centres: torch.Tensor, negs: torch.Tensor, lr: float, group: int) -> None:
+def skipgram_step(
+    w_in: torch.Tensor,
+    w_out: torch.Tensor,
+    contexts: torch.Tensor,
+    centres: torch.Tensor,
+    negs: torch.Tensor,
+    lr: float,
+    group: int,
+) -> None:
     """Skip-gram: ``in[context]`` predicts the centre (word2vec.c's order); updates both matrices in place."""
     h = w_in.index_select(0, contexts)
     dh = ns_step(h, centres, negs, w_out, lr, group)
@@ -108,8 +123,15 @@ def skipgram_step(w_in: torch.Tensor, w_out: torch.Tensor, contexts: torch.Tenso
 
 
 def cbow_step(
-    w_in: torch.Tensor, w_out: torch.Tensor, contexts: torch.Tensor, example: torch.Tensor, starts: torch.Tensor,
-    centres: torch.Tensor, negs: torch.Tensor, lr: float, group: int,
+    w_in: torch.Tensor,
+    w_out: torch.Tensor,
+    contexts: torch.Tensor,
+    example: torch.Tensor,
+    starts: torch.Tensor,
+    centres: torch.Tensor,
+    negs: torch.Tensor,
+    lr: float,
+    group: int,
 ) -> None:
     """CBOW: the mean of the context input vectors predicts the centre.
 

@@ -31,7 +31,7 @@ import torch
 
 from embed.config import TrainConfig
 from embed.pairs import chunk_skipgram_pairs
-from embed.subwords import SubwordSpec, Subwords, word_ngram_table
+from embed.subwords import Subwords, SubwordSpec, word_ngram_table
 from embed.train.torch_backend import NEG_GROUP, _State
 from embed.train.torch_kernels import ns_step
 from embed.vocab import Vocab
@@ -71,9 +71,20 @@ def expand(offsets: np.ndarray, rows: np.ndarray, words: np.ndarray) -> tuple[np
 
 
 def subword_step(
-    w_in: torch.Tensor, w_out: torch.Tensor, flat: torch.Tensor, owner: torch.Tensor, starts: torch.Tensor,
-    pair_bag: torch.Tensor | None, targets: torch.Tensor, negs: torch.Tensor, lr: float, group: int, spread: bool,
-    uniq: torch.Tensor | None = None, inverse: torch.Tensor | None = None, counts: torch.Tensor | None = None,
+    w_in: torch.Tensor,
+    w_out: torch.Tensor,
+    flat: torch.Tensor,
+    owner: torch.Tensor,
+    starts: torch.Tensor,
+    pair_bag: torch.Tensor | None,
+    targets: torch.Tensor,
+    negs: torch.Tensor,
+    lr: float,
+    group: int,
+    spread: bool,
+    uniq: torch.Tensor | None = None,
+    inverse: torch.Tensor | None = None,
+    counts: torch.Tensor | None = None,
 ) -> None:
     """One batched SGD step with bag-of-rows inputs; updates ``w_in`` and ``w_out`` in place.
 
@@ -93,7 +104,9 @@ def subword_step(
         w_in.index_add_(0, flat, dh.index_select(0, owner))
         return
     # A row in more than SHARED_CAP bags of the batch: its summed step is scaled to SHARED_CAP bags' worth.
-    du = torch.zeros(uniq.shape[0], dh.shape[1], dtype=dh.dtype, device=dh.device).index_add_(0, inverse, dh.index_select(0, owner))
+    du = torch.zeros(uniq.shape[0], dh.shape[1], dtype=dh.dtype, device=dh.device).index_add_(
+        0, inverse, dh.index_select(0, owner)
+    )
     w_in.index_add_(0, uniq, du.div_(counts[:, None]))
 
 
@@ -125,7 +138,20 @@ class SubwordState(_State):
             g1 = g0 + (stop - start) // group
             lr = self.lr(start / max(m, 1), n)
             tf, to, ts = self._tensor(flat), self._tensor(owner), self._tensor(starts)
-            subword_step(w_in, w_out, tf, to, ts, self._tensor(run), tx[start:stop], tn[g0:g1], lr, group, False, **self._unique(flat))
+            subword_step(
+                w_in,
+                w_out,
+                tf,
+                to,
+                ts,
+                self._tensor(run),
+                tx[start:stop],
+                tn[g0:g1],
+                lr,
+                group,
+                False,
+                **self._unique(flat),
+            )
 
     def input_vectors(self, w_in: torch.Tensor) -> torch.Tensor:
         """Each vocabulary word's input vector (the mean of its bag), ``(V, dim)`` - what the store keeps."""

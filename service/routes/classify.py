@@ -18,7 +18,11 @@ from service.schemas import ERRORS, ClassifiersResponse, PredictRequest, Predict
 router = APIRouter(prefix="/classifiers", tags=["classifiers"], responses=ERRORS)
 
 
-@router.get("", response_model=ClassifiersResponse, summary="Served classifiers: architecture, embedding mode, labels, vocabulary, tokenizer")
+@router.get(
+    "",
+    response_model=ClassifiersResponse,
+    summary="Served classifiers: architecture, embedding mode, labels, vocabulary, tokenizer",
+)
 async def list_classifiers(registry: RegistryDep) -> Response:
     return json_response({"classifiers": [c.info for c in registry.classifiers.values()]})
 
@@ -29,16 +33,26 @@ def _predict(loaded: LoadedClassifier, texts: list[str], k: int, truncate: bool)
     except FormatError as exc:  # a text over the classifier's token limit; the library's hint names CLI flags
         limit = loaded.classifier.config.max_tokens
         what = str(exc).split(";")[0]
-        raise ApiError(422, "invalid_request", f"{what}; shorten it or send \"truncate\": true (keeps the first {limit} tokens)") from None
+        raise ApiError(
+            422, "invalid_request", f'{what}; shorten it or send "truncate": true (keeps the first {limit} tokens)'
+        ) from None
     return [
-        {"label": labels[0][0], "probability": labels[0][1], "labels": [{"label": lab, "probability": p, "rank": r} for r, (lab, p) in enumerate(labels, 1)]}
+        {
+            "label": labels[0][0],
+            "probability": labels[0][1],
+            "labels": [{"label": lab, "probability": p, "rank": r} for r, (lab, p) in enumerate(labels, 1)],
+        }
         for labels in top
     ]
 
 
-@router.post("/{classifier}/predict", response_model=PredictResponse, summary="Labels and probabilities for a batch of texts")
+@router.post(
+    "/{classifier}/predict", response_model=PredictResponse, summary="Labels and probabilities for a batch of texts"
+)
 async def predict(body: PredictRequest, classifier: ClassifierDep, settings: SettingsDep) -> Response:
     if len(body.texts) > settings.max_batch:
-        raise ApiError(422, "invalid_request", f"texts: {len(body.texts)} texts in one request; at most {settings.max_batch}")
+        raise ApiError(
+            422, "invalid_request", f"texts: {len(body.texts)} texts in one request; at most {settings.max_batch}"
+        )
     predictions = await run_in_threadpool(_predict, classifier, body.texts, body.k, body.truncate)
     return json_response({"classifier": classifier.name, "predictions": predictions})

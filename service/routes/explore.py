@@ -47,7 +47,9 @@ class ProjectionResponse(BaseModel):
     words: list[str]
     counts: list[int] | None = Field(description="Corpus counts of the words, when the model recorded them.")
     coords: list[float] = Field(description="n x dims coordinates, row-major (x0, y0[, z0], x1, ...).")
-    seconds: float = Field(description="How long the projection took to compute (once; later answers come from the cache).")
+    seconds: float = Field(
+        description="How long the projection took to compute (once; later answers come from the cache)."
+    )
     params: dict[str, Any]
 
 
@@ -100,14 +102,23 @@ class _Cache:
             self.bodies[key] = bodies
 
 
-def _payload(model: LoadedModel, method: str, coords: np.ndarray, n: int, seconds: float, params: dict[str, Any]) -> dict[str, Any]:
+def _payload(
+    model: LoadedModel, method: str, coords: np.ndarray, n: int, seconds: float, params: dict[str, Any]
+) -> dict[str, Any]:
     vectors = model.searcher.vectors
     counts = None if vectors.counts is None else np.asarray(vectors.counts[:n]).tolist()
     return {
-        "model": model.name, "method": method, "dims": int(coords.shape[1]), "n": n, "vocab_size": len(vectors),
-        "words": [vectors.word(i) for i in range(n)], "counts": counts,
+        "model": model.name,
+        "method": method,
+        "dims": int(coords.shape[1]),
+        "n": n,
+        "vocab_size": len(vectors),
+        "words": [vectors.word(i) for i in range(n)],
+        "counts": counts,
         # 4 decimals: a tenth of a pixel on a 1,000 px cloud, and a third of the bytes of float64 text
-        "coords": np.round(coords.astype(np.float64), 4).ravel().tolist(), "seconds": seconds, "params": params,
+        "coords": np.round(coords.astype(np.float64), 4).ravel().tolist(),
+        "seconds": seconds,
+        "params": params,
     }
 
 
@@ -116,14 +127,18 @@ def _build(model: LoadedModel, method: str, dims: int, n: int, threads: int) -> 
     # n must not fill the disk. Other sizes are read from there when `embed project --n` made them.
     write = n == _default_n(model, None)
     try:
-        proj, cached = project.get_or_compute(model.searcher.vectors, model.path, method, dims, n, threads=threads, write=write)
+        proj, cached = project.get_or_compute(
+            model.searcher.vectors, model.path, method, dims, n, threads=threads, write=write
+        )
     except FormatError as exc:
         raise ApiError(500, "projection_damaged", str(exc)) from None
     body = orjson.dumps(_payload(model, method, proj.coords, n, proj.seconds, proj.params))
     return body, "disk" if cached else "computed"
 
 
-def _answer(cache: _Cache, model: LoadedModel, method: str, dims: int, n: int, threads: int) -> tuple[tuple[bytes, bytes], str]:
+def _answer(
+    cache: _Cache, model: LoadedModel, method: str, dims: int, n: int, threads: int
+) -> tuple[tuple[bytes, bytes], str]:
     project.check_request(model.searcher.vectors, method, dims, n)  # ConfigError -> 422 before any lock
     key = (model.name, method, dims, n)
     with cache.lock(key):
@@ -135,7 +150,11 @@ def _answer(cache: _Cache, model: LoadedModel, method: str, dims: int, n: int, t
         return bodies, source
 
 
-@router.get("/models/{model}/projection", response_model=ProjectionResponse, summary="The most frequent words projected to 2-D or 3-D (PCA, t-SNE, UMAP), cached")
+@router.get(
+    "/models/{model}/projection",
+    response_model=ProjectionResponse,
+    summary="The most frequent words projected to 2-D or 3-D (PCA, t-SNE, UMAP), cached",
+)
 async def get_projection(
     request: Request,
     model: ModelDep,
@@ -164,7 +183,11 @@ def _custom(model: LoadedModel, body: CustomProjectionRequest) -> dict[str, Any]
     for axis in (body.x, body.y):
         rows = [vectors.index(axis.start), vectors.index(axis.end)]  # NotInVocabError -> 404 with suggestions
         if rows[0] == rows[1]:
-            raise ApiError(422, "invalid_request", f"axis {axis.start} -> {axis.end}: the same word at both ends; choose two different words")
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"axis {axis.start} -> {axis.end}: the same word at both ends; choose two different words",
+            )
         start, end = vectors.unit(rows)
         direction = end - start
         axes.append(direction / np.linalg.norm(direction))
@@ -173,21 +196,42 @@ def _custom(model: LoadedModel, body: CustomProjectionRequest) -> dict[str, Any]
     return _payload(model, "custom", coords, n, 0.0, params)
 
 
-@router.post("/models/{model}/projection/custom", response_model=ProjectionResponse, summary="The most frequent words along two word-difference axes (e.g. man->woman x king->queen)")
+@router.post(
+    "/models/{model}/projection/custom",
+    response_model=ProjectionResponse,
+    summary="The most frequent words along two word-difference axes (e.g. man->woman x king->queen)",
+)
 async def custom_projection(body: CustomProjectionRequest, model: ModelDep) -> Response:
     return json_response(await run_in_threadpool(_custom, model, body))
 
 
-_META_FIELDS = ("created", "params", "tokenizer", "corpus", "timings", "epochs", "loss", "evaluation", "backend", "versions", "source")
+_META_FIELDS = (
+    "created",
+    "params",
+    "tokenizer",
+    "corpus",
+    "timings",
+    "epochs",
+    "loss",
+    "evaluation",
+    "backend",
+    "versions",
+    "source",
+)
 
 
-@router.get("/models/{model}/meta", summary="Training parameters, corpus statistics, per-epoch loss and words/s, evaluation scores")
+@router.get(
+    "/models/{model}/meta",
+    summary="Training parameters, corpus statistics, per-epoch loss and words/s, evaluation scores",
+)
 async def model_meta(model: ModelDep) -> Response:
     from embed.evaluate import language
 
     vectors = model.searcher.vectors
     meta = {k: vectors.meta[k] for k in _META_FIELDS if k in vectors.meta}
-    return json_response({"model": model.name, "vocab_size": len(vectors), "dim": vectors.dim, "language": language(vectors), **meta})
+    return json_response(
+        {"model": model.name, "vocab_size": len(vectors), "dim": vectors.dim, "language": language(vectors), **meta}
+    )
 
 
 def install(app: Any, v1: APIRouter) -> None:

@@ -21,7 +21,12 @@ async def healthz() -> Response:
 
 
 @router.head("/readyz", include_in_schema=False)
-@router.get("/readyz", response_model=Health, responses={503: {"model": Health}}, summary="Every configured model and classifier is loaded and warmed")
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health}},
+    summary="Every configured model and classifier is loaded and warmed",
+)
 async def readyz(request: Request, registry: RegistryDep) -> Response:
     """200 ``ready``; 200 ``degraded`` when some failed and others are served; 503 ``loading`` or ``failed`` (none served).
 
@@ -40,5 +45,6 @@ async def readyz(request: Request, registry: RegistryDep) -> Response:
     except ApiError:  # two different keys: not a caller with the key, but /readyz still answers
         trusted = False
     detail = f"loading failed: {registry.error}" if trusted else "loading failed; send the API key to see why"
-    return json_response({"status": "degraded" if served else "failed", "detail": detail, "failed": failed}, 200 if served else 503)
-
+    return json_response(
+        {"status": "degraded" if served else "failed", "detail": detail, "failed": failed}, 200 if served else 503
+    )

@@ -56,7 +56,11 @@ def _prefix_index(request: Request, model: LoadedModel) -> PrefixIndex:
         return cache[model.name]
 
 
-@api.get("/models/{model}/words", response_model=WordsResponse, summary="Vocabulary words starting with a prefix (case-insensitive), most frequent first")
+@api.get(
+    "/models/{model}/words",
+    response_model=WordsResponse,
+    summary="Vocabulary words starting with a prefix (case-insensitive), most frequent first",
+)
 async def complete_words(
     request: Request,
     model: ModelDep,
