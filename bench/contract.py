@@ -6,7 +6,7 @@ Trains (once) a small KJV model from ``corpora/kjv.txt`` (gensim, dim 50, 3 epoc
 (HNSW + exact tables), serves it with a tiny classifier beside it, and runs the schemathesis CLI
 with ``--checks all`` (status codes, response schemas, positive data accepted, negative data rejected,
 stateful links) on every operation but the minute-long first t-SNE/UMAP projection (as
-tests/test_service_ops.py). 413 counts as a valid answer (the body limit is in bytes, which a schema
+tests/service/test_service_ops.py). 413 counts as a valid answer (the body limit is in bytes, which a schema
 cannot state). Prints schemathesis' summary and writes the counts to ``bench/out/contract.json``.
 """
 

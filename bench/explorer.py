@@ -6,7 +6,7 @@
 1. ``embed project COPY --method M --dims 2 --n N --threads 2`` for PCA, t-SNE and UMAP, each in a
    fresh process: the figure printed by the command (the computation) and the process's wall time
    (imports and numba's JIT included). The model is copied to a temporary directory first.
-2. ``GET /v1/models/NAME/projection?method=umap`` on a real uvicorn (tests/serving.py): the first
+2. ``GET /v1/models/NAME/projection?method=umap`` on a real uvicorn (tests/service/serving.py): the first
    answer after start (read from ``projections/``) and the median / p95 of 100 more (from memory).
 3. Headless Chromium (``/usr/bin/chromium``, ``--disable-gpu``: WebGL in software, SwiftShader):
    ``window.embedExplorer.firstRenderMs`` (``performance.now()`` in the first frame after scatter-gl
@@ -210,7 +210,7 @@ def main() -> None:
     )
     ap.add_argument("--shot-word", default="诸葛亮", help="The query shown in that screenshot.")
     args = ap.parse_args()
-    from tests.serving import run_server
+    from tests.service.serving import run_server
 
     print(today(), machine(), flush=True)
     result: dict[str, Any] = {"date": today(), "machine": machine(), "model": str(args.model), "n": args.n}

@@ -63,9 +63,9 @@ def kjv_indexed(kjv_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="session")
 def classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny seeded TextCNN trained on planted-keyword data (tests/classify_helpers.py), saved."""
+    """A tiny seeded TextCNN trained on planted-keyword data (tests/classify/classify_helpers.py), saved."""
     from embed.classify import Dataset, fit, save_classifier
-    from tests.classify_helpers import planted, small_config
+    from tests.classify.classify_helpers import planted, small_config
 
     texts, labels = planted(300, seed=1)
     return save_classifier(

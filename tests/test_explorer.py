@@ -19,7 +19,7 @@ from embed import project
 from embed.cli import main
 from embed.errors import ConfigError, FormatError
 from embed.vectors import Vectors
-from tests.serving import run_server
+from tests.service.serving import run_server
 
 KEY = "explorer-key"
 

@@ -21,7 +21,7 @@ from embed.cli import main
 from embed.errors import FormatError
 from embed.io import save_vectors
 from embed.vectors import Vectors
-from tests.classify_helpers import planted, planted_vectors
+from tests.classify.classify_helpers import planted, planted_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--num-filters", "8", "--epochs", "2", "--threads", "1", "--batch-size", "25", "--quiet"]

@@ -58,7 +58,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
-from tests.serving import free_port
+from tests.service.serving import free_port
 
 README = ROOT / "README.md"
 BIN = Path(sys.executable).parent

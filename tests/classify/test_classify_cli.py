@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from embed.cli import main
 from embed.io import save_vectors
-from tests.classify_helpers import planted, planted_vectors
+from tests.classify.classify_helpers import planted, planted_vectors
 
 SMALL = ["--num-filters", "8", "--epochs", "5", "--threads", "1", "--batch-size", "25", "--quiet"]
 

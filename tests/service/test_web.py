@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import needs_system
-from tests.serving import run_server
+from tests.service.serving import run_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 KEY = "s3cret-key"
@@ -46,7 +46,7 @@ def zh_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from embed.train import train
 
     root = tmp_path_factory.mktemp("zh")
-    text = (Path(__file__).resolve().parents[1] / "corpora" / "zh_novels" / "sanguo_yanyi.txt").read_text(
+    text = (Path(__file__).resolve().parents[2] / "corpora" / "zh_novels" / "sanguo_yanyi.txt").read_text(
         encoding="utf-8"
     )
     (root / "sanguo.txt").write_text("\n".join(text.splitlines()[:1200]), encoding="utf-8")

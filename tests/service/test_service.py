@@ -13,7 +13,7 @@ import pytest
 import embed
 from embed.io import save_model_dir
 from embed.vectors import Vectors
-from tests.serving import run_server, wait_loaded
+from tests.service.serving import run_server, wait_loaded
 
 WORDS = ["god", "king", "water", "lord", "david"]
 

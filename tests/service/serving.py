@@ -2,7 +2,7 @@
 
 Usage::
 
-    from tests.serving import run_server
+    from tests.service.serving import run_server
 
     with run_server({"kjv": kjv_model_dir}, env={"EMBED_API_KEY": "k"}) as base_url:
         httpx.get(f"{base_url}/v1/models", headers={"X-API-Key": "k"})
@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass

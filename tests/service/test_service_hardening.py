@@ -17,7 +17,7 @@ import pytest
 import embed
 from embed.errors import FormatError
 from embed.index import load_index
-from tests.serving import Server, run_server, start_server, wait_loaded
+from tests.service.serving import Server, run_server, start_server, wait_loaded
 
 KEY = {"X-API-Key": "k"}
 LIMIT = 4096
@@ -199,10 +199,10 @@ def test_security_headers_on_every_response(server: Server) -> None:
 
 
 def test_retry_after_on_503_while_loading(kjv_indexed: Path, tmp_path: Path) -> None:
-    """Loading is held open deterministically (tests/hold_loading.py: model loads wait for a file the test writes)."""
+    """Loading is held open deterministically (tests/service/hold_loading.py: model loads wait for a file the test writes)."""
     release = tmp_path / "release"
     server = start_server(
-        {"kjv": kjv_indexed}, env={"EMBED_TEST_RELEASE": str(release)}, wait_ready=False, module="tests.hold_loading"
+        {"kjv": kjv_indexed}, env={"EMBED_TEST_RELEASE": str(release)}, wait_ready=False, module="tests.service.hold_loading"
     )
     try:
         loading = httpx.get(server.url + "/readyz")

@@ -45,14 +45,14 @@ REFUSED = {
 }
 # Options that need a setting of their own (a checkpoint, torchrun); both backends are tested there.
 ELSEWHERE = {
-    "subwords": "tests/test_subwords_train.py",
-    "minn": "tests/test_subwords_train.py",
-    "maxn": "tests/test_subwords_train.py",
-    "bucket": "tests/test_subwords_train.py",
-    "resume": "tests/test_checkpoint.py",
-    "distributed": "tests/test_distributed.py",
-    "sync_every": "tests/test_distributed.py",
-    "sync_mode": "tests/test_distributed.py",
+    "subwords": "tests/train/test_subwords_train.py",
+    "minn": "tests/train/test_subwords_train.py",
+    "maxn": "tests/train/test_subwords_train.py",
+    "bucket": "tests/train/test_subwords_train.py",
+    "resume": "tests/train/test_checkpoint.py",
+    "distributed": "tests/train/test_distributed.py",
+    "sync_every": "tests/train/test_distributed.py",
+    "sync_mode": "tests/train/test_distributed.py",
 }
 
 

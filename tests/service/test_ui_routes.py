@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving import run_server
+from tests.service.serving import run_server
 
 KEY = "another-key"
 

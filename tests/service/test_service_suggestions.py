@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from embed.io import load
-from tests.serving import run_server
+from tests.service.serving import run_server
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""``python -m tests.hold_loading UVICORN-ARGS``: uvicorn, with model loading held until a file exists.
+"""``python -m tests.service.hold_loading UVICORN-ARGS``: uvicorn, with model loading held until a file exists.
 
 For tests of the loading state (503 + Retry-After): ``EMBED_TEST_RELEASE=PATH`` makes every model
 load wait until PATH exists, so the test decides when loading ends. Everything else is the real

@@ -10,7 +10,7 @@ import pytest
 
 from embed.io import save_model_dir
 from embed.search import Searcher
-from tests.serving import run_server
+from tests.service.serving import run_server
 from tests.test_subwords import WORDS, toy
 
 

@@ -15,7 +15,7 @@ from embed.classify.optim import RowAdadelta
 from embed.classify.train import cross_validate
 from embed.errors import ConfigError, FormatError, OutputError
 from embed.vectors import Vectors
-from tests.classify_helpers import FILLER, KEYS, planted, planted_vectors, small_config
+from tests.classify.classify_helpers import FILLER, KEYS, planted, planted_vectors, small_config
 
 
 @pytest.fixture(scope="module")

@@ -149,7 +149,7 @@ def test_clip_tokens_refuses_or_truncates() -> None:
         clip_tokens(lists, 2, truncate=False, source="x")
 
 
-LABELLED = Path(__file__).resolve().parent.parent / "corpora" / "labelled"
+LABELLED = Path(__file__).resolve().parents[2] / "corpora" / "labelled"
 LABELLED_FILES = ["kjv_testament.test.txt", "kjv_testament.train.txt", "zh_novels.test.csv", "zh_novels.train.csv"]
 
 

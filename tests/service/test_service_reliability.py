@@ -21,7 +21,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
 import embed
-from tests.serving import run_server, start_server
+from tests.service.serving import run_server, start_server
 
 # Examples per (operation, generation mode, model name fixed or generated): ~8 operations x 4 x N requests.
 MAX_EXAMPLES = 12

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.serving import run_server
-from tests.test_web import KEY, _chromium, browser, open_page, shot, table_rows, zh_model_dir  # noqa: F401 (fixtures)
+from tests.service.serving import run_server
+from tests.service.test_web import KEY, _chromium, browser, open_page, shot, table_rows, zh_model_dir  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="module")

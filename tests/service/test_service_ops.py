@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import embed
-from tests.serving import ROOT, free_port, run_server, wait_loaded
+from tests.service.serving import ROOT, free_port, run_server, wait_loaded
 
 ORIGIN = "https://app.example"
 SIMILAR = "/v1/models/kjv/similar"
@@ -53,7 +53,7 @@ def test_docs_page_loads_only_local_assets(base_url: str, page: str) -> None:
 def test_docs_page_renders_the_operations_in_a_browser(base_url: str) -> None:
     """Chromium on this offline machine draws Swagger UI's operation list, fetching nothing from elsewhere."""
     from tests.conftest import needs_system
-    from tests.test_web import ARGS, CHROMIUM
+    from tests.service.test_web import ARGS, CHROMIUM
 
     needs_system(CHROMIUM.exists(), "Debian's chromium at /usr/bin/chromium", "chromium")
     from playwright.sync_api import sync_playwright

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from embed.classify import load_classifier
 from embed.cli import main
-from tests.serving import run_server
-from tests.test_service import error
+from tests.service.serving import run_server
+from tests.service.test_service import error
 
 TEXTS = ["w3 splendid w7", "average w9 w10", "dreadful w1 w2 w3 w4 w5 w6", "w5", ""]
 
