@@ -69,14 +69,16 @@ def main(argv: list[str] | None = None) -> None:
                 }
             )
     print(
-        f"\n{today()}, {machine()}, git {git_rev()}, {args.connections} connections x {args.duration} s, 2 workers x 1 thread"
+        f"\n{today()}, {machine()}, git {git_rev()}, {args.connections} connections x {args.duration} s,"
+        " 2 workers x 1 thread"
     )
     print("| scenario | req/s | sentences/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         sps = f"{r['sentences_per_s']:,.0f}" if r["batch"] else "-"
         print(
-            f"| {r['scenario']} | {r['rps']:,.0f} | {sps} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {sum(r['errors'].values())} |"
+            f"| {r['scenario']} | {r['rps']:,.0f} | {sps} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |"
+            f" {sum(r['errors'].values())} |"
         )
     (OUT / "classify_http.json").write_text(
         json.dumps({"date": today(), "machine": machine(), "rows": rows}, indent=1) + "\n"

@@ -28,7 +28,8 @@ from bench.serving import free_port, wait_up
 CONFIG = (
     '[parameters]\n"path.model" = "kjv"\n"path.classifier" = "tiny"\n'
     '[checks.positive_data_acceptance]\nexpected-statuses = ["2xx", "401", "403", "404", "409", "413", "429"]\n'
-    '[checks.negative_data_rejection]\nexpected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]\n'
+    "[checks.negative_data_rejection]\nexpected-statuses = "
+    '["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]\n'
 )
 
 

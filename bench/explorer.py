@@ -142,7 +142,8 @@ def page_times(url: str, name: str, method: str, n: int) -> dict[str, Any]:
             page.mouse.move(box["x"] + pos[0], box["y"] + pos[1])
             try:
                 page.wait_for_function(
-                    "w => window.embedExplorer.hovered === w && window.embedExplorer.hoverPaintAt > window.embedExplorer.hoverAt",
+                    "w => window.embedExplorer.hovered === w"
+                    " && window.embedExplorer.hoverPaintAt > window.embedExplorer.hoverAt",
                     arg=w,
                     timeout=2000,
                 )

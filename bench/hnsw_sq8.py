@@ -21,8 +21,8 @@ q = x[np.random.default_rng(5).choice(n, 300, replace=False)]
 gt = np.argsort(-(q @ x.T), axis=1)[:, 1:11]
 
 
-def rec(I):
-    return np.mean([len(set(a) & set(b)) / 10 for a, b in zip(I, gt, strict=False)])
+def rec(ids):
+    return np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, gt, strict=False)])
 
 
 for name, idx in (
@@ -40,12 +40,12 @@ for name, idx in (
     for ef in (64, 128):
         idx.hnsw.efSearch = ef
         t = time.time()
-        D, I = idx.search(q, 41)
+        D, ids = idx.search(q, 41)
         st = (time.time() - t) / 300 * 1000
         # exact rerank of the 40 candidates
         t = time.time()
         R = []
-        for qi, cand in zip(q, I, strict=False):
+        for qi, cand in zip(q, ids, strict=False):
             c = cand[cand >= 0]
             s = x[c] @ qi
             o = np.argsort(-s)
@@ -61,7 +61,7 @@ for name, idx in (
             "rerank ms",
             round(rt, 3),
             "recall raw",
-            round(rec(I[:, 1:11]), 3),
+            round(rec(ids[:, 1:11]), 3),
             "rerank",
             round(rec(R), 3),
             flush=True,

@@ -69,7 +69,10 @@ def du_mb(path: Path) -> float:
 
 
 def wrk_command(url: str, bodies: Path, connections: int, duration: int) -> str:
-    return f"BODIES={bodies} TARGET=/v1/models/model/similar wrk -t1 -c{connections} -d{duration}s --timeout 10s -s {LUA.relative_to(ROOT)} {url}"
+    return (
+        f"BODIES={bodies} TARGET=/v1/models/model/similar wrk -t1 -c{connections} -d{duration}s --timeout 10s"
+        f" -s {LUA.relative_to(ROOT)} {url}"
+    )
 
 
 @dataclass
@@ -224,7 +227,8 @@ def step_batch(r: Run) -> dict[str, dict[str, Any]]:
         "batch": {
             "rows": n,
             "import": imp,
-            "command": f"{srv['command']}; POST /v1/models/model500k/similar {{queries: 100 x {{word, k: 10, exact: true}}}}",
+            "command": f"{srv['command']}; POST /v1/models/model500k/similar"
+            " {queries: 100 x {word, k: 10, exact: true}}",
             "first_s": times[0],
             "times_s": times[1:],
             "median_s": med,
@@ -235,7 +239,10 @@ def step_batch(r: Run) -> dict[str, dict[str, Any]]:
 
 
 def _wrk(w: dict[str, Any]) -> str:
-    return f"{w['rps']:,.1f} req/s, p50 {w['p50_ms']:.1f} ms, p99 {w['p99_ms']:.1f} ms, {w['requests']} requests, errors {sum(w['errors'].values())}"
+    return (
+        f"{w['rps']:,.1f} req/s, p50 {w['p50_ms']:.1f} ms, p99 {w['p99_ms']:.1f} ms, {w['requests']} requests,"
+        f" errors {sum(w['errors'].values())}"
+    )
 
 
 def _mem(m: dict[str, Any]) -> str:
@@ -293,7 +300,8 @@ def describe(step: str, f: dict[str, Any]) -> list[tuple[str, str, str]]:
             (
                 "by word, 16 connections",
                 _wrk(f["wrk"]),
-                f"recall@10 {rec['recall@10']:.3f} {rec['methods']}; exact=true {ex['recall@10']:.3f} {ex['methods']}; own-cluster {f['own_cluster']:.2f}",
+                f"recall@10 {rec['recall@10']:.3f} {rec['methods']}; exact=true {ex['recall@10']:.3f} {ex['methods']};"
+                f" own-cluster {f['own_cluster']:.2f}",
             ),
             (
                 "memory once loaded",
@@ -386,7 +394,8 @@ def main(argv: list[str] | None = None) -> None:
             timed(r, names, fn)
     command = shlex.join(["python", "-m", "bench.large", *(sys.argv[1:] if argv is None else argv)])
     print(
-        f"\n{time.strftime('%Y-%m-%d')}, {meta['machine']['summary']}, git {meta['git']}; data {asdict(data)}\n`{command}`\n"
+        f"\n{time.strftime('%Y-%m-%d')}, {meta['machine']['summary']}, git {meta['git']};"
+        f" data {asdict(data)}\n`{command}`\n"
     )
     print(table(r.figures))
     out = OUT / f"large-{time.strftime('%Y%m%d-%H%M%S')}.json"

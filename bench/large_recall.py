@@ -42,7 +42,8 @@ def main() -> None:
     )
     assert index is not None and index.ann is not None and not index.tables, "needs an HNSW index without tables"
     print(
-        f"{args.model}: {len(vectors):,} words x {vectors.dim}; HNSW {'loaded' if args.use_index else 'built'} in {time.perf_counter() - t0:.0f}s"
+        f"{args.model}: {len(vectors):,} words x {vectors.dim}; HNSW {'loaded' if args.use_index else 'built'} in"
+        f" {time.perf_counter() - t0:.0f}s"
     )
     set_threads(1)
     searcher = Searcher(vectors, index)

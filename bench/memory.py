@@ -59,7 +59,9 @@ def main() -> None:
     for backend in args.backend.split(","):
         a, b = child(one, f"embed-{backend}", 5), child(four, f"embed-{backend}", 20)
         print(
-            f"| {backend} | {a['tokens']:,} / {a['vocab']:,} | {a['peak_rss_mb']:.0f} | {b['tokens']:,} / {b['vocab']:,} | {b['peak_rss_mb']:.0f} | {b['peak_rss_mb'] / a['peak_rss_mb']:.3f} |",
+            f"| {backend} | {a['tokens']:,} / {a['vocab']:,} | {a['peak_rss_mb']:.0f}"
+            f" | {b['tokens']:,} / {b['vocab']:,} | {b['peak_rss_mb']:.0f}"
+            f" | {b['peak_rss_mb'] / a['peak_rss_mb']:.3f} |",
             flush=True,
         )
 

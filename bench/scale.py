@@ -90,14 +90,16 @@ def main() -> None:
         OUT / "scale-2",
     )
     print(
-        f"\n{today()}, {machine()}, git {git_rev()}, corpus {corpus.name}, {args.epochs} epochs, sync every {args.sync_every} round(s), {args.sync_mode}"
+        f"\n{today()}, {machine()}, git {git_rev()}, corpus {corpus.name}, {args.epochs} epochs, sync every"
+        f" {args.sync_every} round(s), {args.sync_mode}"
     )
     print("| processes x threads | words/s (rank 0 meta) | wall s | speed-up | analogy | WS353 | SimLex |")
     print("|---|---|---|---|---|---|---|")
     for name, r in (("1 x 1", one), ("2 x 1 (torchrun, gloo)", two)):
         q = r["quality"]
         print(
-            f"| {name} | {r['wps']:,.0f} | {r['wall']:.1f} | {r['wps'] / one['wps']:.2f} | {q['google']:.1%} | {q['ws353']:.3f} | {q['simlex999']:.3f} |"
+            f"| {name} | {r['wps']:,.0f} | {r['wall']:.1f} | {r['wps'] / one['wps']:.2f} | {q['google']:.1%} |"
+            f" {q['ws353']:.3f} | {q['simlex999']:.3f} |"
         )
     print(f"sync: {two['dist']}")
 

@@ -184,8 +184,10 @@ def main(argv: list[str] | None = None) -> None:
         and not report["tracebacks_in_log"]
     )
     print(
-        f"soak {'passed' if ok else 'FAILED'}: {report['requests']:,} requests, {report['5xx']} 5xx, RSS slope {report['rss_mb']['slope_mb_per_min']} MiB/min "
-        f"(anonymous {report['anon_rss_mb']['slope_mb_per_min']}; second half {report['rss_mb']['slope_second_half_mb_per_min']})"
+        f"soak {'passed' if ok else 'FAILED'}: {report['requests']:,} requests, {report['5xx']} 5xx, "
+        f"RSS slope {report['rss_mb']['slope_mb_per_min']} MiB/min "
+        f"(anonymous {report['anon_rss_mb']['slope_mb_per_min']}; "
+        f"second half {report['rss_mb']['slope_second_half_mb_per_min']})"
     )
     sys.exit(0 if ok else 1)
 

@@ -43,7 +43,8 @@ def main() -> None:
             suggest(vocab, q)
             times.append(time.perf_counter() - t0)
         print(
-            f"{n:>9,} words: first call {first:.2f} s, then median {statistics.median(times) * 1e3:.1f} ms, max {max(times) * 1e3:.1f} ms"
+            f"{n:>9,} words: first call {first:.2f} s, then median {statistics.median(times) * 1e3:.1f} ms, max"
+            f" {max(times) * 1e3:.1f} ms"
         )
 
 

@@ -166,7 +166,8 @@ def main() -> None:
                 res = json.loads(line[7:]) | {"system": system, "arch": arch, "repeat": rep}
                 rows.append(res)
                 print(
-                    f"{arch:8s} {system:13s} rep {rep}: {res['words_per_sec']:,.0f} words/s  {res['quality']}  rss {res['peak_rss_mb']:.0f} MB",
+                    f"{arch:8s} {system:13s} rep {rep}: {res['words_per_sec']:,.0f} words/s  {res['quality']}  rss"
+                    f" {res['peak_rss_mb']:.0f} MB",
                     flush=True,
                 )
     report(rows, args, corpus)
@@ -187,7 +188,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, corpus: Path) -
             q = {k: statistics.median(r["quality"][k] for r in rs) for k in rs[0]["quality"]}
             rss = max(r["peak_rss_mb"] for r in rs)
             print(
-                f"| {arch} | {system} | {wps:,.0f} | {ratio} | {q['google']:.1%} | {q['ws353']:.3f} | {q['simlex999']:.3f} | {rss:.0f} |"
+                f"| {arch} | {system} | {wps:,.0f} | {ratio} | {q['google']:.1%} | {q['ws353']:.3f} |"
+                f" {q['simlex999']:.3f} | {rss:.0f} |"
             )
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / f"train-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -132,7 +132,8 @@ def main() -> None:
         print(json.dumps(row, ensure_ascii=False, indent=1), flush=True)
     for row in rows[1:]:
         print(
-            f"{row['mode']}: speed-up {rows[0]['seconds'] / row['seconds']:.2f}x over {rows[0]['mode']} ({rows[0]['seconds']} s -> {row['seconds']} s)"
+            f"{row['mode']}: speed-up {rows[0]['seconds'] / row['seconds']:.2f}x over {rows[0]['mode']}"
+            f" ({rows[0]['seconds']} s -> {row['seconds']} s)"
         )
     OUT.mkdir(exist_ok=True)
     record = {"date": today(), "machine": machine(), "git": git_rev(), "command": " ".join(sys.argv), "rows": rows}

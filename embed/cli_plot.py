@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from embed.maps import Method
 
 
 @click.command()
@@ -32,7 +36,7 @@ import click
 )
 @click.option("--title", default="", help="Title above the map [default: word count and method].")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for PCA/t-SNE.")
-def plot(model: str, words: tuple[str, ...], top: int | None, method: str, out: Path, title: str, seed: int) -> None:
+def plot(model: str, words: tuple[str, ...], top: int | None, method: Method, out: Path, title: str, seed: int) -> None:
     """Draw WORDS (or the --top N most frequent words) of MODEL on a labelled 2-D map."""
     from embed.io import load
     from embed.maps import check_output, plot_map, select_words
@@ -40,5 +44,5 @@ def plot(model: str, words: tuple[str, ...], top: int | None, method: str, out: 
     check_output(out)  # fail on a bad --out before loading a large model
     vectors = load(model)
     chosen = select_words(vectors, words, top)
-    plot_map(vectors, chosen, out, method=method, title=title, seed=seed)  # type: ignore[arg-type]
+    plot_map(vectors, chosen, out, method=method, title=title, seed=seed)
     click.echo(f"wrote {out}: {len(chosen)} words, {method}")

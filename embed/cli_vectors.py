@@ -6,18 +6,25 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from embed.errors import EmbedError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from embed.importer import ExportFormat
+    from embed.neighbours import Metric
 
 
 class _Bytes:
     """A tqdm bar over the bytes of a file (``progress(done, total)``)."""
 
     def __init__(self, desc: str, disable: bool) -> None:
-        self.desc, self.disable, self.bar = desc, disable, None
+        self.desc, self.disable = desc, disable
+        self.bar: tqdm | None = None
 
     def __call__(self, done: int, total: int) -> None:
         from tqdm import tqdm
@@ -68,7 +75,8 @@ def open_model(model: str, quiet: bool = False) -> Path:
 def import_(
     src: Path, out: Path, limit: int | None, fmt: str, allow_nonfinite: bool, overwrite: bool, quiet: bool
 ) -> None:
-    """Import SRC (word2vec .bin/.txt, fastText .vec or .bin, GloVe; also .gz/.bz2) into a memory-mapped model directory.
+    """Import SRC (word2vec .bin/.txt, fastText .vec or .bin, GloVe; also .gz/.bz2) into a memory-mapped
+    model directory.
 
     A fastText .bin keeps its n-grams: the model answers words outside its vocabulary.
     """
@@ -90,7 +98,8 @@ def import_(
     meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
     store = meta["store"]
     click.echo(
-        f"wrote {path}: {store['rows']:,} words x {store['dim']} dims from {source['format']} in {meta['timings']['import_seconds']:.1f}s"
+        f"wrote {path}: {store['rows']:,} words x {store['dim']} dims from {source['format']}"
+        f" in {meta['timings']['import_seconds']:.1f}s"
     )
     for line in source["messages"]:
         click.echo(f"  {line}")
@@ -104,7 +113,8 @@ def import_(
     type=click.Choice(["word2vec-bin", "word2vec-txt", "projector", "fasttext-bin"]),
     default="word2vec-bin",
     show_default=True,
-    help="fasttext-bin: a subword model as fastText's .bin (fasttext nn/print-word-vectors, gensim load_facebook_vectors).",
+    help="fasttext-bin: a subword model as fastText's .bin"
+    " (fasttext nn/print-word-vectors, gensim load_facebook_vectors).",
 )
 @click.option(
     "--out",
@@ -112,11 +122,11 @@ def import_(
     required=True,
     help="File to write (projector: a directory for vectors.tsv and metadata.tsv).",
 )
-def export(model: str, fmt: str, out: Path) -> None:
+def export(model: str, fmt: ExportFormat, out: Path) -> None:
     """Write MODEL's vectors as word2vec binary/text or the TensorFlow Embedding Projector's two TSV files."""
     from embed.importer import export_vectors
 
-    for path in export_vectors(open_model(model), out, fmt):  # type: ignore[arg-type]
+    for path in export_vectors(open_model(model), out, fmt):
         click.echo(f"wrote {path}")
 
 
@@ -167,10 +177,21 @@ def _answer_each(
         raise click.ClickException(f"{failed} quer{'y' if failed == 1 else 'ies'} could not be answered (see above)")
 
 
-@click.command()
-@click.argument("model")
-@click.argument("word", nargs=-1, required=True)
-@click.option("-k", "topn", type=click.IntRange(1, 1000), default=10, show_default=True)
+def _query_command(words: str, k: int | None = None) -> Callable[[Callable[..., None]], click.Command]:
+    """``@click.command()`` with what every query command starts with: MODEL, then the ``words`` argument
+    (one or more, or ``-`` for standard input), then ``-k`` (results a query, default ``k``) unless ``k`` is None.
+    """
+
+    def decorate(f: Callable[..., None]) -> click.Command:
+        if k is not None:
+            f = click.option("-k", "topn", type=click.IntRange(1, 1000), default=k, show_default=True)(f)
+        f = click.argument(words, nargs=-1, required=True)(f)
+        return click.command()(click.argument("model")(f))
+
+    return decorate
+
+
+@_query_command("word", k=10)
 @click.option("--metric", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True)
 @click.option(
     "--exact/--approximate", default=None, help="Force an exact scan or the ANN index [default: exact where cheap]."
@@ -178,7 +199,7 @@ def _answer_each(
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object a line: {query, results: [{word, score, rank}]}."
 )
-def similar(model: str, word: tuple[str, ...], topn: int, metric: str, exact: bool | None, as_json: bool) -> None:
+def similar(model: str, word: tuple[str, ...], topn: int, metric: Metric, exact: bool | None, as_json: bool) -> None:
     """Nearest neighbours of WORD (cosine similarity or Euclidean distance); WORD - reads one word a line from stdin.
 
     MODEL is a model directory or a vectors file (imported once into the cache). The model is
@@ -189,7 +210,7 @@ def similar(model: str, word: tuple[str, ...], topn: int, metric: str, exact: bo
     searcher = Searcher.open(open_model(model))
 
     def answer(q: str) -> list[tuple[str, float]]:
-        hits = searcher.by_word(q, topn, metric, exact)  # type: ignore[arg-type]
+        hits = searcher.by_word(q, topn, metric, exact)
         if hits.oov:
             click.echo(f"# {q}: not in the vocabulary; its vector is built from its character n-grams", err=True)
         return list(zip(hits.words, hits.scores, strict=False))
@@ -199,10 +220,7 @@ def similar(model: str, word: tuple[str, ...], topn: int, metric: str, exact: bo
     )
 
 
-@click.command()
-@click.argument("model")
-@click.argument("words", nargs=-1, required=True)
-@click.option("-k", "topn", type=click.IntRange(1, 1000), default=5, show_default=True)
+@_query_command("words", k=5)
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
 @click.option(
     "--exact/--approximate",
@@ -223,15 +241,14 @@ def analogy(model: str, words: tuple[str, ...], topn: int, method: str, exact: b
         parts = q.split()
         if len(parts) != 3:
             raise ConfigError(f"{q!r}: an analogy line needs three words 'A B C'")
-        hits = searcher.analogy(*parts, k=topn, method=method, exact=exact)
+        a, b, c = parts
+        hits = searcher.analogy(a, b, c, k=topn, method=method, exact=exact)
         return list(zip(hits.words, hits.scores, strict=False))
 
     _answer_each(_lines(words, join=True), answer, as_json, "", words == ("-",))
 
 
-@click.command()
-@click.argument("model")
-@click.argument("words", nargs=-1, required=True)
+@_query_command("words")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line: {word, vector}.")
 def vectors(model: str, words: tuple[str, ...], as_json: bool) -> None:
     """Print the vectors of WORDS (- reads one word a line from stdin), as fastText's print-word-vectors."""

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from embed.errors import CorpusError
 
@@ -43,7 +43,8 @@ def _count_and_replace(err: UnicodeDecodeError) -> tuple[str, int]:
     return "\ufffd", err.end
 
 
-codecs.register_error("embed-count-replace", _count_and_replace)
+# typeshed types a handler for any UnicodeError; this one is registered for decoding only.
+codecs.register_error("embed-count-replace", cast("Callable[[UnicodeError], tuple[str, int]]", _count_and_replace))
 
 # --- tokenizers ---------------------------------------------------------------------
 
@@ -170,7 +171,7 @@ def get_tokenizer(name: str) -> Callable[[str], list[str]]:
 # --- sources ------------------------------------------------------------------------
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def _open_binary(path: Path) -> gzip.GzipFile | bz2.BZ2File | io.BufferedReader:
     name = path.name.lower()
     if name.endswith(".gz"):
         return gzip.open(path, "rb")
@@ -311,11 +312,13 @@ class Corpus:
                 text = io.TextIOWrapper(raw, encoding="utf-8", errors="embed-count-replace", newline=None)
                 number = 0
                 try:
-                    for number, line in enumerate(_bounded_lines(text), 1):
+                    for line in _bounded_lines(text):
+                        number += 1
                         yield line
                 except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
                     raise CorpusError(
-                        f"{path}: truncated or damaged compressed data after line {number} ({exc}); re-download or recompress the file"
+                        f"{path}: truncated or damaged compressed data after line {number} ({exc});"
+                        " re-download or recompress the file"
                     ) from None
 
     def __iter__(self) -> Iterator[list[str]]:
@@ -323,7 +326,7 @@ class Corpus:
         start_errors = _decode_errors
         stats = CorpusStats(files=len(self.paths), paths=self.stats.paths)
         limit = self.max_sentence_length
-        for line, tokens in self._tokenized():
+        for _line, tokens in self._tokenized():
             stats.lines += 1
             if not tokens:
                 continue

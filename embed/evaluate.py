@@ -124,7 +124,8 @@ def _analogy_questions(path: Path) -> list[list[str]]:
         words = line.split()
         if len(words) != 4:
             raise FormatError(
-                f"{path}:{no}: expected ': section' or 'a b c d' (4 words), found {len(words)} fields; is this an analogy file?"
+                f"{path}:{no}: expected ': section' or 'a b c d' (4 words), found {len(words)} fields;"
+                " is this an analogy file?"
             )
         questions.append([w.upper() for w in words])
     return questions
@@ -167,7 +168,9 @@ def evaluate_analogies(
     score, sections = (kv if kv is not None else vectors.to_gensim(limit=restrict_vocab)).evaluate_word_analogies(
         str(path), restrict_vocab=restrict_vocab, case_insensitive=True
     )
-    total = next((s for s in sections if s["section"] == "Total accuracy"), {"correct": [], "incorrect": []})
+    total: dict[str, Any] = next(
+        (s for s in sections if s["section"] == "Total accuracy"), {"correct": [], "incorrect": []}
+    )
     correct, incorrect = len(total["correct"]), len(total["incorrect"])
     per_section = {
         s["section"]: len(s["correct"]) / max(1, len(s["correct"]) + len(s["incorrect"]))

@@ -98,6 +98,13 @@ class VectorFileReader:
         ConfigError: an unknown ``format``, or ``limit``/``batch_rows`` below 1.
     """
 
+    # Attributes first set in tuple assignments outside __init__, where they cannot be annotated.
+    header_rows: int | None
+    _seen: set[str]
+    _words: list[str]
+    _rows_at: list[int]
+    _newline: bool | None
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -335,7 +342,7 @@ class VectorFileReader:
         """
         pos, n, eof, row, want, rb = self._pos, self._n, self._eof, self._row, self._want, 4 * self.dim
         words, rows_at, seen, rep, find = self._words, self._rows_at, self._seen, self.report, buf.find
-        out, mv, r, full = memoryview(self._out).cast("B"), memoryview(buf), len(words), self.batch_rows
+        out, mv, r, full = self._out.data.cast("B"), memoryview(buf), len(words), self.batch_rows
         newline = self._newline
         try:
             while row < want and r < full:

@@ -19,7 +19,6 @@ import zlib
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -42,7 +41,8 @@ class Source:
         except OSError as exc:
             raise FormatError(f"{path}: cannot be opened ({exc.strerror}); check its permissions") from None
         self.size = os.fstat(self.raw.fileno()).st_size
-        self.stream, self.failed = self.raw, False
+        self.stream: io.BufferedIOBase = self.raw
+        self.failed = False
         if self.kind == "gzip":
             self.stream = gzip.GzipFile(fileobj=self.raw, mode="rb")
         elif self.kind == "bzip2":
@@ -55,7 +55,7 @@ class Source:
             return FormatError(f"{self.path}: damaged or truncated {self.kind} stream ({what}); download it again")
         return FormatError(f"{self.path}: read failed ({what}); check the disk, or download the file again")
 
-    def _call(self, method: Callable[[Any], Any], arg: Any) -> Any:
+    def _call(self, method: Callable[[int], bytes], arg: int) -> bytes:
         try:
             return method(arg)
         except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError

@@ -122,7 +122,8 @@ def _import_fasttext_bin(
     return Path(out), {
         **source,
         "messages": [
-            f"subwords: n-grams {subwords.spec.minn}-{subwords.spec.maxn}, {subwords.spec.bucket:,} buckets (unknown words get vectors)"
+            f"subwords: n-grams {subwords.spec.minn}-{subwords.spec.maxn}, {subwords.spec.bucket:,} buckets"
+            " (unknown words get vectors)"
         ],
     }
 

@@ -31,7 +31,8 @@ def subsample(ids: np.ndarray, keep_probs: np.ndarray, rng: np.random.Generator)
     ids = np.asarray(ids, dtype=np.int64)
     if ids.size == 0:
         return ids
-    return ids[rng.random(ids.size) < keep_probs[ids]]
+    kept: np.ndarray = ids[rng.random(ids.size) < keep_probs[ids]]
+    return kept
 
 
 def skipgram_pairs_from_windows(ids: np.ndarray, eff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +137,8 @@ def chunk_skipgram_pairs(
 def chunk_cbow_examples(
     ids: np.ndarray, sent: np.ndarray, window: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CBOW examples of a chunk: ``centres`` (m,), flat ``contexts`` and ``example`` (which centre each context belongs to).
+    """CBOW examples of a chunk: ``centres`` (m,), flat ``contexts`` and ``example`` (which centre each
+    context belongs to).
 
     Centres without any context are skipped, as in word2vec.c.
 

@@ -72,7 +72,8 @@ def check_request(vectors: Vectors, method: str, dims: int, n: int) -> None:
         raise ConfigError(f"n={n}: a projection needs at least 3 words; ask for more points")
     if n > MAX_POINTS:
         raise ConfigError(
-            f"n={n:,} points is over the limit of {MAX_POINTS:,}; ask for fewer (the page's default is {DEFAULT_POINTS:,})"
+            f"n={n:,} points is over the limit of {MAX_POINTS:,};"
+            f" ask for fewer (the page's default is {DEFAULT_POINTS:,})"
         )
     if n > len(vectors):
         raise ConfigError(
@@ -91,6 +92,7 @@ def compute(
     check_request(vectors, method, dims, n)
     started = time.perf_counter()
     x = vectors.unit(np.arange(n))
+    params: dict[str, Any]
     if method == "pca":
         coords, params = _pca(x, dims, seed), {}
     else:
@@ -105,7 +107,8 @@ def compute(
 def _pca(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
     from sklearn.decomposition import PCA
 
-    return PCA(n_components=dims, random_state=seed).fit_transform(x)
+    coords: np.ndarray = PCA(n_components=dims, random_state=seed).fit_transform(x)
+    return coords
 
 
 def _tsne(x: np.ndarray, dims: int, seed: int, threads: int) -> tuple[np.ndarray, dict[str, Any]]:
@@ -199,7 +202,8 @@ def load_cached(folder: Path, vectors: Vectors, method: str, dims: int, n: int) 
         raise FormatError(f"{npy}: damaged projection ({exc}); delete it and run 'embed project' again") from None
     if coords.shape != (n, dims) or coords.dtype != np.float32:
         raise FormatError(
-            f"{npy}: shape {coords.shape} {coords.dtype}, expected ({n}, {dims}) float32; delete it and run 'embed project' again"
+            f"{npy}: shape {coords.shape} {coords.dtype}, expected ({n}, {dims}) float32;"
+            " delete it and run 'embed project' again"
         )
     return Projection(method, dims, coords, float(meta.get("seconds", 0.0)), dict(meta.get("params", {})))
 

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -157,7 +158,7 @@ class Searcher:
         Raises:
             NotInVocabError, ConfigError: as the single-query methods (the first bad query).
         """
-        return self._answer(queries, keep_errors=False)  # type: ignore[return-value]  # raised instead: all Hits
+        return cast("list[Hits]", self._answer(queries, keep_errors=False))  # errors raised instead: all Hits
 
     def batch_or_errors(self, queries: Sequence[Query]) -> list[Hits | NotInVocabError | ConfigError]:
         """As :meth:`batch`, but a bad query's place holds its error and the other queries are answered."""
@@ -166,7 +167,7 @@ class Searcher:
     def _answer(self, queries: Sequence[Query], keep_errors: bool) -> list[Hits | NotInVocabError | ConfigError]:
         """``keep_errors=False``: the first bad query raises, before any search is run."""
         out: list[Hits | NotInVocabError | ConfigError | None] = [None] * len(queries)
-        groups: dict[tuple[str, bool], list[tuple[int, np.ndarray, set[int], int]]] = defaultdict(list)
+        groups: dict[tuple[Metric, bool], list[tuple[int, np.ndarray, set[int], int]]] = defaultdict(list)
         for i, q in enumerate(queries):
             try:
                 prepared = self._prepare(q)
@@ -181,7 +182,7 @@ class Searcher:
                 groups[(q.metric, self.use_exact(q.exact, q.metric))].append((i, *prepared, q.k))
         for (metric, exact), items in groups.items():
             k_all = max(k + len(ex) for _, _, ex, k in items) + self._nonfinite
-            ids, scores, method = self.index.search(np.stack([v for _, v, _, _ in items]), k_all, metric, exact)  # type: ignore[arg-type]
+            ids, scores, method = self.index.search(np.stack([v for _, v, _, _ in items]), k_all, metric, exact)
             for (i, _, exclude, k), row_ids, row_scores in zip(items, ids.tolist(), scores.tolist(), strict=False):
                 words, kept = [], []
                 for j, s in zip(row_ids, row_scores, strict=False):
@@ -214,7 +215,8 @@ class Searcher:
         if self._nonfinite and not np.isfinite(vec).all():
             bad = [self.vectors.word(r) for r in sorted(rows) if not math.isfinite(float(self.vectors.norms[r]))]
             raise ConfigError(
-                f"the vector of {', '.join(map(repr, bad))} holds NaN or inf (imported with allow_nonfinite); it has no neighbours"
+                f"the vector of {', '.join(map(repr, bad))} holds NaN or inf (imported with allow_nonfinite);"
+                " it has no neighbours"
             )
         return vec, rows
 

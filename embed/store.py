@@ -23,7 +23,7 @@ import os
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -157,7 +157,9 @@ class StoreWriter:
         self._matrix = open(self.folder / MATRIX_FILE, "wb")
         self._header_len = _write_header(self._matrix, 0, self.dim)
         self._words = open(self.folder / WORDS_FILE, "wb")
-        self._offsets, self._hashes, self._norms = [np.zeros(1, np.int64)], [], []
+        self._offsets: list[np.ndarray] = [np.zeros(1, np.int64)]
+        self._hashes: list[np.ndarray] = []
+        self._norms: list[np.ndarray] = []
         self._counts: list[np.ndarray] | None = [] if counts else None
         self._pos = 0
 
@@ -166,7 +168,7 @@ class StoreWriter:
         rows = np.ascontiguousarray(rows, dtype="<f4")
         if rows.ndim != 2 or rows.shape != (len(words), self.dim):
             raise ConfigError(f"rows of shape {rows.shape} for {len(words)} words of dim {self.dim}")
-        self._matrix.write(memoryview(rows).cast("B"))
+        self._matrix.write(rows.data.cast("B"))
         encoded = [w.encode("utf-8", "surrogatepass") for w in words]
         self._words.write(b"".join(encoded))
         lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
@@ -207,7 +209,8 @@ def write_batches(
     batches: Iterable[tuple[Sequence[str], np.ndarray, Sequence[int] | None]],
     counts: bool = False,
 ) -> dict[str, Any]:
-    """Write every ``(words, rows, counts)`` batch into a store in ``folder``; returns :meth:`StoreWriter.close`'s entry."""
+    """Write every ``(words, rows, counts)`` batch into a store in ``folder``; returns
+    :meth:`StoreWriter.close`'s entry."""
     writer = StoreWriter(folder, dim, counts=counts)
     try:
         for words, rows, batch_counts in batches:
@@ -222,7 +225,7 @@ def _cat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
 
-def _write_header(fh: Any, rows: int, dim: int) -> int:
+def _write_header(fh: IO[bytes], rows: int, dim: int) -> int:
     start = fh.tell()
     np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)})
     return fh.tell() - start
@@ -231,7 +234,7 @@ def _write_header(fh: Any, rows: int, dim: int) -> int:
 def _load_npy(path: Path, dtype: Any, shape: tuple[int, ...] | None) -> np.ndarray:
     """Memory-map ``path`` read-only, checking dtype and shape. Raises FormatError."""
     try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        arr: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
         raise FormatError(f"{path}: missing from the model directory; re-import or retrain it") from None
     except (OSError, ValueError) as exc:

@@ -57,7 +57,8 @@ def check_spec(minn: int, maxn: int, bucket: int) -> None:
         raise ConfigError(f"maxn must be >= minn, got minn {minn} > maxn {maxn}; raise maxn or lower minn")
     if not 1 <= bucket <= MAX_BUCKET:
         raise ConfigError(
-            f"bucket must be in 1..{MAX_BUCKET:,} (hash rows for the n-grams; fastText's default is 2,000,000), got {bucket:,}"
+            f"bucket must be in 1..{MAX_BUCKET:,} (hash rows for the n-grams; fastText's default is 2,000,000),"
+            f" got {bucket:,}"
         )
 
 
@@ -189,7 +190,8 @@ class Subwords:
     def __init__(self, spec: SubwordSpec, ngrams: np.ndarray) -> None:
         if ngrams.ndim != 2 or ngrams.shape[0] != spec.bucket or ngrams.dtype != np.float32:
             raise ConfigError(
-                f"n-gram matrix {ngrams.dtype} {ngrams.shape} does not fit bucket {spec.bucket:,} (float32 (bucket, dim) expected)"
+                f"n-gram matrix {ngrams.dtype} {ngrams.shape} does not fit bucket {spec.bucket:,}"
+                " (float32 (bucket, dim) expected)"
             )
         self.spec = spec
         self.ngrams = ngrams
@@ -208,7 +210,8 @@ class Subwords:
         ids = self.buckets(word)
         if ids.size == 0:
             return None
-        return self._rows[ids].mean(axis=0, dtype=np.float64).astype(np.float32)
+        mean: np.ndarray = self._rows[ids].mean(axis=0, dtype=np.float64).astype(np.float32)
+        return mean
 
     def to_dict(self) -> dict[str, int]:
         return {"minn": self.spec.minn, "maxn": self.spec.maxn, "bucket": self.spec.bucket, "dim": self.dim}

@@ -110,7 +110,8 @@ def word_rows(vectors: Vectors) -> np.ndarray:
     # compose() of zero word rows is sum(ngram rows) / (1 + n); scale back and subtract.
     ngram_mean = compose(zero_words, np.asarray(sub.ngrams), offsets, rows)
     n1 = np.diff(offsets).astype(np.float32)[:, None]
-    return (composed - ngram_mean) * n1
+    own_rows: np.ndarray = (composed - ngram_mean) * n1
+    return own_rows
 
 
 def write_fasttext_bin(vectors: Vectors, path: str | os.PathLike[str], arch: str = "skipgram") -> None:

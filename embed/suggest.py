@@ -86,7 +86,7 @@ def _vocabulary(source: Source) -> tuple[ListWords | MappedWords, bool]:
     vocab = getattr(source, "vocab", None)
     if isinstance(vocab, (ListWords, MappedWords)):
         return vocab, bool(getattr(source, "folds_case", False))
-    return ListWords(source), False  # type: ignore[arg-type]
+    return ListWords(source), False
 
 
 def _head(vocab: ListWords | MappedWords) -> _Head:

@@ -127,8 +127,8 @@ def _remove(path: Path) -> bool:
 
 
 def remove_stale(out: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Delete what killed runs left: token files (and the service's worker markers) in :func:`scratch_dir` and ``.OUT.tmp-<pid>-*``
-    beside ``out``, for PIDs that no longer run. Returns the paths removed.
+    """Delete what killed runs left: token files (and the service's worker markers) in :func:`scratch_dir`
+    and ``.OUT.tmp-<pid>-*`` beside ``out``, for PIDs that no longer run. Returns the paths removed.
 
     A reused PID keeps its files until that process ends too: never deleting a live
     run's files matters more than reclaiming space at once.

@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -25,14 +25,15 @@ from embed.store import ListWords, MappedWords, fingerprint
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
+    from typing_extensions import TypeIs
 
     from embed.evaluate import EvalReport
     from embed.subwords import Subwords
 
 logger = logging.getLogger(__name__)
 
-Key = Union[str, int, np.integer]
-Term = Union[str, int, np.ndarray, Sequence[float], tuple[Any, float]]
+Key = str | int | np.integer
+Term = Key | np.ndarray | Sequence[float] | tuple[Any, float]
 
 FOLDING_TOKENIZERS = ("simple", "jieba")
 """Tokenizers that lower-case every token with ``str.lower`` (see :mod:`embed.corpus`)."""
@@ -40,7 +41,7 @@ FOLDING_TOKENIZERS = ("simple", "jieba")
 _BLOCK = 65_536  # rows per matrix product in the full scans: 65,536 x 300 float32 = 75 MB
 
 
-def _is_key(x: object) -> bool:
+def _is_key(x: object) -> TypeIs[Key]:
     return isinstance(x, (str, Integral)) and not isinstance(x, bool)
 
 
@@ -49,10 +50,10 @@ def _as_list(words: Term | Sequence[Term] | None) -> list[Term]:
     if words is None:
         return []
     if _is_key(words) or (isinstance(words, np.ndarray) and words.ndim == 1):
-        return [words]  # type: ignore[list-item]
+        return [words]
     if isinstance(words, np.ndarray):
         return list(words)
-    items = list(words)  # type: ignore[arg-type]
+    items = list(words)
     if items and all(isinstance(x, Real) for x in items) and not all(isinstance(x, Integral) for x in items):
         return [
             np.asarray(items, dtype=np.float32)
@@ -61,7 +62,8 @@ def _as_list(words: Term | Sequence[Term] | None) -> list[Term]:
 
 
 class KeyToIndex(Mapping[str, int]):
-    """``word -> row`` over the vocabulary without building a dict (gensim's ``key_to_index``; exact, no case folding)."""
+    """``word -> row`` over the vocabulary without building a dict (gensim's ``key_to_index``; exact, no case
+    folding)."""
 
     def __init__(self, words: ListWords | MappedWords) -> None:
         self._words = words
@@ -212,10 +214,10 @@ class Vectors:
     def __getitem__(self, key_or_keys: Key | Sequence[Key]) -> np.ndarray:
         """The vector of a word (or row), ``(dim,)``; of a list of them, ``(len, dim)``. Raises NotInVocabError."""
         if _is_key(key_or_keys):
-            return self._vector(key_or_keys)  # type: ignore[arg-type]
+            return self._vector(key_or_keys)
         if self.subwords is not None:
-            return np.stack([self._vector(k) for k in key_or_keys]) if len(key_or_keys) else self._rows[:0]  # type: ignore[union-attr, arg-type]
-        return self._rows[np.asarray([self.index(k) for k in key_or_keys], dtype=np.int64)]  # type: ignore[union-attr]
+            return np.stack([self._vector(k) for k in key_or_keys]) if len(key_or_keys) else self._rows[:0]
+        return self._rows[np.asarray([self.index(k) for k in key_or_keys], dtype=np.int64)]
 
     @property
     def has_subwords(self) -> bool:
@@ -234,15 +236,16 @@ class Vectors:
         return self.subwords.vector(word.lower() if self.folds_case else word)
 
     def _vector(self, key: Key) -> np.ndarray:
-        """The vector of a word or row; an unknown word of a subword model gets its n-gram vector. Raises NotInVocabError."""
+        """The vector of a word or row; an unknown word of a subword model gets its n-gram vector.
+        Raises NotInVocabError."""
         row = self._row(key)
         if row >= 0:
-            return self._rows[row]
+            return cast(np.ndarray, self._rows[row])
         if self.subwords is not None and isinstance(key, str):
             vec = self._oov(key)
             if vec is not None:
                 return vec
-        return self._rows[self.index(key)]  # raises NotInVocabError with suggestions
+        return cast(np.ndarray, self._rows[self.index(key)])  # raises NotInVocabError with suggestions
 
     def _row(self, key: object) -> int:
         """Row of a word (case-folded as a fallback when :attr:`folds_case`) or of a row number; -1 when absent."""
@@ -252,8 +255,8 @@ class Vectors:
                 folded = key.lower()
                 row = self.vocab.get(folded) if folded != key else -1
             return row
-        if _is_key(key) and 0 <= key < len(self):  # type: ignore[operator]
-            return int(key)  # type: ignore[call-overload]
+        if _is_key(key) and not isinstance(key, str) and 0 <= key < len(self):
+            return int(key)
         return -1
 
     def index(self, word: Key, suggest: bool = True) -> int:
@@ -264,8 +267,7 @@ class Vectors:
         """
         row = self._row(word)
         if row < 0:
-            wanted = isinstance(word, str) and suggest
-            raise NotInVocabError(str(word), (lambda: self.suggest(word)) if wanted else ())  # type: ignore[arg-type]
+            raise NotInVocabError(str(word), (lambda: self.suggest(word)) if isinstance(word, str) and suggest else ())
         return row
 
     def suggest(self, word: str, k: int = 5) -> list[str]:
@@ -286,7 +288,7 @@ class Vectors:
         """Unit-length float32 copies of ``rows`` ``(len(rows), dim)``."""
         return normalise(self._rows[np.asarray(rows, dtype=np.int64)])
 
-    def _check(self, *words: str) -> None:
+    def _check(self, *words: Key) -> None:
         for w in words:
             self.index(w)
 
@@ -338,13 +340,15 @@ class Vectors:
         """gensim's ``get_vecattr``; embed records one attribute, ``count``. Raises KeyError."""
         if attr != "count" or self.counts is None:
             raise KeyError(
-                f"no {attr!r} attribute in these vectors (counts are known only for trained models and files with a vocab file)"
+                f"no {attr!r} attribute in these vectors"
+                " (counts are known only for trained models and files with a vocab file)"
             )
         return int(self.counts[self.index(key)])
 
     def get_normed_vectors(self) -> np.ndarray:
         """A unit-length copy of the whole matrix ``(n, dim)`` (zero rows stay zero; gensim divides by 0)."""
-        return np.asarray(self._matrix, dtype=np.float32) * inverse_norms(self.norms)[:, None]
+        normed: np.ndarray = np.asarray(self._matrix, dtype=np.float32) * inverse_norms(self.norms)[:, None]
+        return normed
 
     def fill_norms(self, force: bool = False) -> None:
         """gensim's ``fill_norms``: norms are always available here; ``force`` recomputes them."""
@@ -366,7 +370,8 @@ class Vectors:
         scales the result to unit length. Returns float32 ``(dim,)``.
 
         Raises:
-            ConfigError: no keys, or weights of another length. NotInVocabError: unknown word and not ``ignore_missing``.
+            ConfigError: no keys, or weights of another length.
+            NotInVocabError: unknown word and not ``ignore_missing``.
         """
         if len(keys) == 0:
             raise ConfigError("cannot compute a mean of no keys; pass at least one word or vector")
@@ -447,15 +452,15 @@ class Vectors:
         weights: list[float] = []
         for sign, terms in ((1.0, positive), (-1.0, negative)):
             for t in terms:
-                weighted = (
-                    isinstance(t, tuple) and len(t) == 2 and isinstance(t[1], Real) and not isinstance(t[0], Real)
-                )
-                keys.append(self._term(t[0] if weighted else t, rows, unit=metric == "cosine"))  # type: ignore[index]
-                weights.append(float(t[1]) if weighted else sign)  # type: ignore[index]
+                term, weight = t, sign
+                if isinstance(t, tuple) and len(t) == 2 and isinstance(t[1], Real) and not isinstance(t[0], Real):
+                    term, weight = t
+                keys.append(self._term(term, rows, unit=metric == "cosine"))
+                weights.append(float(weight))
         if metric == "cosine":
             return self.get_mean_vector(
                 keys, weights, pre_normalize=True, post_normalize=True, ignore_missing=False
-            ), rows  # type: ignore[arg-type]
+            ), rows
         q = np.zeros(self.dim, dtype=np.float32)
         for k, w in zip(keys, weights, strict=False):
             q += np.float32(w) * (self._rows[k] if not isinstance(k, np.ndarray) else k)
@@ -584,13 +589,16 @@ class Vectors:
 
     @staticmethod
     def cosine_similarities(vector_1: np.ndarray, vectors_all: np.ndarray) -> np.ndarray:
-        """Cosine similarity of ``vector_1`` ``(dim,)`` with each row of ``vectors_all`` ``(n, dim)`` (gensim's formula)."""
+        """Cosine similarity of ``vector_1`` ``(dim,)`` with each row of ``vectors_all`` ``(n, dim)``
+        (gensim's formula)."""
         norm = np.linalg.norm(vector_1)
         all_norms = np.linalg.norm(vectors_all, axis=1)
-        return np.dot(vectors_all, vector_1) / (norm * all_norms)
+        sims: np.ndarray = np.dot(vectors_all, vector_1) / (norm * all_norms)
+        return sims
 
     def distances(self, word_or_vector: Key | np.ndarray, other_words: Sequence[Key] = ()) -> np.ndarray:
-        """Cosine distances ``(len(other_words),)`` from a word or vector; to every row (itself too) when ``other_words`` is empty.
+        """Cosine distances ``(len(other_words),)`` from a word or vector; to every row (itself too) when
+        ``other_words`` is empty.
 
         Raises:
             NotInVocabError: an unknown word.
@@ -599,12 +607,13 @@ class Vectors:
             self[word_or_vector]
             if _is_key(word_or_vector)
             else np.asarray(word_or_vector, dtype=np.float32).reshape(-1)
-        )  # type: ignore[index]
+        )
         inv_v = inverse_norms(np.array([np.linalg.norm(v)], dtype=np.float32))[0]
         others = [] if other_words is None else list(other_words)
         if others:
             rows = np.asarray([self.index(w) for w in others], dtype=np.int64)
-            return (1.0 - (self._rows[rows] @ v) * inverse_norms(self.norms[rows]) * inv_v).astype(np.float32)
+            dist: np.ndarray = 1.0 - (self._rows[rows] @ v) * inverse_norms(self.norms[rows]) * inv_v
+            return dist.astype(np.float32)
         out = np.empty(len(self), dtype=np.float32)
         for start, block, inv in self._blocks():
             out[start : start + block.shape[0]] = 1.0 - (block @ v) * inv * inv_v
@@ -614,7 +623,8 @@ class Vectors:
         dist = self.distances(key1)
         e1, e2 = self.get_index(key1), self.get_index(key2)
         rows = np.flatnonzero(dist < dist[e2])
-        return rows[rows != e1]
+        closer: np.ndarray = rows[rows != e1]
+        return closer
 
     def closer_than(self, key1: Key, key2: Key) -> list[str]:
         """Every word closer to ``key1`` than ``key2`` is (``key1`` itself left out), in row order."""
@@ -635,10 +645,12 @@ class Vectors:
         sims = self.similar_by_word(wa, topn)
         if not sims:
             raise ConfigError("relative_cosine_similarity needs topn >= 1")
-        return self.similarity(wa, wb) / sum(s for _, s in sims)
+        total: float = sum(s for _, s in sims)
+        return self.similarity(wa, wb) / total
 
     def rank_by_centrality(self, words: Sequence[str], use_norm: bool = True) -> list[tuple[float, str]]:
-        """``(similarity to the mean, word)`` for the known ``words``, most central first; unknown words are logged and left out.
+        """``(similarity to the mean, word)`` for the known ``words``, most central first; unknown words are
+        logged and left out.
 
         Raises:
             ConfigError: none of the words is known.
@@ -698,17 +710,21 @@ class Vectors:
         self, a: str, b: str, c: str, topn: int = 1, method: Literal["3cosadd", "3cosmul"] = "3cosadd"
     ) -> list[tuple[str, float]]:
         """``a : b :: c : ?`` by 3CosAdd (``b - a + c``) or 3CosMul (Levy & Goldberg 2014)."""
+        hits: list[tuple[str, float]]
         if method == "3cosadd":
-            return self.most_similar(positive=[b, c], negative=[a], topn=topn)  # type: ignore[no-any-return]
+            hits = self.most_similar(positive=[b, c], negative=[a], topn=topn)
+            return hits
         if method != "3cosmul":
             raise ConfigError(f"method must be '3cosadd' or '3cosmul', got {method!r}")
-        return self.most_similar_cosmul(positive=[b, c], negative=[a], topn=topn)  # type: ignore[no-any-return]
+        hits = self.most_similar_cosmul(positive=[b, c], negative=[a], topn=topn)
+        return hits
 
     # --- evaluation and files (gensim and embed.io do the work) -------------------------
     def evaluate(
         self, analogies: Sequence[str] | None = None, pairs: Sequence[str] | None = None, restrict_vocab: int = 30_000
     ) -> EvalReport:
-        """Analogy accuracy and word-pair Spearman; ``None``: the sets for the model's language (:func:`embed.evaluate.evaluate`)."""
+        """Analogy accuracy and word-pair Spearman; ``None``: the sets for the model's language
+        (:func:`embed.evaluate.evaluate`)."""
         from embed.evaluate import evaluate
 
         return evaluate(self, analogies=analogies, pairs=pairs, restrict_vocab=restrict_vocab)
@@ -723,9 +739,10 @@ class Vectors:
     ) -> tuple[float, list[dict[str, Any]]]:
         """gensim's ``evaluate_word_analogies``, run by gensim on a copy of the first ``restrict_vocab`` rows."""
         kv = self.to_gensim(limit=restrict_vocab)
-        return kv.evaluate_word_analogies(
+        result: tuple[float, list[dict[str, Any]]] = kv.evaluate_word_analogies(
             str(analogies), restrict_vocab, case_insensitive, dummy4unknown, similarity_function
-        )  # type: ignore[no-any-return]
+        )
+        return result
 
     def evaluate_word_pairs(
         self,
@@ -736,9 +753,13 @@ class Vectors:
         case_insensitive: bool = True,
         dummy4unknown: bool = False,
     ) -> tuple[Any, Any, float]:
-        """gensim's ``evaluate_word_pairs`` (Pearson, Spearman, OOV %), run by gensim on a copy of the first ``restrict_vocab`` rows."""
+        """gensim's ``evaluate_word_pairs`` (Pearson, Spearman, OOV %), run by gensim on a copy of the first
+        ``restrict_vocab`` rows."""
         kv = self.to_gensim(limit=restrict_vocab)
-        return kv.evaluate_word_pairs(str(pairs), delimiter, encoding, restrict_vocab, case_insensitive, dummy4unknown)  # type: ignore[no-any-return]
+        result: tuple[Any, Any, float] = kv.evaluate_word_pairs(
+            str(pairs), delimiter, encoding, restrict_vocab, case_insensitive, dummy4unknown
+        )
+        return result
 
     def save_word2vec_format(
         self,
@@ -751,7 +772,8 @@ class Vectors:
         append: bool = False,
         sort_attr: str = "count",
     ) -> None:
-        """gensim's writer (text, or ``binary``; ``fvocab``: ``word count`` lines), each file written under a temporary name and renamed.
+        """gensim's writer (text, or ``binary``; ``fvocab``: ``word count`` lines), each file written under a
+        temporary name and renamed.
 
         Raises:
             ConfigError: ``fvocab`` given for vectors without counts.
@@ -767,8 +789,8 @@ class Vectors:
             tmp = stack.enter_context(atomic_file(fname))
             tmp_vocab = None if fvocab is None else stack.enter_context(atomic_file(fvocab))
             for path, dest in ((fname, tmp), (fvocab, tmp_vocab)):
-                if append and path is not None and os.path.exists(path):
-                    shutil.copyfile(path, dest)  # type: ignore[arg-type]
+                if append and path is not None and dest is not None and os.path.exists(path):
+                    shutil.copyfile(path, dest)
             kv.save_word2vec_format(
                 str(tmp),
                 fvocab=None if tmp_vocab is None else str(tmp_vocab),
@@ -781,7 +803,8 @@ class Vectors:
             )
 
     def save(self, path: str | os.PathLike[str], overwrite: bool = False, word2vec: bool = False) -> Any:
-        """Write a model directory that :func:`embed.load` memory-maps (``word2vec``: also ``vectors.bin``); returns its path.
+        """Write a model directory that :func:`embed.load` memory-maps (``word2vec``: also ``vectors.bin``);
+        returns its path.
 
         ``meta`` is kept (the tokenizer too, so case folding survives). Not gensim's pickle file.
 
@@ -799,7 +822,8 @@ class Vectors:
 
     @classmethod
     def load(cls, fname: str | os.PathLike[str], mmap: str | None = None) -> Vectors:
-        """:func:`embed.load` under gensim's name: a model directory (always memory-mapped; ``mmap`` is ignored) or a vectors file."""
+        """:func:`embed.load` under gensim's name: a model directory (always memory-mapped; ``mmap`` is ignored)
+        or a vectors file."""
         from embed.io import load
 
         return load(fname)
@@ -816,8 +840,9 @@ class Vectors:
         datatype: Any = np.float32,
         no_header: bool = False,
     ) -> Vectors:
-        """Read a word2vec binary/text (or GloVe) file into memory with embed's reader (the format is detected, ``binary`` and
-        ``no_header`` are not needed); with ``fvocab`` or another ``encoding``/``unicode_errors``, gensim's reader.
+        """Read a word2vec binary/text (or GloVe) file into memory with embed's reader (the format is detected,
+        ``binary`` and ``no_header`` are not needed); with ``fvocab`` or another ``encoding``/``unicode_errors``,
+        gensim's reader.
 
         For large files prefer ``embed import`` and :func:`embed.load` (memory-mapped).
 

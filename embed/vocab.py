@@ -175,7 +175,8 @@ def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
         return np.ones_like(counts)
     threshold = sample * counts.sum()
     probs = (np.sqrt(counts / threshold) + 1.0) * threshold / counts
-    return np.minimum(probs, 1.0)
+    capped: np.ndarray = np.minimum(probs, 1.0)
+    return capped
 
 
 def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
@@ -187,4 +188,5 @@ def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
     (16**0.75 = 8, 1**0.75 = 1, so 8/9 and 1/9.)
     """
     weights = np.asarray(counts, dtype=np.float64) ** power
-    return weights / weights.sum()
+    probs: np.ndarray = weights / weights.sum()
+    return probs

@@ -1,6 +1,7 @@
 """A full disk while saving: one line naming --out, exit 1, and nothing left on the device.
 
-Uses a 300 KB tmpfs mounted for the test (needs root and mount permission: skipped, with the reason, where it has neither).
+Uses a 300 KB tmpfs mounted for the test (needs root and mount permission: skipped, with the reason,
+where it has neither).
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def test_index_on_a_read_only_model_fails_before_building(tmp_path: Path, kjv_mo
     r = subprocess.run(["mount", "--bind", "-o", "ro", str(model), str(model)], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(
-            f"cannot make a read-only bind mount here ({r.stderr.strip() or 'mount failed'}); needs root with mount permission"
+            f"cannot make a read-only bind mount here ({r.stderr.strip() or 'mount failed'});"
+            " needs root with mount permission"
         )
     try:
         before = sorted(p.name for p in model.iterdir())

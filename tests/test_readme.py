@@ -256,11 +256,13 @@ class Clone:
         while ready_in_a_row < 10:  # several workers each load the models: wait until answers keep saying ready
             if self.server.poll() is not None:
                 pytest.fail(
-                    f"README.md:{ex.line}: {ex.written}\nexited with {self.server.returncode}:\n{self.server_log.read_text()[-3000:]}"
+                    f"README.md:{ex.line}: {ex.written}\nexited with {self.server.returncode}:\n"
+                    f"{self.server_log.read_text()[-3000:]}"
                 )
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"README.md:{ex.line}: not ready after {READY_TIMEOUT:.0f} s:\n{self.server_log.read_text()[-3000:]}"
+                    f"README.md:{ex.line}: not ready after {READY_TIMEOUT:.0f} s:\n"
+                    f"{self.server_log.read_text()[-3000:]}"
                 )
             try:
                 ready_in_a_row = ready_in_a_row + 1 if httpx.get(url, timeout=2.0).status_code == 200 else 0
@@ -288,7 +290,10 @@ def clone(tmp_path_factory: pytest.TempPathFactory):
 
 def _report(ex: Example, r: subprocess.CompletedProcess[str], why: str) -> str:
     ran = "" if ex.command == ex.written else f"\nran: {ex.command}"
-    return f"README.md:{ex.line}: {why}\n{ex.written}{ran}\nexit {r.returncode}\n--- stdout ---\n{r.stdout[-3000:]}\n--- stderr ---\n{r.stderr[-3000:]}"
+    return (
+        f"README.md:{ex.line}: {why}\n{ex.written}{ran}\nexit {r.returncode}\n"
+        f"--- stdout ---\n{r.stdout[-3000:]}\n--- stderr ---\n{r.stderr[-3000:]}"
+    )
 
 
 def _check_output(ex: Example, r: subprocess.CompletedProcess[str], root: Path) -> None:
@@ -345,7 +350,8 @@ def test_readme_example(ex: Example, clone: Clone) -> None:
         pytest.skip(f"README.md:{ex.line}: {ex.skip}: {split_comment(ex.written.splitlines()[0])[0][:60]}")
     if ex.kind != "python" and _HARD_PORT.search(ex.command):
         pytest.fail(
-            f"README.md:{ex.line}: a fixed port 8000; write ${{PORT:-8000}} so that the test can choose a free one:\n{ex.written}"
+            f"README.md:{ex.line}: a fixed port 8000; write ${{PORT:-8000}} so that the test can choose a free one:\n"
+            f"{ex.written}"
         )
     if ex.kind == "serve":
         assert "--port ${PORT:-8000}" in ex.command, f"README.md:{ex.line}: embed serve needs --port ${{PORT:-8000}}"

@@ -103,7 +103,8 @@ def sample(
     for label, texts in by_label.items():
         if len(texts) < n_train + n_test:
             sys.exit(
-                f"{label}: only {len(texts)} distinct texts, {n_train + n_test} needed; lower the sample sizes in {Path(__file__).name}"
+                f"{label}: only {len(texts)} distinct texts, {n_train + n_test} needed; lower the sample sizes in"
+                f" {Path(__file__).name}"
             )
         picked = rng.sample(texts, n_train + n_test)
         train += [(label, t) for t in picked[:n_train]]
@@ -119,7 +120,8 @@ def kjv(rng: random.Random, out: Path) -> None:
         "The book of the generation of Jesus Christ"
     ):
         sys.exit(
-            f"{CORPORA / 'kjv.txt'}: line {KJV_NEW_TESTAMENT_LINE} is not Matthew 1:1 (or not 31,102 verses); fix KJV_NEW_TESTAMENT_LINE"
+            f"{CORPORA / 'kjv.txt'}: line {KJV_NEW_TESTAMENT_LINE} is not Matthew 1:1 (or not 31,102 verses);"
+            " fix KJV_NEW_TESTAMENT_LINE"
         )
     items = [("old" if n < KJV_NEW_TESTAMENT_LINE else "new", v) for n, v in enumerate(verses, start=1)]
     train, test = sample(unique_by_label(items), KJV_TRAIN, KJV_TEST, rng)
