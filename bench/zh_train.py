@@ -71,11 +71,9 @@ def run(mode: str, backend: str) -> dict[str, Any]:
 
 def _corpus_file(config: Any) -> Any:
     """gensim's ``corpus_file`` mode over the spooled tokens (its workers read byte ranges of the file)."""
-    import numpy as np
-    from gensim.models import Word2Vec
-
     from embed.corpus import Corpus, TokenSpool
     from embed.train.base import EpochStats, TrainResult
+    from embed.train.gensim_backend import build_model
     from embed.train.loss import LossProbe
     from embed.vectors import Vectors
     from embed.vocab import Vocab
@@ -83,25 +81,8 @@ def _corpus_file(config: Any) -> Any:
     spool = TokenSpool(Corpus(CORPUS, tokenizer="jieba", workers=config.workers))
     vocab = Vocab.build(spool, min_count=config.min_count, source=CORPUS)
     probe = LossProbe(spool, vocab, config.arch, config.window, config.negative, config.seed, sample=config.sample)
-    model = Word2Vec(
-        vector_size=config.dim,
-        window=config.window,
-        min_count=config.min_count,
-        sample=config.sample,
-        seed=config.seed,
-        workers=config.workers,
-        sg=1,
-        hs=0,
-        negative=config.negative,
-        alpha=config.start_alpha,
-        min_alpha=config.min_alpha,
-        epochs=config.epochs,
-    )
-    model.build_vocab_from_freq(
-        dict(zip(vocab.words, vocab.counts.tolist(), strict=False)), corpus_count=vocab.sentences
-    )
+    model, perm = build_model(config, vocab)  # the model embed's gensim backend builds, rows in vocab order
     model.train(corpus_file=str(spool._path), total_words=vocab.total_tokens, epochs=config.epochs)
-    perm = np.array([model.wv.key_to_index[w] for w in vocab.words], dtype=np.int64)
     loss = probe.loss(model.wv.vectors, model.syn1neg, order=perm)
     spool.close()
     vectors = Vectors.from_arrays(vocab.words, model.wv.vectors[perm], counts=vocab.counts.tolist())

@@ -7,21 +7,34 @@ import functools
 import json
 import logging
 import os
-import platform
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
+from embed.config import OptionError
 from embed.errors import ConfigError, EmbedError, describe_os_error
+from embed.train.base import Callbacks
 
 DEFAULT_SHOW = {"en": ("king", "god", "water", "love"), "zh": ("曹操", "宝玉", "悟空", "江")}
+# The flags that stand for the library's option names in its messages (embed.config.OptionError).
+FLAGS = {
+    "alpha": "--alpha",
+    "backend_gensim": "--backend gensim",
+    "backend_torch": "--backend torch",
+    "checkpoint": "--checkpoint-every",
+    "resume": "--resume",
+    "subwords": "--subwords",
+    "sync": "--distributed",
+    "sync_every": "--sync-every",
+    "sync_mode": "--sync-mode",
+}
 
 
 class EmbedGroup(click.Group):
@@ -30,8 +43,8 @@ class EmbedGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except EmbedError as exc:
-            raise click.ClickException(str(exc)) from None
+        except EmbedError as exc:  # the library names options as a Python caller knows them; here they are flags
+            raise click.ClickException(exc.render(FLAGS) if isinstance(exc, OptionError) else str(exc)) from None
         except KeyboardInterrupt:
             click.echo("interrupted; nothing was written", err=True)
             sys.exit(130)
@@ -158,7 +171,8 @@ def _remove_stale(out: Path) -> None:
 @click.option(
     "--subwords",
     is_flag=True,
-    help="fastText's model: words are their own row plus hashed character n-grams, so unknown words get vectors (skip-gram: both backends; CBOW: gensim).",
+    help="fastText's model: words are their own row plus hashed character n-grams, so unknown words get vectors"
+    " (skip-gram: both backends; CBOW: gensim).",
 )
 @click.option(
     "--minn",
@@ -185,7 +199,8 @@ def _remove_stale(out: Path) -> None:
 @click.option(
     "--show",
     default=None,
-    help="Comma-separated words whose neighbours are printed at the end [default: king,god,water,love; with jieba: 曹操,宝玉,悟空,江].",
+    help="Comma-separated words whose neighbours are printed at the end"
+    " [default: king,god,water,love; with jieba: 曹操,宝玉,悟空,江].",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
@@ -247,87 +262,77 @@ def train(
     **opts: Any,
 ) -> None:
     """Train word2vec on CORPUS (a file, a directory, .gz/.bz2, or - for stdin)."""
-    from embed.config import TrainConfig
-    from embed.corpus import Corpus
-    from embed.io import check_output_dir, save_model_dir
+    from embed.io import check_output_dir, save_trained
     from embed.plots import plot_training
-    from embed.train import train as run_train
+    from embed.train import RunOptions, start_run
     from embed.train.checkpoint import Checkpointer, read_snapshot
 
-    snapshot = None
-    if resume is not None:
-        snapshot = read_snapshot(resume)
-        config = snapshot.config
-        _refuse_conflicts(ctx, opts, config)
-        out = out if out is not None else (Path(snapshot.out) if snapshot.out else None)
-        checkpoint_dir = checkpoint_dir or resume
-    else:
-        config = _train_config(TrainConfig, opts)
-    if out is None:
-        out = Path("runs") / (Path(corpus).name.split(".")[0] if corpus != "-" else "stdin")
+    snapshot = read_snapshot(resume) if resume is not None else None
+    config = _run_config(ctx, opts, snapshot)
+    out = out or (Path(snapshot.out) if snapshot is not None and snapshot.out else None) or _default_out(corpus)
     check_output_dir(out, overwrite)  # fail before hours of training, not after
     _remove_stale(out)
-    checkpointer = None
-    if checkpoint_every is not None or snapshot is not None:
-        if config.backend != "torch":
-            raise ConfigError(
-                "--checkpoint-every and --resume need --backend torch (gensim's own save format is pickle, which embed does not write)"
-            )
-        if corpus == "-":
-            raise ConfigError(
-                "--checkpoint-every/--resume need a corpus file or directory, not stdin (it cannot be read again on resume)"
-            )
-        checkpoint_dir = checkpoint_dir or out.with_name(out.name + ".checkpoint")
-        every = checkpoint_every if checkpoint_every is not None else 600.0
-        checkpointer = Checkpointer(checkpoint_dir, every, out=str(out.absolute()))
-    if checkpoint_dir is not None and checkpoint_every is None and resume is None:
-        raise ConfigError("--checkpoint-dir needs --checkpoint-every SECONDS (or --resume)")
-    source = ctx.get_parameter_source
-    if not distributed and any(
-        source(n) is click.core.ParameterSource.COMMANDLINE for n in ("sync_every", "sync_mode")
-    ):
-        raise ConfigError("--sync-every and --sync-mode need --distributed (under torchrun)")
-    sync, rank = None, 0
-    if distributed:
-        if config.backend != "torch":
-            raise ConfigError("--distributed needs --backend torch")
-        from embed.train.distributed import RowSync, init_from_env
+    _refuse_unused_options(ctx, checkpoint_every, checkpoint_dir, resume, distributed)
+    plan = RunOptions(Checkpointer.for_model(out, checkpoint_every, checkpoint_dir, snapshot), resume=snapshot)
+    with start_run(config, corpus, plan, distributed=distributed, sync_every=sync_every, sync_mode=sync_mode) as run:
+        result = _train_with_progress(corpus, config, run, quiet)
+    if run.rank != 0:
+        return  # rank 0 writes the model; the ranks hold the same weights after the last sync
 
-        rank, _ = init_from_env(config.device)
-        sync = RowSync.from_process_group(sync_every, sync_mode)
-    started = time.time()
+    def plot(folder: Path) -> None:
+        plot_training(result.epochs, folder / "loss.png", f"{config.backend} {config.arch}, {Path(corpus).name}")
+
+    save_trained(out, result, binary=not text_format, overwrite=overwrite, extra=plot)
+    if run.checkpointer is not None:
+        run.checkpointer.remove()  # the model is complete: the snapshots have served their purpose
+    scores = {} if no_eval else _evaluate_saved(out, result.vectors)  # after the save: never costs the model
+    _print_summary(out, result, scores, _show_words(show, config.tokenizer))
+
+
+def _default_out(corpus: str) -> Path:
+    return Path("runs") / (Path(corpus).name.split(".")[0] if corpus != "-" else "stdin")
+
+
+def _run_config(ctx: click.Context, opts: dict[str, Any], snapshot: Any) -> Any:
+    """The options given, or with --resume the checkpoint's (an option given as well must agree)."""
+    from embed.config import TrainConfig
+
+    if snapshot is None:
+        return _train_config(TrainConfig, opts)
+    _refuse_conflicts(ctx, opts, snapshot.config)
+    return snapshot.config
+
+
+def _refuse_unused_options(
+    ctx: click.Context, every: float | None, directory: Path | None, resume: Path | None, distributed: bool
+) -> None:
+    """Options that only modify another option, given without it."""
+    if directory is not None and every is None and resume is None:
+        raise ConfigError("--checkpoint-dir needs --checkpoint-every SECONDS (or --resume)")
+    given = [n for n in ("sync_every", "sync_mode") if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
+    if given and not distributed:
+        raise ConfigError("--sync-every and --sync-mode need --distributed (under torchrun)")
+
+
+def _train_with_progress(corpus: str, config: Any, run: Any, quiet: bool) -> Any:
+    """Train on CORPUS with a progress bar (none with -q, or on ranks other than 0)."""
+    from embed.corpus import Corpus
+    from embed.train import train as run_train
+
     stream = Corpus(corpus, tokenizer=config.tokenizer, workers=config.workers)
-    progress = _TqdmCallbacks(disable=quiet or rank != 0)
+    progress = _TqdmCallbacks(disable=quiet or run.rank != 0)
     try:
-        result = run_train(stream, config, progress, checkpointer=checkpointer, resume=snapshot, sync=sync)
+        return run_train(stream, config, progress, run=run)
     finally:
         progress.close()
         stream.close()
-        if distributed:
-            from embed.train.distributed import shutdown
 
-            shutdown()
-    if rank != 0:
-        return  # rank 0 writes the model; the ranks hold the same weights after the last sync
-    vectors = result.vectors
-    meta = _model_meta(config, stream, result, {}, started)
-    title = f"{config.backend} {config.arch}, {Path(corpus).name}"
-    save_model_dir(
-        out,
-        vectors,
-        meta,
-        binary=not text_format,
-        overwrite=overwrite,
-        extra=lambda d: plot_training(result.epochs, d / "loss.png", title),
-    )
-    if checkpointer is not None:
-        checkpointer.remove()  # the model is complete: the snapshots have served their purpose
-    scores: dict[str, Any] = {}
-    if not no_eval:  # after the save: an evaluation problem never costs the trained model
-        scores = _evaluate_saved(out, vectors)
+
+def _show_words(show: str | None, tokenizer: str) -> list[str]:
+    """--show's words, or the defaults of the model's language."""
     if show is None:
-        show = ",".join(DEFAULT_SHOW["zh" if config.tokenizer == "jieba" else "en"])
-    _print_summary(out, result, scores, [w.strip() for w in show.split(",") if w.strip()])
+        show = ",".join(DEFAULT_SHOW["zh" if tokenizer == "jieba" else "en"])
+    return [w.strip() for w in show.split(",") if w.strip()]
 
 
 def _train_config(cls: Any, opts: dict[str, Any]) -> Any:
@@ -358,65 +363,21 @@ def _evaluate_saved(out: Path, vectors: Any) -> dict[str, Any]:
 
 def _refuse_conflicts(ctx: click.Context, opts: dict[str, Any], config: Any) -> None:
     """With --resume the checkpoint's options rule; an option given on the command line must agree."""
-    from click.core import ParameterSource
-
     saved = dataclasses.asdict(config)
     for name, value in opts.items():
         if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE and saved.get(name) != value:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(
-                f"{flag} {value} conflicts with the checkpoint's {saved.get(name)}; drop {flag} when resuming (the checkpoint's options are used)"
+                f"{flag} {value} conflicts with the checkpoint's {saved.get(name)}; drop {flag} when resuming"
+                " (the checkpoint's options are used)"
             )
-
-
-def _model_meta(config: Any, stream: Any, result: Any, scores: dict[str, Any], started: float) -> dict[str, Any]:
-    import gensim
-    import numpy
-
-    import embed
-
-    s = stream.stats
-    return {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "params": config.to_dict(),
-        "tokenizer": config.tokenizer,
-        "corpus": {
-            "source": stream.source,
-            "files": s.paths,
-            "lines": s.lines,
-            "sentences": result.vocab.sentences,
-            "tokens": result.vocab.total_tokens,
-            "retained_tokens": result.vocab.retained_tokens,
-            "vocab_size": len(result.vocab),
-            "pruned_words": result.vocab.pruned,
-            "count_limit_pruned_words": result.vocab.count_pruned_words,
-            "count_limit_pruned_tokens": result.vocab.count_pruned_tokens,
-            "decode_errors": s.decode_errors,
-            "chunked_lines": s.chunked_lines,
-        },
-        "timings": {
-            "vocab_seconds": round(result.vocab_seconds, 3),
-            "train_seconds": round(result.train_seconds, 3),
-            "total_seconds": round(result.total_seconds, 3),
-            "words_per_sec": round(result.words_per_sec, 1),
-        },
-        "epochs": result.epochs_as_dicts(),
-        "loss": "mean negative-sampling loss per example on a fixed probe of 20,000 training examples, after each epoch (embed.train.loss)",
-        "backend": result.backend_info,
-        "versions": {
-            "embed": embed.__version__,
-            "gensim": gensim.__version__,
-            "numpy": numpy.__version__,
-            "python": platform.python_version(),
-        },
-        "evaluation": scores,
-    }
 
 
 def _print_summary(out: Path, result: Any, scores: dict[str, Any], show: list[str]) -> None:
     v = result.vectors
     click.echo(
-        f"wrote {out}: {len(v):,} words x {v.dim} dims, {result.vocab.total_tokens:,} tokens, {result.words_per_sec:,.0f} words/s, final loss {result.epochs[-1].loss:.4f}"
+        f"wrote {out}: {len(v):,} words x {v.dim} dims, {result.vocab.total_tokens:,} tokens,"
+        f" {result.words_per_sec:,.0f} words/s, final loss {result.epochs[-1].loss:.4f}"
     )
     for line in _score_lines(scores):
         click.echo("  " + line)
@@ -434,7 +395,8 @@ def _score_lines(scores: dict[str, Any]) -> list[str]:
             lines.append(f"analogy {a['name']}: skipped, {a['skipped']}")
         else:
             lines.append(
-                f"analogy {a['name']}: {a['accuracy']:.1%} of {a['total']} questions in vocabulary (of {a.get('questions', a['total'])})"
+                f"analogy {a['name']}: {a['accuracy']:.1%} of {a['total']} questions in vocabulary"
+                f" (of {a.get('questions', a['total'])})"
             )
     for p in scores.get("pairs", []):
         if p.get("skipped"):
@@ -446,7 +408,7 @@ def _score_lines(scores: dict[str, Any]) -> list[str]:
     return lines
 
 
-class _TqdmCallbacks:
+class _TqdmCallbacks(Callbacks):
     """A tqdm progress bar: epoch, words/s, ETA and last epoch's loss."""
 
     def __init__(self, disable: bool = False) -> None:
@@ -541,13 +503,15 @@ def pairs(
 @click.option(
     "--analogies",
     multiple=True,
-    help="Analogy file or set name (repeatable): replaces the default analogy sets; 'none' runs none. Names: google, ca8-morphological, ca8-semantic.",
+    help="Analogy file or set name (repeatable): replaces the default analogy sets; 'none' runs none."
+    " Names: google, ca8-morphological, ca8-semantic.",
 )
 @click.option(
     "--pairs",
     "pair_sets",
     multiple=True,
-    help="Word-pair file or set name (repeatable): replaces the default pair sets; 'none' runs none. Names: ws353, simlex999, wordsim240.",
+    help="Word-pair file or set name (repeatable): replaces the default pair sets; 'none' runs none."
+    " Names: ws353, simlex999, wordsim240.",
 )
 @click.option(
     "--restrict-vocab",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,6 +17,43 @@ ARCHES: tuple[str, ...] = ("skipgram", "cbow")
 MAX_DIM = 10_000
 BACKENDS: tuple[str, ...] = ("gensim", "torch")
 TOKENIZERS: tuple[str, ...] = ("simple", "whitespace", "jieba")
+
+# How the library's messages name the options of a run (TrainConfig fields, RunOptions): the
+# words OptionError puts into its template's slots. The CLI puts its flags there instead.
+OPTION_NAMES: dict[str, str] = {
+    "alpha": "alpha",
+    "backend_gensim": "the gensim backend",
+    "backend_torch": "the torch backend",
+    "checkpoint": "checkpoints",
+    "resume": "resuming",
+    "subwords": "subwords",
+    "sync": "distributed training",
+    "sync_every": "RowSync.every",
+    "sync_mode": "RowSync.mode",
+}
+
+
+class OptionError(ConfigError):
+    """A ConfigError whose message names options through the ``{slots}`` of a template.
+
+    ``str()`` names them as the library does (:data:`OPTION_NAMES`); :meth:`render` names them
+    otherwise, e.g. as the CLI's flags. ``values`` fill the other fields of the template.
+
+    >>> err = OptionError("training diverged; lower {alpha} (now {now:g})", now=0.5)
+    >>> str(err)
+    'training diverged; lower alpha (now 0.5)'
+    >>> err.render({"alpha": "--alpha"})
+    'training diverged; lower --alpha (now 0.5)'
+    """
+
+    def __init__(self, template: str, **values: object) -> None:
+        self.template = template
+        self.values = values
+        super().__init__(self.render(OPTION_NAMES))
+
+    def render(self, names: Mapping[str, str]) -> str:
+        """The message with each option slot filled from ``names`` (the library's word where it has none)."""
+        return self.template.format_map({**OPTION_NAMES, **names, **self.values})
 
 
 @dataclass(frozen=True)
@@ -95,7 +133,8 @@ class TrainConfig:
                 # Batched CBOW bags (~10 context words x ~20 n-grams) collapsed every vector onto one
                 # direction on the KJV (all cosines > 0.99, 2026-12-01); skip-gram trains well.
                 raise ConfigError(
-                    "arch cbow with subwords is not available in the torch backend yet; use backend gensim or arch skipgram"
+                    "arch cbow with subwords is not available in the torch backend yet;"
+                    " use backend gensim or arch skipgram"
                 )
             return
         for name, default in (("minn", 3), ("maxn", 6), ("bucket", 2_000_000)):

@@ -27,12 +27,14 @@ import contextlib
 import json
 import logging
 import os
+import platform
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +42,9 @@ from embed.errors import FormatError, OutputError, describe_os_error
 from embed.store import ListWords, open_store, write_batches
 from embed.tmp import default_dir_mode
 from embed.vectors import Vectors
+
+if TYPE_CHECKING:  # embed.train imports this module
+    from embed.train.base import TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -80,23 +85,21 @@ def atomic_dir(out: str | os.PathLike[str], overwrite: bool = False) -> Iterator
     parent.mkdir(parents=True, exist_ok=True)
     # The PID in the name lets the next run remove what a SIGKILLed one left (embed.tmp).
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=parent))
-    try:
+    with _in_place_on_success(tmp, out, _replace_dir, lambda: shutil.rmtree(tmp, ignore_errors=True)):
         # mkdtemp makes 0700 whatever the umask; the model should be as readable as a mkdir'd one.
         os.chmod(tmp, default_dir_mode())
         yield tmp
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            os.rename(out, old / out.name)
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise _output_error(out, exc) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Rename directory ``tmp`` to ``out``, moving an existing ``out`` aside first and deleting it after."""
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.absolute().parent))
+        os.rename(out, old / out.name)
+        os.rename(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, out)
 
 
 @contextlib.contextmanager
@@ -105,16 +108,27 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
     path = Path(path)
     # A fresh name, not a file: the writer creates it, so it gets the umask's mode (mkstemp's is 0600).
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
+    with _in_place_on_success(tmp, path, os.replace, lambda: tmp.unlink(missing_ok=True)):
         yield tmp
-        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _in_place_on_success(
+    tmp: Path, target: Path, put: Callable[[Path, Path], None], discard: Callable[[], None]
+) -> Iterator[None]:
+    """The one commit-or-roll-back of :func:`atomic_dir` and :func:`atomic_file`.
+
+    After the block, ``put(tmp, target)`` moves the temporary output into place; if the block or
+    the move fails, ``discard()`` removes it, and an OSError becomes one :class:`OutputError` line.
+    """
+    try:
+        yield
+        put(tmp, target)
     except OSError as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise _output_error(path, exc) from None
+        discard()
+        raise _output_error(target, exc) from None
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        discard()
         raise
 
 
@@ -184,6 +198,71 @@ def save_model_dir(
     return Path(out)
 
 
+PROBE_LOSS = (
+    "mean negative-sampling loss per example on a fixed probe of 20,000 training examples,"
+    " after each epoch (embed.train.loss)"
+)
+
+
+def model_meta(result: TrainResult, evaluation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What ``meta.json`` records of a training run (a :func:`embed.train.train` result).
+
+    Parameters, the corpus read and its vocabulary, timings, the loss per epoch, the backend,
+    library versions and ``evaluation`` scores; :func:`save_model_dir` adds the format and store.
+    """
+    import gensim
+
+    import embed
+
+    config, s, vocab = result.config, result.corpus_stats, result.vocab
+    return {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(result.started)),
+        "params": config.to_dict(),
+        "tokenizer": config.tokenizer,
+        "corpus": {
+            "source": result.source,
+            "files": s.paths,
+            "lines": s.lines,
+            "sentences": vocab.sentences,
+            "tokens": vocab.total_tokens,
+            "retained_tokens": vocab.retained_tokens,
+            "vocab_size": len(vocab),
+            "pruned_words": vocab.pruned,
+            "count_limit_pruned_words": vocab.count_pruned_words,
+            "count_limit_pruned_tokens": vocab.count_pruned_tokens,
+            "decode_errors": s.decode_errors,
+            "chunked_lines": s.chunked_lines,
+        },
+        "timings": {
+            "vocab_seconds": round(result.vocab_seconds, 3),
+            "train_seconds": round(result.train_seconds, 3),
+            "total_seconds": round(result.total_seconds, 3),
+            "words_per_sec": round(result.words_per_sec, 1),
+        },
+        "epochs": result.epochs_as_dicts(),
+        "loss": PROBE_LOSS,
+        "backend": result.backend_info,
+        "versions": {
+            "embed": embed.__version__,
+            "gensim": gensim.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "evaluation": evaluation if evaluation is not None else {},
+    }
+
+
+def save_trained(
+    out: str | os.PathLike[str],
+    result: TrainResult,
+    binary: bool = True,
+    overwrite: bool = False,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write a training run's model directory with the ``meta.json`` of :func:`model_meta`, as ``embed train`` does."""
+    return save_model_dir(out, result.vectors, model_meta(result), binary=binary, overwrite=overwrite, extra=extra)
+
+
 def write_meta(folder: Path, meta: dict[str, Any]) -> None:
     atomic_write_text(folder / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False, default=_jsonable) + "\n")
 
@@ -220,6 +299,15 @@ def read_versioned_json(path: Path, fmt: str, version: int, what: str) -> dict[s
         raise FormatError(f"{path}: not valid JSON ({exc}); the {what} is damaged, retrain or restore it") from None
     except OSError as exc:
         raise FormatError(f"{path}: cannot read ({exc.strerror}); check its permissions") from None
+    return check_versioned(meta, path, fmt, version, what)
+
+
+def check_versioned(meta: Any, path: Path, fmt: str, version: int, what: str) -> dict[str, Any]:
+    """Check the ``format`` and ``version`` fields of JSON read from ``path``; returns it as a dict.
+
+    Raises:
+        FormatError: another format, or a newer version than this embed reads.
+    """
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise FormatError(f"{path}: not an embed {what} (format {found!r}, expected {fmt!r})")
@@ -235,7 +323,8 @@ def read_meta(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(model_dir) / META_FILE
     if not path.is_file():
         raise FormatError(
-            f"{model_dir}: not a model directory (no {META_FILE}); pass a directory written by 'embed train' or 'embed import', or a vectors file"
+            f"{model_dir}: not a model directory (no {META_FILE});"
+            " pass a directory written by 'embed train' or 'embed import', or a vectors file"
         )
     return read_versioned_json(path, MODEL_FORMAT, MODEL_VERSION, "model")
 
@@ -249,7 +338,8 @@ def _inside(model_dir: Path, name: Any, what: str) -> Path:
 
     if not isinstance(name, str) or not name or name != Path(name).name or name in (".", ".."):
         raise FormatError(
-            f"{model_dir / META_FILE}: {what} {name!r} must be a file name inside the model directory; retrain or re-import it"
+            f"{model_dir / META_FILE}: {what} {name!r} must be a file name inside the model directory;"
+            " retrain or re-import it"
         )
     path = model_dir / name
     try:

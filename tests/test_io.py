@@ -6,7 +6,7 @@ from gensim.models import KeyedVectors
 
 import embed
 from embed.errors import FormatError, OutputError
-from embed.io import atomic_dir, load_vectors_file, save_model_dir, save_vectors
+from embed.io import atomic_dir, atomic_file, load_vectors_file, save_model_dir, save_vectors
 from embed.vectors import Vectors
 
 
@@ -108,6 +108,23 @@ def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
             (tmp / "half.txt").write_text("half")
             raise RuntimeError("crash")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_file_replaces_only_on_success(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_file(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"] and target.read_text() == "old"
+    with pytest.raises(OutputError, match=r"a.txt: could not be written \(no such file or directory; check the path\)"):
+        with atomic_file(target):
+            pass  # nothing written under the temporary name: the rename fails
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+    with atomic_file(target) as tmp:
+        tmp.write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"] and target.read_text() == "new"
 
 
 def test_existing_output_is_refused_without_overwrite(tmp_path, small_vectors):

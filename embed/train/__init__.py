@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from embed.config import TrainConfig
+from embed.config import OptionError, TrainConfig
 from embed.corpus import Corpus, TokenSpool
 from embed.errors import ConfigError
-from embed.train.base import Callbacks, EpochStats, Trainer, TrainResult
-from embed.train.checkpoint import Checkpointer, Snapshot
-from embed.train.distributed import RowSync
+from embed.train.base import SINGLE_RUN, Callbacks, EpochStats, RunOptions, Trainer, TrainResult
+from embed.train.distributed import RowSync, process_group
 from embed.vocab import Vocab
 
-__all__ = ["train", "get_trainer", "Callbacks", "DivergedError", "EpochStats", "TrainResult", "Trainer"]
+__all__ = [
+    "train",
+    "check_run",
+    "start_run",
+    "get_trainer",
+    "Callbacks",
+    "DivergedError",
+    "EpochStats",
+    "RunOptions",
+    "TrainResult",
+    "Trainer",
+]
 
 logger = logging.getLogger(__name__)
 
 
-class DivergedError(ConfigError):
+class DivergedError(OptionError):
     """The weights went non-finite (NaN or inf): the learning rate is too high for this corpus."""
 
 
@@ -48,7 +60,10 @@ class _DivergenceGuard(Callbacks):
     def on_epoch_end(self, stats: EpochStats) -> None:
         if not math.isfinite(stats.loss):
             raise DivergedError(
-                f"training diverged at epoch {stats.epoch + 1} (loss {stats.loss}); lower --alpha (now {self.alpha:g})"
+                "training diverged at epoch {epoch} (loss {loss}); lower {alpha} (now {now:g})",
+                epoch=stats.epoch + 1,
+                loss=stats.loss,
+                now=self.alpha,
             )
         self.inner.on_epoch_end(stats)
 
@@ -69,7 +84,10 @@ def check_finite(result: TrainResult, alpha: float) -> None:
         word = result.vectors.words[int(bad[0])]
         others = f" and {bad.size - 1:,} other words" if bad.size > 1 else ""
         raise DivergedError(
-            f"training diverged: the vector of {word!r}{others} is not finite; lower --alpha (now {alpha:g})"
+            "training diverged: the vector of {word}{others} is not finite; lower {alpha} (now {now:g})",
+            word=repr(word),
+            others=others,
+            now=alpha,
         )
 
 
@@ -84,10 +102,70 @@ def get_trainer(backend: str) -> Trainer:
             from embed.train.torch_backend import TorchTrainer
         except ModuleNotFoundError as exc:
             if exc.name == "embed.train.torch_backend":
-                raise ConfigError("the torch backend is not available in this version; use --backend gensim") from None
+                raise OptionError("the torch backend is not available in this version; use {backend_gensim}") from None
             raise
         return TorchTrainer()
     raise ConfigError(f"backend must be 'gensim' or 'torch', got {backend!r}")
+
+
+def check_run(config: TrainConfig, run: RunOptions, source: str = "corpus") -> None:
+    """Refuse run options that ``config`` cannot honour: the one place these combinations are checked.
+
+    ``source`` is the corpus path (``-``: standard input, which cannot be read again on resume).
+
+    Raises:
+        OptionError: checkpoints or resuming without the torch backend or on standard input;
+            distributed training without the torch backend, with subwords, or with checkpoints.
+    """
+    checkpoints = run.checkpointer is not None or run.resume is not None
+    if checkpoints and config.backend != "torch":
+        raise OptionError(
+            "{checkpoint} and {resume} need {backend_torch}"
+            " (gensim's own save format is pickle, which embed does not write)"
+        )
+    if checkpoints and source == "-":
+        raise OptionError(
+            "{checkpoint}/{resume} need a corpus file or directory, not stdin (it cannot be read again on resume)"
+        )
+    if run.sync is None:
+        return
+    if config.backend != "torch":
+        raise OptionError("{sync} needs {backend_torch}")
+    if config.subwords:
+        raise OptionError(
+            "{sync} does not train subword models yet (its row sync covers word rows only); drop {subwords} or {sync}"
+        )
+    if checkpoints:
+        raise OptionError("{sync} cannot be combined with {checkpoint}/{resume} yet; checkpoint single-process runs")
+
+
+@contextlib.contextmanager
+def start_run(
+    config: TrainConfig,
+    source: str,
+    run: RunOptions = SINGLE_RUN,
+    *,
+    distributed: bool = False,
+    sync_every: int = 1,
+    sync_mode: str = "average",
+) -> Iterator[RunOptions]:
+    """``run``, checked by :func:`check_run`, for the block; ``distributed`` adds this rank's row sync.
+
+    With ``distributed`` the block runs inside torchrun's process group
+    (:func:`embed.train.distributed.process_group`), joined once the options passed the check,
+    left after the block. ``source`` is the corpus path (``-``: standard input).
+
+    Raises:
+        OptionError: what :func:`check_run` refuses; ``distributed`` outside torchrun.
+    """
+    if distributed:  # checked before joining: a refused run never waits for its peers
+        run = dataclasses.replace(run, sync=RowSync(sync_every, sync_mode))
+    check_run(config, run, source)
+    if not distributed:
+        yield run
+        return
+    with process_group(config.device, sync_every, sync_mode) as sync:
+        yield dataclasses.replace(run, sync=sync)
 
 
 def train(
@@ -95,45 +173,31 @@ def train(
     config: TrainConfig | None = None,
     callbacks: Callbacks | None = None,
     *,
-    checkpointer: Checkpointer | None = None,
-    resume: Snapshot | None = None,
-    sync: RowSync | None = None,
+    run: RunOptions | None = None,
 ) -> TrainResult:
     """Build the vocabulary in one streaming pass, then train with ``config.backend``.
 
     Args:
         corpus: a :class:`Corpus`, a path (read with ``config.tokenizer``), or any
             re-iterable of token lists.
-        checkpointer: write resumable snapshots while training (torch backend only).
-        resume: continue from a snapshot (:func:`embed.train.checkpoint.read_snapshot`);
-            ``config`` must be the snapshot's and the corpus the one it was trained on.
-        sync: train as one rank of a torch.distributed run (:mod:`embed.train.distributed`).
+        run: snapshots, resuming or data-parallel training (:class:`RunOptions`); with
+            ``run.resume``, ``config`` must be the snapshot's and the corpus the one it was trained on.
 
     Raises:
         CorpusError, VocabError, ConfigError: bad input, with a message naming the fix.
+        OptionError: ``run`` asks what ``config.backend`` cannot do (:func:`check_run`).
         DivergedError: the loss or the vectors went NaN/inf (checked after every epoch).
     """
     config = config or TrainConfig()
+    run = run or SINGLE_RUN
+    started = time.time()
+    check_run(config, run, _source(corpus))
     callbacks = _DivergenceGuard(callbacks or Callbacks(), config.start_alpha)
     if isinstance(corpus, (str, os.PathLike)):
         corpus = Corpus(corpus, tokenizer=config.tokenizer, workers=config.workers)
     trainer = get_trainer(config.backend)
-    if sync is not None and config.backend != "torch":
-        raise ConfigError("--distributed needs --backend torch")
-    if sync is not None and config.subwords:
-        raise ConfigError(
-            "--distributed does not train subword models yet (its row sync covers word rows only); drop --subwords or --distributed"
-        )
-    if sync is not None and (checkpointer is not None or resume is not None):
-        raise ConfigError(
-            "--distributed cannot be combined with --checkpoint-every/--resume yet; checkpoint single-process runs"
-        )
-    if (checkpointer is not None or resume is not None) and config.backend != "torch":
-        raise ConfigError(
-            "checkpoints and --resume need --backend torch (gensim's own save format is pickle, which embed does not write)"
-        )
     t0 = time.perf_counter()
-    source = corpus.source if isinstance(corpus, Corpus) else "corpus"
+    source = _source(corpus)
     # Tokenize once: the vocabulary pass spools the tokens; every later pass reads them back.
     spool = TokenSpool(corpus)
     try:
@@ -141,33 +205,22 @@ def train(
             spool, min_count=config.min_count, max_vocab=config.max_vocab, source=source, count_limit=config.count_limit
         )
         vocab_seconds = time.perf_counter() - t0
-        result = _fit(trainer, spool, vocab, config, callbacks, checkpointer, resume, sync, source)
+        if run.resume is not None:
+            run.resume.check_vocab(vocab, source)
+        result = trainer.fit(spool, vocab, config, callbacks, run)
         check_finite(result, config.start_alpha)
     finally:
         spool.close()
     result.vocab_seconds = vocab_seconds
+    result.started, result.source = started, source
+    if isinstance(corpus, Corpus):
+        result.corpus_stats = corpus.stats
     result.vectors.meta.setdefault("tokenizer", config.tokenizer)  # case folding and evaluation defaults follow it
     return result
 
 
-def _fit(
-    trainer: Trainer,
-    corpus: TokenSpool,
-    vocab: Vocab,
-    config: TrainConfig,
-    callbacks: Callbacks,
-    checkpointer: Checkpointer | None,
-    resume: Snapshot | None,
-    sync: RowSync | None,
-    source: str,
-) -> TrainResult:
-    if resume is not None:
-        resume.check_vocab(vocab, source)
-        result = trainer.fit(corpus, vocab, config, callbacks, checkpointer=checkpointer, resume=resume)  # type: ignore[call-arg]
-    elif checkpointer is not None:
-        result = trainer.fit(corpus, vocab, config, callbacks, checkpointer=checkpointer)  # type: ignore[call-arg]
-    elif sync is not None:
-        result = trainer.fit(corpus, vocab, config, callbacks, sync=sync)  # type: ignore[call-arg]
-    else:
-        result = trainer.fit(corpus, vocab, config, callbacks)
-    return result
+def _source(corpus: object) -> str:
+    """The corpus path (``-``: standard input) for messages, or ``corpus`` for token lists."""
+    if isinstance(corpus, Corpus):
+        return corpus.source
+    return str(corpus) if isinstance(corpus, (str, os.PathLike)) else "corpus"

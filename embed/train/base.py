@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from embed.config import TrainConfig
+from embed.corpus import CorpusStats
 from embed.vectors import Vectors
 from embed.vocab import Vocab
+
+if TYPE_CHECKING:  # both import this module
+    from embed.train.checkpoint import Checkpointer, Snapshot
+    from embed.train.distributed import RowSync
+
+Sentences: TypeAlias = Iterable[list[str]]
+"""A re-iterable corpus of token lists: every pass yields the same sentences."""
 
 
 @dataclass
@@ -39,14 +48,47 @@ class Callbacks:
         """Called once per epoch with its loss and speed."""
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run trains, beside what it trains (:class:`TrainConfig`): snapshots, resuming, data parallelism.
+
+    Every backend's ``fit`` takes one; :func:`embed.train.train` refuses the options a backend
+    cannot honour (:func:`embed.train.check_run`) before any training starts.
+
+    Attributes:
+        checkpointer: write resumable snapshots while training (torch backend).
+        resume: continue from a snapshot (:func:`embed.train.checkpoint.read_snapshot`).
+        sync: train as one rank of a torch.distributed run (:mod:`embed.train.distributed`).
+    """
+
+    checkpointer: Checkpointer | None = None
+    resume: Snapshot | None = None
+    sync: RowSync | None = None
+
+    @property
+    def rank(self) -> int:
+        """This process's rank in a distributed run; 0 otherwise (the rank that writes the model)."""
+        return 0 if self.sync is None else self.sync.rank
+
+
 @dataclass
 class TrainResult:
+    """Trained vectors and how they were trained; :func:`embed.io.model_meta` turns it into ``meta.json``.
+
+    ``config``, ``source``, ``corpus_stats`` and ``started`` describe the run: the backends set
+    ``config``, :func:`embed.train.train` the corpus fields and its start time.
+    """
+
     vectors: Vectors
     vocab: Vocab
     epochs: list[EpochStats] = field(default_factory=list)
     train_seconds: float = 0.0
     vocab_seconds: float = 0.0
     backend_info: dict[str, Any] = field(default_factory=dict)
+    config: TrainConfig = field(default_factory=TrainConfig)
+    source: str = "corpus"
+    corpus_stats: CorpusStats = field(default_factory=CorpusStats)
+    started: float = field(default_factory=time.time)
 
     @property
     def total_seconds(self) -> float:
@@ -61,13 +103,21 @@ class TrainResult:
         return [asdict(e) for e in self.epochs]
 
 
+SINGLE_RUN = RunOptions()
+"""A plain run: no snapshots, no resuming, one process."""
+
+
 class Trainer(Protocol):
-    """A backend: trains vectors for ``vocab`` from a re-iterable corpus of token lists."""
+    """A backend: trains vectors for ``vocab`` from a re-iterable corpus of token lists.
+
+    ``run`` has been checked against ``config`` by :func:`embed.train.check_run`: a backend
+    honours what it is given and raises nothing about the combination.
+    """
 
     name: str
 
     def fit(
-        self, corpus: Iterable[list[str]], vocab: Vocab, config: TrainConfig, callbacks: Callbacks
+        self, corpus: Sentences, vocab: Vocab, config: TrainConfig, callbacks: Callbacks, run: RunOptions = SINGLE_RUN
     ) -> TrainResult: ...
 
 
@@ -80,7 +130,7 @@ class ProgressCorpus:
         self.every = every
         self.epoch = -1
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[list[str]]:
         self.epoch += 1
         words = 0
         n = 0

@@ -7,8 +7,8 @@ A checkpoint directory holds one complete snapshot at a time::
     CKPT/snap-000012/w_in.npy    input vectors  (float32, allow_pickle=False)
     CKPT/snap-000012/w_out.npy   output vectors
 
-A snapshot is written under a temporary name and renamed into place, then ``latest.json``
-is replaced; the previous snapshot is removed only after that. A ``kill -9`` at any moment
+A snapshot is written under a temporary name and renamed into place (:func:`embed.io.atomic_dir`),
+then ``latest.json`` is replaced; the previous snapshot is removed only after that. A ``kill -9`` at any moment
 leaves the last complete snapshot readable. No pickle: JSON and ``.npy``.
 
 Snapshots are taken between chunks (200k tokens, see ``torch_backend.CHUNK_TOKENS``). The
@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,12 +34,13 @@ import numpy as np
 
 from embed.config import TrainConfig
 from embed.errors import ConfigError, FormatError
-from embed.io import atomic_write_text
+from embed.io import atomic_dir, atomic_write_text, check_versioned
 from embed.train.base import EpochStats
 from embed.vocab import Vocab
 
 FORMAT = "embed-checkpoint"
 VERSION = 1
+EVERY = 600.0  # seconds between snapshots when resuming without an interval of its own
 
 
 def vocab_fingerprint(vocab: Vocab) -> dict[str, Any]:
@@ -71,8 +71,8 @@ class Snapshot:
         if now != self.corpus:
             raise ConfigError(
                 f"{source}: not the corpus this checkpoint was trained on ({now['tokens']:,} tokens, "
-                f"{now['vocab_size']:,} words now; {self.corpus['tokens']:,} tokens, {self.corpus['vocab_size']:,} words "
-                f"in {self.path}); resume with the same corpus and tokenizer"
+                f"{now['vocab_size']:,} words now; {self.corpus['tokens']:,} tokens, "
+                f"{self.corpus['vocab_size']:,} words in {self.path}); resume with the same corpus and tokenizer"
             )
 
 
@@ -80,7 +80,7 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
     """Load the latest complete snapshot of checkpoint directory ``ckpt``.
 
     Raises:
-        FormatError: not a checkpoint directory, or a damaged one.
+        FormatError: not a checkpoint directory, a damaged one, or one of a newer embed.
     """
     ckpt = Path(ckpt)
     latest = ckpt / "latest.json"
@@ -90,11 +90,10 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
         )
     try:
         snap = ckpt / json.loads(latest.read_text(encoding="utf-8"))["snapshot"]
-        state = json.loads((snap / "state.json").read_text(encoding="utf-8"))
-        if state.get("format") != FORMAT:
-            raise ValueError("not an embed checkpoint")
-        if state.get("version", 0) > VERSION:
-            raise ValueError(f"written by a newer embed (version {state['version']})")
+        state_path = snap / "state.json"
+        state = check_versioned(
+            json.loads(state_path.read_text(encoding="utf-8")), state_path, FORMAT, VERSION, "checkpoint"
+        )
         w_in = np.load(snap / "w_in.npy", allow_pickle=False)
         w_out = np.load(snap / "w_out.npy", allow_pickle=False)
         pos = state["position"]
@@ -110,7 +109,8 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
     in_rows = vocab_size + (config.bucket if config.subwords else 0)  # subwords: word rows, then n-gram rows
     if w_out.shape != (vocab_size, config.dim) or w_in.shape != (in_rows, config.dim):
         raise FormatError(
-            f"{ckpt}: damaged checkpoint (weights {w_in.shape}/{w_out.shape} do not fit the vocabulary and dim); start the training again without --resume"
+            f"{ckpt}: damaged checkpoint (weights {w_in.shape}/{w_out.shape} do not fit the vocabulary and dim);"
+            " start the training again without --resume"
         )
     return Snapshot(
         path=ckpt,
@@ -158,8 +158,7 @@ class Checkpointer:
         previous = self._current()
         self._count += 1
         name = f"snap-{int(time.time() * 1000):013d}-{self._count:06d}"
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=self.directory))
-        try:
+        with atomic_dir(self.directory / name) as tmp:
             np.save(tmp / "w_in.npy", np.ascontiguousarray(w_in, dtype=np.float32), allow_pickle=False)
             np.save(tmp / "w_out.npy", np.ascontiguousarray(w_out, dtype=np.float32), allow_pickle=False)
             state = {
@@ -174,10 +173,6 @@ class Checkpointer:
                 "out": self.out,
             }
             (tmp / "state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
-            os.rename(tmp, self.directory / name)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         atomic_write_text(self.directory / "latest.json", json.dumps({"snapshot": name}) + "\n")
         if previous is not None and previous != name:
             shutil.rmtree(self.directory / previous, ignore_errors=True)
@@ -190,6 +185,21 @@ class Checkpointer:
             return str(json.loads((self.directory / "latest.json").read_text(encoding="utf-8"))["snapshot"])
         except (OSError, ValueError, KeyError):
             return None
+
+    @classmethod
+    def for_model(
+        cls, out: Path, every: float | None = None, directory: Path | None = None, resume: Snapshot | None = None
+    ) -> Checkpointer | None:
+        """The checkpointer of a run that writes model directory ``out``; None when it takes no snapshots.
+
+        A run takes snapshots when given an interval ``every`` or when it resumes (then every
+        :data:`EVERY` seconds unless ``every`` says otherwise). They go to ``directory``, else to
+        the directory resumed from, else beside ``out`` as ``<out>.checkpoint``.
+        """
+        if every is None and resume is None:
+            return None
+        directory = directory or (resume.path if resume is not None else out.with_name(out.name + ".checkpoint"))
+        return cls(directory, every if every is not None else EVERY, out=str(out.absolute()))
 
     def remove(self) -> None:
         """Delete the checkpoint directory (after the finished model has been written)."""

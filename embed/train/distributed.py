@@ -27,13 +27,15 @@ Rank 0 writes the model directory; the others write nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from embed.errors import ConfigError
+from embed.config import OptionError
 
 SYNC_MODES = ("average", "sum")
 
@@ -42,15 +44,16 @@ def init_from_env(device: str) -> tuple[int, int]:
     """Join the process group torchrun describes in the environment; returns (rank, world size).
 
     Raises:
-        ConfigError: not started by torchrun (no RANK / WORLD_SIZE / MASTER_ADDR).
+        OptionError: not started by torchrun (no RANK / WORLD_SIZE / MASTER_ADDR).
     """
     import torch.distributed as dist
 
     missing = [v for v in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
     if missing:
-        raise ConfigError(
-            f"--distributed needs torchrun's environment ({', '.join(missing)} unset); start it as "
-            "'torchrun --nproc-per-node 2 -m embed train CORPUS --backend torch --distributed ...'"
+        raise OptionError(
+            "{sync} needs torchrun's environment ({missing} unset); start it as "
+            "'torchrun --nproc-per-node 2 -m embed train CORPUS --backend torch --distributed ...'",
+            missing=", ".join(missing),
         )
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device == "cuda" else "gloo")
@@ -62,6 +65,22 @@ def shutdown() -> None:
 
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def process_group(device: str, every: int = 1, mode: str = "average") -> Iterator[RowSync]:
+    """Join torchrun's process group for the block (:func:`init_from_env`) and leave it after.
+
+    Yields this rank's :class:`RowSync` (sync after every ``every`` chunk rounds, ``mode``).
+
+    Raises:
+        OptionError: not started by torchrun, or ``every``/``mode`` out of range.
+    """
+    init_from_env(device)
+    try:
+        yield RowSync.from_process_group(every, mode)
+    finally:
+        shutdown()
 
 
 @dataclass
@@ -79,9 +98,11 @@ class RowSync:
 
     def __post_init__(self) -> None:
         if self.every < 1:
-            raise ConfigError(f"--sync-every must be >= 1 chunk round, got {self.every}")
+            raise OptionError("{sync_every} must be >= 1 chunk round, got {every}", every=self.every)
         if self.mode not in SYNC_MODES:
-            raise ConfigError(f"--sync-mode must be one of {', '.join(SYNC_MODES)}; got {self.mode!r}")
+            raise OptionError(
+                "{sync_mode} must be one of {modes}; got {mode!r}", modes=", ".join(SYNC_MODES), mode=self.mode
+            )
 
     @classmethod
     def from_process_group(cls, every: int = 1, mode: str = "average") -> RowSync:

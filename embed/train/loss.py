@@ -39,7 +39,8 @@ PROBE_EXAMPLES = 20_000
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", over="ignore"):  # NaN weights give a NaN loss, reported as divergence
-        return -np.logaddexp(0.0, -x)
+        out: np.ndarray = -np.logaddexp(0.0, -x)
+    return out
 
 
 def _stride(vocab: Vocab, keep: np.ndarray, arch: str, window: int, n_examples: int) -> int:

@@ -20,20 +20,19 @@ negatives; same seed, device and thread count give the same vectors.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from embed.config import TrainConfig
 from embed.errors import ConfigError
 from embed.pairs import chunk_cbow_examples, chunk_skipgram_pairs, interleave_examples
-from embed.train.base import Callbacks, EpochStats, TrainResult
+from embed.train.base import SINGLE_RUN, Callbacks, EpochStats, RunOptions, Sentences, TrainResult
 from embed.train.checkpoint import Checkpointer, Snapshot
 from embed.train.distributed import RowSync
 from embed.train.loss import LossProbe
@@ -41,16 +40,14 @@ from embed.train.token_cache import TokenCache
 from embed.vectors import Vectors
 from embed.vocab import Vocab
 
+if TYPE_CHECKING:
+    from embed.subwords import Subwords
+
 logger = logging.getLogger(__name__)
 
-# OpenMP waiting between the many small ops of a step (3M tokens, CBOW, 2 threads, this VM):
-#   quiet machine:       OMP_WAIT_POLICY=PASSIVE 143k words/s (a third of the CPU in futex calls),
-#                        libgomp's default spin (300k) 399k, GOMP_SPINCOUNT=10000 490k;
-#   3 busy processes:    PASSIVE 127k, default spin >3x slower (did not finish), 10000 59k.
-# A short spin keeps most of the quiet-machine speed and degrades, not collapses, under load.
-# Only takes effect if torch is first imported after this module; the environment wins.
-if "OMP_WAIT_POLICY" not in os.environ:
-    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+# OpenMP's spin between the many small ops of a step (GOMP_SPINCOUNT=10000, measured against
+# PASSIVE and libgomp's default) is set by embed.runtime.configure_threads(workers, "train"),
+# which `embed train` calls before torch loads; the figures are there.
 
 CHUNK_TOKENS = 200_000
 # Examples that share one draw of negatives (see torch_kernels); consecutive skip-gram
@@ -94,7 +91,8 @@ class _Sampler:
 
     def draw(self, shape: tuple[int, ...]) -> np.ndarray:
         u = self.rng.random(shape) * self.cdf[-1]
-        return np.minimum(np.searchsorted(self.cdf, u, side="right"), self.last)
+        rows: np.ndarray = np.minimum(np.searchsorted(self.cdf, u, side="right"), self.last)
+        return rows
 
 
 class TorchTrainer:
@@ -103,17 +101,10 @@ class TorchTrainer:
     name = "torch"
 
     def fit(
-        self,
-        corpus: Iterable[list[str]],
-        vocab: Vocab,
-        config: TrainConfig,
-        callbacks: Callbacks,
-        checkpointer: Checkpointer | None = None,
-        resume: Snapshot | None = None,
-        sync: RowSync | None = None,
+        self, corpus: Sentences, vocab: Vocab, config: TrainConfig, callbacks: Callbacks, run: RunOptions = SINGLE_RUN
     ) -> TrainResult:
-        """Train; with ``checkpointer`` write resumable snapshots, with ``resume`` continue from
-        one; with ``sync`` train this rank's share of a data-parallel run (:mod:`embed.train.distributed`)."""
+        """Train; with ``run.checkpointer`` write resumable snapshots, with ``run.resume`` continue from
+        one; with ``run.sync`` train this rank's share of a data-parallel run (:mod:`embed.train.distributed`)."""
         import torch
 
         device = resolve_device(config.device)
@@ -129,7 +120,7 @@ class TorchTrainer:
             # tokens-<pid>-* in the per-user scratch directory: found and removed by the next
             # ``embed train`` if this process is SIGKILLed (embed.tmp.remove_stale).
             with tempfile.TemporaryDirectory(prefix=token_prefix(), dir=scratch_dir()) as tmp:
-                return self._fit(corpus, vocab, config, callbacks, device, Path(tmp), checkpointer, resume, sync)
+                return self._fit(corpus, vocab, config, callbacks, device, Path(tmp), run)
         finally:
             torch.set_num_threads(threads)
 
@@ -141,58 +132,29 @@ class TorchTrainer:
         callbacks: Callbacks,
         device: str,
         tmp: Path,
-        checkpointer: Checkpointer | None,
-        resume: Snapshot | None,
-        sync: RowSync | None = None,
+        run: RunOptions,
     ) -> TrainResult:
         import torch
 
         t0 = time.perf_counter()
         probe = LossProbe(corpus, vocab, config.arch, config.window, config.negative, config.seed, sample=config.sample)
         cache = TokenCache(corpus, vocab, tmp / "tokens.u32")
-        rng = np.random.default_rng(config.seed + (sync.rank if sync is not None else 0))
-        gen = torch.Generator().manual_seed(config.seed)
-        v, d = len(vocab), config.dim
-        if config.subwords:  # fastText's model: embed.train.torch_subwords
-            from embed.train.torch_subwords import SubwordState, init_input
-
-            w_in = init_input(v, config, gen).to(device)
-            state: _State = SubwordState(config, vocab, cache, rng, device)
-        else:
-            w_in = ((torch.rand(v, d, generator=gen) - 0.5) / d).to(device)
-            state = _State(config, vocab, cache, rng, device)
-        w_out = torch.zeros(v, d, device=device)
-        state.sync = sync
-        if sync is not None:
-            sync.start(w_in, w_out)
+        state, w_in, w_out = _start(config, vocab, cache, device, run.sync)
         epochs: list[EpochStats] = []
         first_epoch, skip = 0, 0
-        if resume is not None:
-            w_in = torch.from_numpy(resume.w_in).to(device)
-            w_out = torch.from_numpy(resume.w_out).to(device)
-            rng.bit_generator.state = resume.rng_state
-            state.processed = resume.processed
-            epochs = [EpochStats(**e) for e in resume.epochs]
-            first_epoch, skip = resume.epoch, resume.chunk
+        if run.resume is not None:
+            w_in, w_out = _restore(run.resume, state, device)
+            epochs = [EpochStats(**e) for e in run.resume.epochs]
+            first_epoch, skip = run.resume.epoch, run.resume.chunk
         callbacks.on_train_begin(vocab.total_tokens, config.epochs)
         for epoch in range(first_epoch, config.epochs):
             e0 = time.perf_counter()
             for done in state.run_epoch(epoch, w_in, w_out, skip if epoch == first_epoch else 0):
                 callbacks.on_progress(epoch, int(vocab.total_tokens * done / max(len(cache), 1)))
-                if checkpointer is not None and checkpointer.due():
-                    checkpointer.save(
-                        config,
-                        vocab,
-                        epoch,
-                        state.chunk,
-                        state.processed,
-                        rng,
-                        [asdict(e) for e in epochs],
-                        w_in.cpu().numpy(),
-                        w_out.cpu().numpy(),
-                    )
-            if sync is not None:
-                sync.sync(w_in, w_out)  # every rank ends the epoch with the same weights
+                if run.checkpointer is not None and run.checkpointer.due():
+                    _snapshot(run.checkpointer, state, vocab, epoch, epochs, w_in, w_out)
+            if run.sync is not None:
+                run.sync.sync(w_in, w_out)  # every rank ends the epoch with the same weights
             seconds = time.perf_counter() - e0
             if epoch == 0:
                 seconds += state.setup_seconds(t0, e0)
@@ -205,16 +167,11 @@ class TorchTrainer:
             )
             epochs.append(stats)
             callbacks.on_epoch_end(stats)
-        matrix = state.input_vectors(w_in).cpu().numpy()
-        subwords = state.subwords(w_in, v) if config.subwords else None
-        return TrainResult(
-            vectors=Vectors.from_arrays(vocab.words, matrix, counts=vocab.counts.tolist(), subwords=subwords),
-            vocab=vocab,
-            epochs=epochs,
-            train_seconds=time.perf_counter() - t0,
-            backend_info=self._info(config, device, torch)
-            | ({"distributed": sync.info(v, d)} if sync is not None else {}),
-        )
+        v, words = len(vocab), vocab.words
+        matrix, subwords = state.input_vectors(w_in).cpu().numpy(), state.subwords(w_in, v)
+        vectors = Vectors.from_arrays(words, matrix, counts=vocab.counts.tolist(), subwords=subwords)
+        info = self._info(config, device, torch) | ({"distributed": run.sync.info(v, config.dim)} if run.sync else {})
+        return TrainResult(vectors, vocab, epochs, time.perf_counter() - t0, backend_info=info, config=config)
 
     @staticmethod
     def _info(config: TrainConfig, device: str, torch: Any) -> dict[str, Any]:
@@ -228,6 +185,54 @@ class TorchTrainer:
             "chunk_tokens": CHUNK_TOKENS,
             "token_cache": "temporary uint32 file",
         }
+
+
+def _start(
+    config: TrainConfig, vocab: Vocab, cache: TokenCache, device: str, sync: RowSync | None
+) -> tuple[_State, Any, Any]:
+    """The epochs' shared state and the initial weights ``w_in`` and ``w_out`` (seeded; on ``device``)."""
+    import torch
+
+    rng = np.random.default_rng(config.seed + (sync.rank if sync is not None else 0))
+    gen = torch.Generator().manual_seed(config.seed)
+    v, d = len(vocab), config.dim
+    if config.subwords:  # fastText's model: embed.train.torch_subwords
+        from embed.train.torch_subwords import SubwordState, init_input
+
+        w_in = init_input(v, config, gen).to(device)
+        state: _State = SubwordState(config, vocab, cache, rng, device)
+    else:
+        w_in = ((torch.rand(v, d, generator=gen) - 0.5) / d).to(device)
+        state = _State(config, vocab, cache, rng, device)
+    w_out = torch.zeros(v, d, device=device)
+    state.sync = sync
+    if sync is not None:
+        sync.start(w_in, w_out)
+    return state, w_in, w_out
+
+
+def _restore(resume: Snapshot, state: _State, device: str) -> tuple[Any, Any]:
+    """Put ``state`` where the snapshot stood (generator, schedule); returns its weights on ``device``."""
+    import torch
+
+    state.rng.bit_generator.state = resume.rng_state
+    state.processed = resume.processed
+    return torch.from_numpy(resume.w_in).to(device), torch.from_numpy(resume.w_out).to(device)
+
+
+def _snapshot(
+    checkpointer: Checkpointer,
+    state: _State,
+    vocab: Vocab,
+    epoch: int,
+    epochs: list[EpochStats],
+    w_in: Any,
+    w_out: Any,
+) -> None:
+    """Write where training stands: the chunk of ``epoch`` reached, the generator, the weights."""
+    epochs_done = [asdict(e) for e in epochs]
+    w = w_in.cpu().numpy(), w_out.cpu().numpy()
+    checkpointer.save(state.config, vocab, epoch, state.chunk, state.processed, state.rng, epochs_done, *w)
 
 
 class _State:
@@ -247,10 +252,13 @@ class _State:
         self.chunk = 0
         self.sync: RowSync | None = None
 
-    @staticmethod
-    def input_vectors(w_in: Any) -> Any:
+    def input_vectors(self, w_in: Any) -> Any:
         """Each word's input vector, ``(V, dim)``: its row (the subword state averages its n-grams in)."""
         return w_in
+
+    def subwords(self, w_in: Any, v: int) -> Subwords | None:
+        """The n-gram rows of ``w_in`` past the ``v`` word rows: none here (the subword state has them)."""
+        return None
 
     @staticmethod
     def setup_seconds(t0: float, e0: float) -> float:

@@ -103,6 +103,7 @@ def subword_step(
     if uniq is None:
         w_in.index_add_(0, flat, dh.index_select(0, owner))
         return
+    assert inverse is not None and counts is not None, "uniq comes with inverse and counts (SubwordState._unique)"
     # A row in more than SHARED_CAP bags of the batch: its summed step is scaled to SHARED_CAP bags' worth.
     du = torch.zeros(uniq.shape[0], dh.shape[1], dtype=dh.dtype, device=dh.device).index_add_(
         0, inverse, dh.index_select(0, owner)
@@ -111,14 +112,20 @@ def subword_step(
 
 
 class SubwordState(_State):
-    """The torch backend's epoch loop with subword bags as inputs (skip-gram; TrainConfig refuses CBOW with subwords here)."""
+    """The torch backend's epoch loop with subword bags as inputs.
+
+    Skip-gram only: TrainConfig refuses CBOW with subwords for this backend.
+    """
 
     def __init__(self, config: TrainConfig, vocab: Vocab, *args: Any) -> None:
         super().__init__(config, vocab, *args)
         self.offsets, self.rows = word_ngram_table(vocab.words, spec_of(config))
 
     def _unique(self, flat: np.ndarray) -> dict[str, Any]:
-        """The batch's distinct input rows and, per row, what its summed step is divided by: max(1, bags / SHARED_CAP)."""
+        """The batch's distinct input rows and, per row, what its summed step is divided by.
+
+        That is ``max(1, bags / SHARED_CAP)``, ``bags`` the bags of the batch that hold the row.
+        """
         uniq, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
         scale = np.maximum(counts.astype(np.float32) / SHARED_CAP, 1.0)
         return {"uniq": self._tensor(uniq), "inverse": self._tensor(inverse), "counts": self._tensor(scale)}

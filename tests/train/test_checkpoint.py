@@ -83,14 +83,14 @@ def test_kill_9_mid_epoch_then_resume_gives_the_uninterrupted_vectors(uninterrup
 def snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished checkpoint directory, kept by copying it before the run removes it."""
     from embed.config import TrainConfig
-    from embed.train import train
+    from embed.train import RunOptions, train
     from embed.train.checkpoint import Checkpointer
 
     ckpt = tmp_path_factory.mktemp("snap") / "ckpt"
     train(
         KJV,
         TrainConfig(backend="torch", epochs=1, dim=16, workers=1),
-        checkpointer=Checkpointer(ckpt, 1e-3, out=str(ckpt.parent / "never")),
+        run=RunOptions(checkpointer=Checkpointer(ckpt, 1e-3, out=str(ckpt.parent / "never"))),
     )
     assert (ckpt / "latest.json").is_file()
     return ckpt

@@ -64,7 +64,10 @@ def test_subword_step_is_fasttexts_update_checked_with_autograd(runs: bool) -> N
 
 
 def test_shared_rows_steps_are_divided_by_their_scale() -> None:
-    """With ``uniq`` a row shared by several bags has its summed step divided by its scale (here its count: the mean)."""
+    """With ``uniq`` a row shared by several bags has its summed step divided by its scale.
+
+    Here the scale is its count: the mean.
+    """
     gen = torch.Generator().manual_seed(1)
     offsets, rows = _bags()
     w_in, w_out = torch.randn(10, 3, generator=gen), torch.randn(4, 3, generator=gen)

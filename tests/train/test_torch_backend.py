@@ -36,7 +36,7 @@ def test_ns_step_matches_hand_computed_example() -> None:
 
 def test_ns_step_equals_minus_lr_times_autograd_gradient() -> None:
     gen = torch.Generator().manual_seed(0)
-    v, d, b, k, group, lr = 7, 4, 6, 3, 2, 0.05
+    v, d, b, group, lr = 7, 4, 6, 2, 0.05  # k = 3 negatives per group: the columns of negs
     w_out = torch.randn(v, d, generator=gen, dtype=torch.float64)
     h = torch.randn(b, d, generator=gen, dtype=torch.float64)
     targets = torch.tensor([0, 1, 2, 2, 5, 6])

@@ -1,0 +1,109 @@
+"""Bit-identical torch training: the float output of fixed runs, pinned by sha256.
+
+The digests were recorded from commit c940fe1, before the trainer-interface refactor (issue 21),
+and pin the float output of this machine's CPU torch 2.13.0 with 1 thread: another torch build
+or CPU may round differently, so the test skips on another torch version. A change that moves
+any digest changed what training computes, not just how the code is laid out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import embed
+from embed.cli import main
+from embed.config import TrainConfig
+from embed.train import Callbacks, EpochStats, RunOptions
+from embed.train.checkpoint import Checkpointer
+from tests.conftest import KJV
+
+torch = pytest.importorskip("torch")
+RECORDED_TORCH = "2.13.0+cpu"
+pytestmark = pytest.mark.skipif(
+    torch.__version__ != RECORDED_TORCH,
+    reason=f"digests pin torch {RECORDED_TORCH}'s float output; this is torch {torch.__version__}",
+)
+
+OPTIONS: dict[str, Any] = {"backend": "torch", "dim": 20, "epochs": 2, "workers": 1, "seed": 3, "min_count": 2}
+FLAGS = ["--backend", "torch", "--dim", "20", "--epochs", "2", "--workers", "1", "--seed", "3", "--min-count", "2"]
+# Recorded from commit c940fe1 (before the trainer-interface refactor): CPU torch 2.13.0, 1 thread.
+DIGESTS = {
+    "skipgram": "db3186f360778913b2d92578850aab9f493a944b5611b604bdea118074a11a57",
+    "cbow": "714c861fcf20d81ee7d30d8b70b9c7641b0d8d44e332788899312da4b4fdf304",
+    "subwords": "bfe0254bbc40f882fdb2dad37183826898ac271824b24588bf1408592b5fcd21",
+}
+RUNS = {
+    "skipgram": {"arch": "skipgram"},
+    "cbow": {"arch": "cbow"},
+    "subwords": {"arch": "skipgram", "subwords": True, "bucket": 2000},
+}
+# meta.json as `embed train` wrote it at c940fe1: its keys, and those of its dictionaries.
+META_KEYS = {
+    "": ["backend", "corpus", "created", "epochs", "evaluation", "format", "loss", "params", "store", "timings"]
+    + ["tokenizer", "vectors_file", "version", "versions"],
+    "corpus": ["chunked_lines", "count_limit_pruned_tokens", "count_limit_pruned_words", "decode_errors", "files"]
+    + ["lines", "pruned_words", "retained_tokens", "sentences", "source", "tokens", "vocab_size"],
+    "timings": ["total_seconds", "train_seconds", "vocab_seconds", "words_per_sec"],
+    "versions": ["embed", "gensim", "numpy", "python"],
+}
+
+
+def _sha(matrix: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(matrix).tobytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def kjv_2000(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 2,000 lines of the KJV (51,869 tokens: one 200k-token chunk an epoch)."""
+    path = tmp_path_factory.mktemp("repro") / "kjv2000.txt"
+    with open(KJV, encoding="utf-8") as fh:
+        path.write_text("".join(fh.readline() for _ in range(2000)), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_library_training_gives_the_recorded_vectors(kjv_2000: Path, run: str) -> None:
+    result = embed.train(kjv_2000, TrainConfig(**OPTIONS, **RUNS[run]))
+    assert len(result.vectors) == 1737
+    assert _sha(result.vectors.matrix) == DIGESTS[run]
+
+
+def test_cli_with_checkpoints_gives_the_recorded_vectors_and_meta(kjv_2000: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    args = ["train", str(kjv_2000), *FLAGS, "--checkpoint-every", "1e-9", "--out", str(out), "-q", "--no-eval"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert _sha(embed.load(out).matrix) == DIGESTS["skipgram"]
+    assert not (tmp_path / "model.checkpoint").exists()
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    for key, names in META_KEYS.items():
+        assert sorted(meta[key] if key else meta) == names, key
+    assert meta["params"] == TrainConfig(**OPTIONS).to_dict()
+    assert meta["corpus"]["tokens"] == 51869 and meta["corpus"]["source"] == str(kjv_2000)
+
+
+class _StopAfterFirstEpoch(Callbacks):
+    def on_epoch_end(self, stats: EpochStats) -> None:
+        raise KeyboardInterrupt
+
+
+def test_cli_resume_after_an_interrupted_epoch_gives_the_recorded_vectors(kjv_2000: Path, tmp_path: Path) -> None:
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(KeyboardInterrupt):  # the snapshot after epoch 1's only chunk stays
+        run = RunOptions(checkpointer=Checkpointer(ckpt, 1e-9))
+        embed.train(kjv_2000, TrainConfig(**OPTIONS), _StopAfterFirstEpoch(), run=run)
+    assert json.loads(next(ckpt.glob("snap-*/state.json")).read_text())["position"]["epoch"] == 0
+    out = tmp_path / "resumed"
+    res = CliRunner().invoke(
+        main, ["train", str(kjv_2000), "--resume", str(ckpt), "--out", str(out), "-q", "--no-eval"]
+    )
+    assert res.exit_code == 0, res.output
+    assert _sha(embed.load(out).matrix) == DIGESTS["skipgram"]
+    assert not ckpt.exists()
