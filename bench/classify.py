@@ -1,7 +1,7 @@
 """Classifier benchmarks (issue 5): Kim (2014) MR / SST-2, ChnSentiCorp, speed.
 
     python -m bench.classify speed [epoch|infer]  # TextCNN epoch on MR, batched inference
-    python -m bench.classify mr [FOLDS [MODES [EPOCHS [FIRST [PATIENCE]]]]]  # MR 10-fold CV (FOLDS of the 10, from FIRST)
+    python -m bench.classify mr [FOLDS [MODES [EPOCHS [FIRST [PATIENCE]]]]]  # MR 10-fold CV (FOLDS of 10, from FIRST)
     python -m bench.classify sst2 [WHICH [EPOCHS [sentences|phrases [PATIENCE]]]]  # SST-2 test: CNN-non-static, BiLSTM
     python -m bench.classify zh [EPOCHS [MODES]]  # ChnSentiCorp 80/10/10: CNN-rand vs CNN-non-static
 
@@ -48,7 +48,7 @@ def mr(
             10,
             None if mode == "rand" else vecs,
             folds=list(range(first, first + folds)),
-            on_fold=lambda n, m: print(f"MR {mode} fold {n + 1}: {m.accuracy:.4f}", flush=True),
+            on_fold=lambda n, m, mode=mode: print(f"MR {mode} fold {n + 1}: {m.accuracy:.4f}", flush=True),
         )
         acc = [m.accuracy for m in res]
         record(
@@ -132,7 +132,7 @@ def sst2(which: str = "cnn,bilstm", epochs: int = 25, train_on: str = "sentences
             vecs,
             dev=dev,
             extra_texts=test.texts,
-            on_epoch=lambda r: print(f"SST-2 {name} {r}", flush=True),
+            on_epoch=lambda r, name=name: print(f"SST-2 {name} {r}", flush=True),
         )
         m = clf.evaluate(test)
         record(
@@ -170,7 +170,7 @@ def zh(epochs: int = 25, modes: str = "rand,non-static") -> None:
             None if mode == "rand" else vecs,
             dev=data.subset(dv),
             extra_texts=test.texts,
-            on_epoch=lambda r: print(f"zh {mode} {r}", flush=True),
+            on_epoch=lambda r, mode=mode: print(f"zh {mode} {r}", flush=True),
         )
         m = clf.evaluate(test)
         record(
@@ -188,7 +188,10 @@ def zh(epochs: int = 25, modes: str = "rand,non-static") -> None:
 
 
 if __name__ == "__main__":
-    from bench.classify_speed import speed
+    from bench.classify_speed import THREADS, speed
+    from embed.runtime import configure_threads
+
+    configure_threads(THREADS, "classify")  # before torch loads: OpenMP reads its wait policy then
 
     commands = {"mr": mr, "sst2": sst2, "zh": zh, "speed": speed}
     args = sys.argv[1:] or ["speed"]

@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--duration", type=int, default=15)
     p.add_argument("--connections", type=int, default=16)
     args = p.parse_args(argv)
+    from embed.runtime import configure_threads
+
+    configure_threads(2, "classify")  # its servers inherit the passive OpenMP wait, as measured
     model, texts = ensure_classifier()
     rng = random.Random(0)
     rows: list[dict[str, Any]] = []

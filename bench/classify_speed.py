@@ -20,12 +20,15 @@ import time
 from typing import Any
 
 import numpy as np
-import torch  # noqa: E402
 
-import embed.classify  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
+# ClassifierConfig's default (the machines' 2 cores). Not read from the config: importing
+# embed.classify loads torch, and the OpenMP wait policy must be set before that.
+THREADS = 2
 
 
 def _setup(mode: str) -> tuple[Any, Any, np.ndarray]:
+    import torch
+
     from bench.classify_common import KIM, vectors
     from embed.classify import ClassifierConfig, read_dataset
     from embed.classify.classifier import Classifier
@@ -48,6 +51,8 @@ def _conv1d(model: Any) -> None:
 
 def _epoch(clf: Any, x: list[list[int]], y: np.ndarray, plain: bool) -> float:
     """Seconds for one training epoch over 90% of MR (Kim's train part of a fold)."""
+    import torch
+
     from embed.classify.classifier import pad_batch, padding
     from embed.classify.train import _Optimizers, training_batches
 
@@ -106,6 +111,11 @@ SYSTEMS = {
 
 def speed(what: str = "all", repeats: int = 3) -> None:
     """``what``: ``all``, ``epoch`` or ``infer``; ``repeats``: epochs timed per system (median recorded)."""
+    from embed.runtime import configure_threads
+
+    configure_threads(THREADS, "classify")  # first: OpenMP reads its wait policy when torch loads
+    import torch
+
     from bench.classify_common import record
 
     for mode in ("static", "non-static") if what in ("all", "epoch") else ():

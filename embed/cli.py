@@ -264,11 +264,13 @@ def train(
     """Train word2vec on CORPUS (a file, a directory, .gz/.bz2, or - for stdin)."""
     from embed.io import check_output_dir, save_trained
     from embed.plots import plot_training
+    from embed.runtime import configure_threads
     from embed.train import RunOptions, start_run
     from embed.train.checkpoint import Checkpointer, read_snapshot
 
     snapshot = read_snapshot(resume) if resume is not None else None
     config = _run_config(ctx, opts, snapshot)
+    configure_threads(config.workers, "train")  # before torch (or torch.distributed) loads its OpenMP
     out = out or (Path(snapshot.out) if snapshot is not None and snapshot.out else None) or _default_out(corpus)
     check_output_dir(out, overwrite)  # fail before hours of training, not after
     _remove_stale(out)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from embed.classify.config import EmbeddingMode
 
 _data_opts = [
     click.option(
@@ -52,7 +55,10 @@ _encoding_opt = click.option(
     default="utf-8",
     show_default=True,
     callback=_check_encoding,
-    help="Text encoding of the data (cp1252 for Kim's MR rt-polarity.all, gbk for older Chinese files); invalid UTF-8 bytes are replaced and counted.",
+    help=(
+        "Text encoding of the data (cp1252 for Kim's MR rt-polarity.all, gbk for older Chinese files); "
+        "invalid UTF-8 bytes are replaced and counted."
+    ),
 )
 _threads_opt = click.option(
     "--threads",
@@ -61,6 +67,13 @@ _threads_opt = click.option(
     show_default=True,
     help="torch CPU threads (the project's machines have 2 cores).",
 )
+
+
+def _configure(threads: int) -> None:
+    """torch's threads and OpenMP's wait policy: first, since importing ``embed.classify`` loads torch."""
+    from embed.runtime import configure_threads
+
+    configure_threads(threads, "classify")
 
 
 def data_options(f: Any) -> Any:
@@ -162,7 +175,7 @@ def train(
     data: str,
     out: Path | None,
     vectors: str | None,
-    mode: str | None,
+    mode: EmbeddingMode | None,
     dim: int | None,
     raw_vectors: bool,
     filter_sizes: str,
@@ -179,13 +192,14 @@ def train(
     **opts: Any,
 ) -> None:
     """Train a classifier on labelled DATA (fastText, label<TAB>text, CSV, JSONL or Kim's 'label text')."""
-    from embed.classify.config import ClassifierConfig
-    from embed.io import check_output_dir, load
-
     if cv is None and out is None:
         raise click.UsageError("--out is required (or pass --cv K to cross-validate without writing a model)")
     if cv is not None and (out is not None or dev_path or test_path):
         raise click.UsageError("--cv scores DATA by cross-validation; it takes no --out, --dev or --test")
+    _configure(opts["threads"])
+    from embed.classify.config import ClassifierConfig
+    from embed.io import check_output_dir, load
+
     if out is not None:
         check_output_dir(out, overwrite)  # fail before training, not after
     try:
@@ -215,7 +229,8 @@ def _epoch_printer(quiet: bool) -> Any:
     def show(r: Any) -> None:
         if not quiet:
             click.echo(
-                f"epoch {r.epoch:>3}  loss {r.loss:.4f}  train {r.train_accuracy:.4f}  dev {r.dev_accuracy:.4f}  {r.seconds:.1f} s{'  *' if r.best else ''}",
+                f"epoch {r.epoch:>3}  loss {r.loss:.4f}  train {r.train_accuracy:.4f}  dev {r.dev_accuracy:.4f}  "
+                f"{r.seconds:.1f} s{'  *' if r.best else ''}",
                 err=True,
             )
 
@@ -263,7 +278,9 @@ def _train_and_save(
         return
     best = clf.info["epochs"][clf.info["best_epoch"] - 1]
     click.echo(
-        f"wrote {out}: {config.arch} {config.mode}, {len(clf.vocab):,} words ({clf.info['pretrained_rows']:,} pre-trained), {len(clf.labels)} labels, best dev accuracy {best['dev_accuracy']:.4f} at epoch {clf.info['best_epoch']}"
+        f"wrote {out}: {config.arch} {config.mode}, {len(clf.vocab):,} words ({clf.info['pretrained_rows']:,} "
+        f"pre-trained), {len(clf.labels)} labels, best dev accuracy {best['dev_accuracy']:.4f} at epoch "
+        f"{clf.info['best_epoch']}"
     )
     if test_metrics is not None:
         click.echo(test_metrics.format())
@@ -315,11 +332,9 @@ def eval_(
     encoding: str,
 ) -> None:
     """Score the classifier in MODEL_DIR on labelled DATA: accuracy, macro-F1, per class, confusion."""
-    import torch
-
+    _configure(threads)
     from embed.classify.io import load_classifier
 
-    torch.set_num_threads(threads)
     clf = load_classifier(model_dir)
     dataset = _read(data, fmt, text_column, label_column, encoding)
     metrics = clf.evaluate(dataset, truncate=truncate)
@@ -345,12 +360,10 @@ def _report_truncated(clf: Any, texts: list[str], source: str) -> None:
 @_encoding_opt
 def predict(model_dir: Path, file: str, k: int, as_json: bool, truncate: bool, threads: int, encoding: str) -> None:
     """Label each non-blank line of FILE (or standard input): top-k labels with probabilities."""
-    import torch
-
+    _configure(threads)
     from embed.classify.data import numbered_lines, read_text
     from embed.classify.io import load_classifier
 
-    torch.set_num_threads(threads)
     clf = load_classifier(model_dir)
     texts = [line for _, line in numbered_lines(read_text(file, encoding))]
     source = "<stdin>" if file == "-" else file

@@ -59,15 +59,19 @@ from embed.errors import ConfigError, FormatError
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def index(model: str, quiet: bool, **opts: object) -> None:
-    """Build the similarity index of MODEL (a model directory, or a vectors file: its cached import); writes MODEL/index/."""
+    """Build the similarity index of MODEL (a model directory, or a vectors file: its cached import);
+    writes MODEL/index/."""
     from embed.cli_vectors import open_model
     from embed.index import IndexConfig, build_index, check_index_writable, save_index
     from embed.io import load
+    from embed.runtime import configure_threads
 
     config = IndexConfig(**opts)  # type: ignore[arg-type]
+    configure_threads(config.threads, "index")
     if not Path(model).exists():
         raise FormatError(
-            f"{model}: not a model directory; 'embed index' writes into a directory made by 'embed train' or 'embed import'"
+            f"{model}: not a model directory; 'embed index' writes into a directory made by 'embed train' "
+            "or 'embed import'"
         )
     folder = open_model(model, quiet)
     check_index_writable(folder)
@@ -181,7 +185,10 @@ def _parse_dirs(
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="json: one JSON object a line with its request id; with --access-log, each request's method, path, status, bytes and duration_ms.",
+    help=(
+        "json: one JSON object a line with its request id; with --access-log, each request's method, path, status, "
+        "bytes and duration_ms."
+    ),
 )
 def serve(
     models: tuple[str, ...],
@@ -203,6 +210,11 @@ def serve(
     """
     import uvicorn
 
+    from embed.runtime import worker_environment
+
+    workers_env = worker_environment(threads)
+    # Its wait policy first: with --workers 1 this process serves, and the classifier check below loads torch.
+    os.environ["OMP_WAIT_POLICY"] = workers_env["OMP_WAIT_POLICY"]
     from embed.classify.io import read_classifier_meta
     from embed.io import read_meta
 
@@ -216,9 +228,7 @@ def serve(
     os.environ["EMBED_LOG_FORMAT"] = log_format
     json_access = access_log and log_format == "json"  # the service's JSON records replace uvicorn's text line
     os.environ["EMBED_ACCESS_LOG"] = "1" if json_access else "0"
-    # Worker processes read these before numpy/faiss start their thread pools.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
+    os.environ.update(workers_env)  # read by the worker processes before numpy and faiss start their thread pools
     uvicorn.run(
         "service.app:create_app",
         factory=True,

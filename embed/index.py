@@ -25,7 +25,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -95,7 +95,7 @@ class WordIndex:
 
     config: IndexConfig
     tables: dict[str, tuple[np.ndarray, np.ndarray]]
-    ann: Any | None  # faiss.Index over unit (cosine) or raw (euclidean) rows
+    ann: faiss.Index | None  # over unit (cosine) or raw (euclidean) rows
     info: dict[str, Any] = field(default_factory=dict)
     vectors: Vectors | None = field(default=None, repr=False)
 
@@ -135,12 +135,13 @@ class WordIndex:
         if self.vectors is None:
             raise ConfigError("WordIndex.attach(vectors) must be called before search")
         q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.vectors.dim)
-        if exact or not self.has_ann(metric):
+        ann = self.ann if self.has_ann(metric) else None
+        if exact or ann is None:
             ids, scores = exact_search(self.vectors.matrix, self.vectors.norms, q, k, metric)
             return ids, scores, "flat"
         if _threads is not None:
             faiss.omp_set_num_threads(_threads)  # per calling thread; see set_threads
-        scores, ids = self.ann.search(q, min(k, self.ann.ntotal))
+        scores, ids = ann.search(q, min(k, ann.ntotal))
         if metric == "euclidean":
             scores = np.sqrt(np.maximum(scores, 0.0))
         return ids, scores, self.config.kind
@@ -152,6 +153,8 @@ _threads: int | None = None
 def set_threads(n: int) -> None:
     """FAISS (OpenMP) threads per search; 1 in servers, where worker processes give the parallelism.
 
+    A process's count is chosen by :func:`embed.runtime.configure_threads` (``serve``, ``index``);
+    :func:`build_index` sets its ``config.threads`` for the build.
     ``omp_set_num_threads`` only binds the calling thread, and every thread that is not
     OpenMP's own starts from ``OMP_NUM_THREADS`` (default: all cores) with a pool of its own
     (faiss#2731). Servers search from a pool of threads, so :meth:`WordIndex.search` re-applies
@@ -168,23 +171,28 @@ def _rows(vectors: Vectors, rows: slice | np.ndarray, metric: str) -> np.ndarray
     return normalise(block) if metric == "cosine" else block
 
 
-def _build_ann(vectors: Vectors, config: IndexConfig, progress: Progress | None, chunk: int = 50_000) -> Any | None:
+def _build_ann(
+    vectors: Vectors, config: IndexConfig, progress: Progress | None, chunk: int = 50_000
+) -> faiss.Index | None:
     """The ANN index, fed in chunks of ``chunk`` rows (memory: the index plus one chunk)."""
     n, dim = len(vectors), vectors.dim
     fmetric = faiss.METRIC_INNER_PRODUCT if config.metric == "cosine" else faiss.METRIC_L2
     if config.kind == "flat":
         return None
+    ann: faiss.Index
     if config.kind == "hnsw":
-        ann = faiss.IndexHNSWFlat(dim, config.hnsw_m, fmetric)
-        ann.hnsw.efConstruction = config.ef_construction
-        ann.hnsw.efSearch = config.ef_search
+        hnsw = faiss.IndexHNSWFlat(dim, config.hnsw_m, fmetric)
+        hnsw.hnsw.efConstruction = config.ef_construction
+        hnsw.hnsw.efSearch = config.ef_search
+        ann = hnsw
     else:
         nlist = config.nlist or max(1, min(n // 39, int(4 * math.sqrt(n))))  # faiss wants >= 39 points per list
         quantizer = faiss.IndexFlatIP(dim) if config.metric == "cosine" else faiss.IndexFlatL2(dim)
-        ann = faiss.IndexIVFFlat(quantizer, dim, nlist, fmetric)
+        ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, fmetric)
         sample = np.sort(np.random.default_rng(0).choice(n, size=min(n, 256 * nlist), replace=False))
-        ann.train(_rows(vectors, sample, config.metric))
-        ann.nprobe = min(config.nprobe, nlist)
+        ivf.train(_rows(vectors, sample, config.metric))
+        ivf.nprobe = min(config.nprobe, nlist)
+        ann = ivf
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         ann.add(_rows(vectors, slice(start, stop), config.metric))
@@ -319,7 +327,7 @@ def load_index(model_dir: str | Path, vectors: Vectors, check: bool = True) -> W
     fix = f"rebuild it with 'embed index {model_dir}'"
     if check and meta.get("fingerprint") != vectors.fingerprint:
         raise FormatError(f"{folder}: built for other vectors than {model_dir} holds now; {fix}")
-    names = {f.name for f in IndexConfig.__dataclass_fields__.values()}  # type: ignore[attr-defined]
+    names = {f.name for f in fields(IndexConfig)}
     try:
         config = IndexConfig(**{k: v for k, v in meta.items() if k in names})
     except (ConfigError, TypeError) as exc:
@@ -346,8 +354,11 @@ def load_index(model_dir: str | Path, vectors: Vectors, check: bool = True) -> W
     if ann is not None and ann.ntotal != len(vectors):
         raise FormatError(f"{folder}: ann.faiss holds {ann.ntotal} vectors, the model {len(vectors)}; {fix}")
     if ann is not None and config.kind == "hnsw":
-        faiss.downcast_index(ann).hnsw.efSearch = config.ef_search
+        hnsw = faiss.downcast_index(ann)
+        if not isinstance(hnsw, faiss.IndexHNSW):
+            raise FormatError(f"{folder}: ann.faiss is not the HNSW index index.json names; {fix}")
+        hnsw.hnsw.efSearch = config.ef_search
     elif ann is not None:
         faiss.extract_index_ivf(ann).nprobe = config.nprobe
-    info = {k: meta[k] for k in ("vocab_size", "dim", "fingerprint", "timings", "faiss") if k in meta}
+    info: dict[str, Any] = {k: meta[k] for k in ("vocab_size", "dim", "fingerprint", "timings", "faiss") if k in meta}
     return WordIndex(config, tables, ann, info).attach(vectors)

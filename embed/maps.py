@@ -105,7 +105,7 @@ def _project(x: np.ndarray, method: Method, seed: int) -> np.ndarray:
         from sklearn.decomposition import PCA
 
         k = min(2, n, x.shape[1])
-        xy = PCA(n_components=k, random_state=seed).fit_transform(x)
+        xy: np.ndarray = PCA(n_components=k, random_state=seed).fit_transform(x)
         if k < 2:  # 1-dimensional vectors: draw them on a line
             xy = np.hstack([xy, np.zeros((n, 2 - k))])
         return xy
@@ -114,9 +114,9 @@ def _project(x: np.ndarray, method: Method, seed: int) -> np.ndarray:
 
         perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
         # PCA initialisation makes the layout stable across runs; cosine suits word vectors.
-        return TSNE(
-            n_components=2, perplexity=perplexity, init="pca", metric="cosine", random_state=seed
-        ).fit_transform(x)
+        tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", metric="cosine", random_state=seed)
+        layout: np.ndarray = tsne.fit_transform(x)
+        return layout
     raise ConfigError(f"method must be 'pca' or 'tsne', got {method!r}")
 
 
@@ -186,7 +186,8 @@ def plot_map(
         font = cjk_font()
         if font is None:
             logger.warning(
-                "no CJK font found; Chinese labels will show as boxes. Install one, e.g. 'apt-get install fonts-noto-cjk'"
+                "no CJK font found; Chinese labels will show as boxes. Install one, e.g. 'apt-get install "
+                "fonts-noto-cjk'"
             )
         else:
             families.insert(0, font)  # the CJK font covers Latin too; DejaVu stays as a fallback

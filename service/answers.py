@@ -1,4 +1,5 @@
-"""The answers the query routes and the fast path build: orjson bytes from library results, no second validation pass."""
+"""The answers the query routes and the fast path build: orjson bytes from library results, no second
+validation pass."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def _query(q: SimilarQuery) -> Query:
 
 
 def oov_fields(words: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """``{"oov": true, "oov_words": [...]}`` when a subword model built some query words from their n-grams, else nothing."""
+    """``{"oov": true, "oov_words": [...]}`` when a subword model built some query words from their n-grams,
+    else nothing."""
     return {"oov": True, "oov_words": list(words)} if words else {}
 
 
@@ -77,5 +79,6 @@ def answer_batch(model: LoadedModel, queries: list[SimilarQuery]) -> dict[str, A
 
 
 def is_cheap(model: LoadedModel, q: SimilarQuery) -> bool:
-    """A table look-up (microseconds) or a by-word ANN search (~0.1-0.3 ms): answered on the event loop, not in a thread."""
+    """A table look-up (microseconds) or a by-word ANN search (~0.1-0.3 ms): answered on the event loop, not in a
+    thread."""
     return model.searcher.is_cheap(q.word, q.k, q.metric, q.exact)

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
+from embed.runtime import configure_threads
 from service.deps import require_api_key
 from service.errors import install_error_handlers
 from service.fastpath import WordLookupFastPath
@@ -29,25 +30,11 @@ from service.metrics import instrument
 from service.middleware import BodyLimit, ResponseHeaders
 from service.openapi import install_openapi
 from service.registry import Registry
-from service.routes import classify, health, models, query, ui
+from service.routes import classify, explore, health, models, query, ui
 from service.settings import Settings
 from service.workers import is_replacement, mark_loaded
 
 logger = logging.getLogger(__name__)
-
-
-def limit_threads(n: int) -> None:
-    """One compute thread per worker by default: parallelism comes from worker processes.
-
-    FAISS's OpenMP pool, OpenBLAS (numpy) and uvicorn workers would otherwise each start a
-    thread per core and fight over the same cores (faiss#1035, faiss#2731).
-    """
-    from threadpoolctl import threadpool_limits
-
-    from embed.index import set_threads
-
-    threadpool_limits(limits=n)
-    set_threads(n)
 
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
@@ -70,12 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service. Models load in a background thread at startup; ``/readyz`` says when done
     (a worker replacing one that died loads before it accepts: ``service/workers.py``)."""
     settings = settings if settings is not None else Settings()
-    limit_threads(settings.threads)
-    limit_malloc_arenas(settings.malloc_arenas)
-    if settings.classifiers:  # classifier inference runs in torch; word models never import it
-        import torch
-
-        torch.set_num_threads(settings.threads)
+    limit_malloc_arenas(settings.malloc_arenas)  # before torch's import below makes its allocations
+    # Classifier inference runs in torch; word models never import it.
+    configure_threads(settings.threads, "serve", uses_torch=bool(settings.classifiers))
     registry = Registry(
         settings.models,
         warm=settings.warm,
@@ -99,7 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPIOffline(
         title="embed",
         version="1",
-        summary="Nearest words, vectors, similarity and analogies over word2vec models; text classifiers on top of them.",
+        summary=(
+            "Nearest words, vectors, similarity and analogies over word2vec models; text classifiers on top of them."
+        ),
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -115,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(classify.router)
     app.include_router(health.router)
     ui.install(app, v1)  # the web page at / and its autocomplete route
+    explore.install(app, v1)  # the page's explorer: projections and the model page
     app.include_router(v1)
     # Routers outside /v1 (e.g. a web page: app.include_router(ui.router)) need no API key.
     return app
@@ -123,9 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def install_middleware(app: FastAPI, registry: Registry, settings: Settings) -> None:
     """Added first = inner. Outermost to innermost, every layer sees the answers of those inside it:
 
-    request id (every response and log line) > access log (EMBED_ACCESS_LOG) > security headers (CORS preflights included) > CORS > gzip
-    > body limit (before any body is read) > fast path (records its answers in the request metrics)
-    > request metrics > FastAPI's routes. 500s from an unhandled error are sent by Starlette outside all of
+    request id (every response and log line) > access log (EMBED_ACCESS_LOG) > security headers (CORS preflights
+    included) > CORS > gzip > body limit (before any body is read) > fast path (records its answers in the request
+    metrics) > request metrics > FastAPI's routes. 500s from an unhandled error are sent by Starlette outside all of
     these; ``service/errors.py`` adds the request id to them itself.
     """
     request_metrics = instrument(app, registry)  # inside the fast path: see service/metrics.py

@@ -18,11 +18,13 @@ _bearer = HTTPBearer(auto_error=False, description="Alternatively: Authorization
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings  # set by create_app
+    return settings
 
 
 async def get_registry(request: Request) -> Registry:
-    return request.app.state.registry
+    registry: Registry = request.app.state.registry
+    return registry
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
 from asgi_correlation_id import correlation_id
@@ -43,11 +44,14 @@ def error_response(
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-def _describe(errors: list[dict]) -> str:
+def _describe(errors: list[dict[str, Any]]) -> str:
     parts = []
     for e in errors[:5]:
         if e.get("type") == "json_invalid":
-            return f"body is not valid JSON (error at character {e['loc'][-1]}); send a JSON object with Content-Type: application/json"
+            return (
+                f"body is not valid JSON (error at character {e['loc'][-1]}); "
+                "send a JSON object with Content-Type: application/json"
+            )
         where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "batch")) or "body"
         parts.append(f"{where}: {e.get('msg', 'invalid')}")
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""

@@ -1,7 +1,7 @@
 """A fast path for the hottest request: top-k by word, answered from the exact table or the ANN index.
 
-A table look-up costs ~20 us, an HNSW search of a 2M-word model ~0.1-0.3 ms; FastAPI's routing, dependency solving and response classes
-cost several times that. This pure ASGI layer answers ``POST /v1/models/{model}/similar``
+A table look-up costs ~20 us, an HNSW search of a 2M-word model ~0.1-0.3 ms; FastAPI's routing, dependency
+solving and response classes cost several times that. This pure ASGI layer answers ``POST /v1/models/{model}/similar``
 itself when - and only when - the body is a single by-word query a table or the ANN index answers, the
 word is known, the content type is JSON and the API key (if configured) matches. It uses
 the same pydantic model (:class:`SimilarQuery`) and the same :func:`answer` as the route,
@@ -38,6 +38,8 @@ class WordLookupFastPath:
     def __init__(
         self, app: ASGIApp, registry: Registry, settings: Settings, metrics: RequestMetrics | None = None
     ) -> None:
+        # It answers before FastAPI's router, where no dependency is solved (that would cost what this
+        # layer saves), so create_app hands it the registry and settings the routes get from service/deps.py.
         self.app, self.registry, self.metrics = app, registry, metrics
         self.key = settings.api_key.get_secret_value().encode() if settings.api_key is not None else None
 

@@ -18,8 +18,10 @@ import time
 from asgi_correlation_id import CorrelationIdFilter
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from uvicorn.logging import AccessFormatter, DefaultFormatter
+
+from service.middleware import HttpMiddleware
 
 access_logger = logging.getLogger("service.access")
 
@@ -44,7 +46,8 @@ def json_formatter() -> logging.Formatter:
 
 
 def install_request_id_logging(log_format: str = "text") -> None:
-    """Put ``[request-id]`` (``-`` outside a request) in uvicorn's default log lines, and send ``service.*`` logs there too.
+    """Put ``[request-id]`` (``-`` outside a request) in uvicorn's default log lines, and send ``service.*`` logs
+    there too.
 
     ``log_format="json"``: uvicorn's default handlers write JSON objects instead.
     """
@@ -68,20 +71,14 @@ def install_request_id_logging(log_format: str = "text") -> None:
         service_log.propagate = False
 
 
-class AccessLog:
+class AccessLog(HttpMiddleware):
     """One ``service.access`` record per request: method, path, status, bytes sent, duration (ms), client.
 
     Pure ASGI, inside the request-id layer (so the record carries the id); only added when
     ``EMBED_ACCESS_LOG`` is on, since a log line per request costs throughput.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started, status, size = time.perf_counter(), 500, 0
 
         async def counting_send(message: Message) -> None:

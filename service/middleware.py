@@ -1,8 +1,12 @@
-"""Pure ASGI layers (cheaper per request than a BaseHTTPMiddleware): body size and time limits, response headers."""
+"""Pure ASGI layers (cheaper per request than a BaseHTTPMiddleware): body size and time limits, response headers.
+
+:class:`HttpMiddleware` is their shape, and :class:`service.logs.AccessLog`'s.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,18 +26,33 @@ class _BodyError(HTTPException):
 _CLOSE = {"Connection": "close"}
 
 
-class BodyLimit:
-    """Answer 413 when a request body exceeds ``limit`` bytes, by Content-Length or while streaming
-    (chunked), and 408 when it has not arrived ``timeout`` seconds after the request started (a slow
-    or stalled client would otherwise hold a connection and a request slot for ever)."""
+class HttpMiddleware:
+    """A pure ASGI layer over HTTP requests: :meth:`handle` sees each one; lifespan and websocket
+    events pass straight through to ``app``."""
 
-    def __init__(self, app: ASGIApp, limit: int, timeout: float = 30.0) -> None:
-        self.app, self.limit, self.timeout = app, limit, timeout
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class BodyLimit(HttpMiddleware):
+    """Answer 413 when a request body exceeds ``limit`` bytes, by Content-Length or while streaming
+    (chunked), and 408 when it has not arrived ``timeout`` seconds after the request started (a slow
+    or stalled client would otherwise hold a connection and a request slot for ever)."""
+
+    def __init__(self, app: ASGIApp, limit: int, timeout: float = 30.0) -> None:
+        super().__init__(app)
+        self.limit, self.timeout = limit, timeout
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > self.limit:
@@ -48,9 +67,12 @@ class BodyLimit:
             if done:  # body complete: what is left is the disconnect, which may come at any time
                 return await receive()
             try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
+                if sys.version_info >= (3, 11):
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                else:  # no asyncio.timeout_at before 3.11 (a task per wait, so only there)
+                    message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except (TimeoutError, asyncio.TimeoutError):  # one class from 3.11 on
                 raise _BodyError(
                     408, f"request body not received within {self.timeout:g} s; send it at once", _CLOSE
                 ) from None
@@ -90,20 +112,14 @@ PAGE_CSP = (b"content-security-policy", b"default-src 'self'")
 RETRY_AFTER = (b"retry-after", b"5")
 
 
-class ResponseHeaders:
+class ResponseHeaders(HttpMiddleware):
     """Add the security headers (and ``Retry-After`` on a 503) to every response, the fast path's too.
 
     Pure ASGI: it rewrites ``http.response.start`` and leaves a header the app set alone.
     Added last in ``create_app``, so it wraps the body limit and the fast path.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         extra = SECURITY_HEADERS + ((PAGE_CSP,) if path == "/" or path.startswith("/static/") else ())
 

@@ -143,8 +143,8 @@ def _warm(searcher: Searcher) -> None:
     """
     word = searcher.vectors.word(0)
     for metric in ("cosine", "euclidean"):
-        searcher.by_word(word, 10, metric)  # type: ignore[arg-type]
-        searcher.by_vector(searcher.vectors[word], 10, metric, exact=False)  # type: ignore[arg-type]
+        searcher.by_word(word, 10, metric)
+        searcher.by_vector(searcher.vectors[word], 10, metric, exact=False)
 
 
 def _load_classifier(path: Path, warm: bool) -> Classifier:

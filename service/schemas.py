@@ -10,10 +10,13 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    JsonValue,
     StringConstraints,
     Tag,
     model_validator,
 )
+
+from embed import project
 
 Word = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 # float32 rounding: a value at or past this double becomes inf; one at or under HALF_TINY (in size) becomes 0.
@@ -35,6 +38,13 @@ def _json_number(value: Any) -> Any:
     return value
 
 
+QueryOov = Annotated[
+    bool,
+    Field(
+        description="Present and true when a subword model built some query words from their character n-grams "
+        "(not in the vocabulary)."
+    ),
+]
 K = Annotated[
     int, Field(ge=1, le=1000, strict=False, description="How many neighbours (1-1000)."), BeforeValidator(_json_number)
 ]
@@ -50,7 +60,7 @@ def _null_or_empty(*names: str) -> dict[str, Any]:
 
 
 # JSON Schema for SimilarQuery._one_kind: the three kinds exclude each other (a null or empty field is absent).
-_ONE_KIND = [
+_ONE_KIND: list[JsonValue] = [
     {
         "title": "by word",
         "required": ["word"],
@@ -97,7 +107,9 @@ class SimilarQuery(_Request):
     metric: MetricName = "cosine"
     exact: bool | None = Field(
         None,
-        description="true: exact results (a table or a scan of every vector); false: the approximate index answers where there is one; null (default): exact where cheap (a table covers the query, or at most 200,000 words), else approximate. The response's 'exact' says which.",
+        description="true: exact results (a table or a scan of every vector); false: the approximate index answers "
+        "where there is one; null (default): exact where cheap (a table covers the query, or at most 200,000 words), "
+        "else approximate. The response's 'exact' says which.",
     )
 
     @model_validator(mode="after")
@@ -171,6 +183,24 @@ class AnalogyRequest(_Request):
     exact: bool | None = Field(None, description="As for /similar (3cosmul is always exact).")
 
 
+class Axis(BaseModel):
+    start: str = Field(min_length=1, max_length=256, description="The word the axis starts at (e.g. man).")
+    end: str = Field(min_length=1, max_length=256, description="The word it points to (e.g. woman).")
+
+
+# service/openapi.py lowers the maximum to the smallest served vocabulary, where that is smaller.
+N_DESCRIPTION = (
+    f"How many of the most frequent words (default {project.DEFAULT_POINTS:,} or the vocabulary; "
+    f"at most {project.MAX_POINTS:,} and the vocabulary size)."
+)
+
+
+class CustomProjectionRequest(BaseModel):  # BaseModel, not _Request: unknown fields are ignored here
+    x: Axis
+    y: Axis
+    n: int | None = Field(None, ge=project.MIN_POINTS, le=project.MAX_POINTS, description=N_DESCRIPTION)
+
+
 # --- responses ----------------------------------------------------------------------------
 class Neighbour(BaseModel):
     word: str
@@ -186,12 +216,10 @@ class SimilarResponse(BaseModel):
     score_name: ScoreName
     exact: bool = Field(description="Whether the results are exact (table, flat or 3cosmul) or approximate.")
     method: str = Field(
-        description="table (precomputed exact top-k), flat (exact scan of every vector), hnsw / ivf (approximate), 3cosmul."
+        description="table (precomputed exact top-k), flat (exact scan of every vector), hnsw / ivf (approximate), "
+        "3cosmul."
     )
-    oov: bool = Field(
-        False,
-        description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).",
-    )
+    oov: QueryOov = False
     oov_words: list[str] = Field(default_factory=list, description="Those words.")
     results: list[Neighbour]
 
@@ -237,10 +265,7 @@ class SimilarityResponse(BaseModel):
     model: str
     score_name: Literal["cosine_similarity"] = "cosine_similarity"
     similarity: float
-    oov: bool = Field(
-        False,
-        description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).",
-    )
+    oov: QueryOov = False
     oov_words: list[str] = Field(default_factory=list, description="Those words.")
 
 
@@ -249,10 +274,7 @@ class AnalogyResponse(BaseModel):
     method: str
     score_name: str
     exact: bool
-    oov: bool = Field(
-        False,
-        description="Present and true when a subword model built some query words from their character n-grams (not in the vocabulary).",
-    )
+    oov: QueryOov = False
     oov_words: list[str] = Field(default_factory=list, description="Those words.")
     results: list[Neighbour]
 
@@ -331,6 +353,27 @@ class ClassifierInfo(BaseModel):
 
 class ClassifiersResponse(BaseModel):
     classifiers: list[ClassifierInfo]
+
+
+class WordsResponse(BaseModel):
+    model: str
+    prefix: str
+    words: list[str]
+
+
+class ProjectionResponse(BaseModel):
+    model: str
+    method: str = Field(description="pca, tsne, umap, or custom.")
+    dims: int
+    n: int = Field(description="How many words: rows 0..n-1 of the model, most frequent first.")
+    vocab_size: int
+    words: list[str]
+    counts: list[int] | None = Field(description="Corpus counts of the words, when the model recorded them.")
+    coords: list[float] = Field(description="n x dims coordinates, row-major (x0, y0[, z0], x1, ...).")
+    seconds: float = Field(
+        description="How long the projection took to compute (once; later answers come from the cache)."
+    )
+    params: dict[str, Any]
 
 
 class ErrorBody(BaseModel):

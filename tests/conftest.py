@@ -7,6 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from embed.runtime import openmp_environment
+
+# The test process trains classifiers and word2vec in-process beside live servers on 2 cores: passive
+# OpenMP waiting (what `embed classify` sets up) keeps the busy-wait from collapsing under that load.
+# Set here, before any test module imports torch or FAISS (embed.runtime imports neither).
+os.environ.update(openmp_environment("classify"))
+
 ROOT = Path(__file__).resolve().parents[1]
 KJV = ROOT / "corpora" / "kjv.txt"
 ZH_NOVELS = ROOT / "corpora" / "zh_novels"

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from itertools import chain, repeat
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from embed.classify.config import ClassifierConfig
 from embed.classify.data import Dataset
 from embed.classify.metrics import Metrics, score
-from embed.classify.models import UNK, padding
+from embed.classify.models import UNK, Model, TextCNN, padding
 from embed.corpus import get_tokenizer
 from embed.errors import ConfigError, FormatError
 
@@ -65,7 +65,8 @@ def clip_tokens(
     if over and not truncate:
         i = over[0]
         raise FormatError(
-            f"{source}: text {i + 1} has {len(token_lists[i])} tokens, more than the limit of {limit}; shorten it, pass --truncate (keeps the first {limit} tokens) or train with a larger --max-tokens"
+            f"{source}: text {i + 1} has {len(token_lists[i])} tokens, more than the limit of {limit}; shorten it, "
+            f"pass --truncate (keeps the first {limit} tokens) or train with a larger --max-tokens"
         )
     return [tokens[:limit] for tokens in token_lists] if over else list(token_lists), len(over)
 
@@ -80,14 +81,14 @@ class Classifier:
         config: the configuration it was trained with.
     """
 
-    def __init__(self, model: nn.Module, vocab: list[str], labels: list[str], config: ClassifierConfig) -> None:
+    def __init__(self, model: Model, vocab: list[str], labels: list[str], config: ClassifierConfig) -> None:
         self.model = model
         self.vocab = vocab
         self.index = {w: i for i, w in enumerate(vocab)}
         self.labels = labels
         self.config = config
         self._tokenize = get_tokenizer(config.tokenizer)
-        self.info: dict[str, object] = {}
+        self.info: dict[str, Any] = {}  # what training recorded (saved in config.json)
         self.frozen = False
         """True once trained or loaded: the weights no longer change, so the CNN may
         predict through its projection table (see :meth:`TextCNN.projection_table`)."""
@@ -144,18 +145,18 @@ class Classifier:
         out = torch.empty((len(encoded), len(self.labels)))
         try:
             with torch.inference_mode():
-                table = self._projection_table()
+                model, table = self.model, self._projection_table()
                 for pos, ids, lengths in self.batches(encoded, batch_size):
-                    if table is not None:
-                        out[torch.as_tensor(pos)] = self.model.logits_from_table(table, ids, lengths)
+                    if table is not None and isinstance(model, TextCNN):
+                        out[torch.as_tensor(pos)] = model.logits_from_table(table, ids, lengths)
                     else:
-                        out[torch.as_tensor(pos)] = self.model(ids, lengths)
+                        out[torch.as_tensor(pos)] = model(ids, lengths)
         finally:
             self.model.train(was_training)
         return out
 
     def _projection_table(self) -> list[torch.Tensor] | None:
-        if not self.frozen or not hasattr(self.model, "projection_table"):
+        if not self.frozen or not isinstance(self.model, TextCNN):
             return None
         if self._table is None:
             width = sum(self.config.filter_sizes) * self.config.num_filters

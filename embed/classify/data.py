@@ -104,7 +104,8 @@ def decode(raw: bytes, encoding: str = "utf-8", source: str = "<data>") -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError as exc:
             raise FormatError(
-                f"{source}: byte {exc.start} (0x{raw[exc.start]:02x}) is not valid {encoding}; pass the file's --encoding (e.g. utf-8, cp1252 or gbk)"
+                f"{source}: byte {exc.start} (0x{raw[exc.start]:02x}) is not valid {encoding}; pass the file's "
+                "--encoding (e.g. utf-8, cp1252 or gbk)"
             ) from None
     # surrogateescape maps each invalid byte to one lone surrogate, and valid UTF-8 never
     # yields one, so counting and replacing them is exact and needs no global error handler.
@@ -116,10 +117,12 @@ def decode(raw: bytes, encoding: str = "utf-8", source: str = "<data>") -> str:
     bad_lines = sum(1 for line in lines if _ESCAPED.search(line))
     if bad_lines > MAX_UNDECODABLE_LINES * len(lines):
         raise FormatError(
-            f"{source}: {bad_lines} of {len(lines)} lines are not valid UTF-8; pass --encoding with the file's encoding (e.g. cp1252 or gbk)"
+            f"{source}: {bad_lines} of {len(lines)} lines are not valid UTF-8; pass --encoding with the file's "
+            "encoding (e.g. cp1252 or gbk)"
         )
     logger.warning(
-        "%s: %d byte(s) were not valid UTF-8 and were replaced with U+FFFD; pass --encoding if the file has another encoding (e.g. cp1252)",
+        "%s: %d byte(s) were not valid UTF-8 and were replaced with U+FFFD; pass --encoding if the file has another "
+        "encoding (e.g. cp1252)",
         source,
         bad_bytes,
     )
@@ -224,14 +227,16 @@ def _split_line(path: Path, lineno: int, line: str, fmt: str) -> tuple[str, str]
         if len(labels) > 1:
             shown = " ".join(labels[:5]) + (" ..." if len(labels) > 5 else "")
             raise FormatError(
-                f"{path}:{lineno}: {len(labels)} labels ({shown}); keep one __label__ per line: multi-label training is not supported"
+                f"{path}:{lineno}: {len(labels)} labels ({shown}); keep one __label__ per line: multi-label training "
+                "is not supported"
             )
         return labels[0][len("__label__") :], " ".join(words)
     if fmt == "tsv":
         tabs = line.count("\t")
         if tabs > 1:
             raise FormatError(
-                f"{path}:{lineno}: {tabs} TABs; 'label<TAB>text' has one ({_ONE_LABEL}; replace TABs inside the text with spaces)"
+                f"{path}:{lineno}: {tabs} TABs; 'label<TAB>text' has one ({_ONE_LABEL}; replace TABs inside the text "
+                "with spaces)"
             )
         label, sep, text = line.partition("\t")
         if not sep:

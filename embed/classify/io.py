@@ -71,7 +71,8 @@ def read_classifier_meta(path: Path) -> dict[str, Any]:
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
         raise FormatError(
-            f"{path}: not a classifier directory (missing {', '.join(missing)}); pass a directory written by 'embed classify train'"
+            f"{path}: not a classifier directory (missing {', '.join(missing)}); pass a directory written by "
+            "'embed classify train'"
         )
     meta = read_versioned_json(path / "config.json", CLASSIFIER_FORMAT, CLASSIFIER_VERSION, "classifier")
     return meta
@@ -107,7 +108,8 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
     except (SafetensorError, RuntimeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FormatError(
-            f"{weights}: weights do not fit the config, vocabulary and labels ({first}); retrain or restore the classifier"
+            f"{weights}: weights do not fit the config, vocabulary and labels ({first}); retrain or restore the "
+            "classifier"
         ) from None
     model.eval()
     clf = Classifier(model, vocab, [str(lab) for lab in labels], config)
@@ -124,7 +126,8 @@ def _read_vocab(path: Path) -> list[str]:
         raise FormatError(f"{path}: not UTF-8 (byte {exc.start}); retrain or restore the classifier") from None
     if len(vocab) < 2 or vocab[:2] != ["<pad>", "<unk>"]:
         raise FormatError(
-            f"{path}: damaged ({len(vocab)} lines; expected '<pad>' and '<unk>' first, one token a line); retrain or restore the classifier"
+            f"{path}: damaged ({len(vocab)} lines; expected '<pad>' and '<unk>' first, one token a line); retrain or "
+            "restore the classifier"
         )
     return vocab
 
@@ -146,7 +149,8 @@ def _read_labels(path: Path) -> list[str]:
 
 
 def _check_shapes(weights: Path, build_model: Any, vocab_size: int, n_labels: int, config: ClassifierConfig) -> None:
-    """Compare the file's tensor shapes with the model the config describes, built on torch's meta device (no memory)."""
+    """Compare the file's tensor shapes with the model the config describes, built on torch's meta device
+    (no memory)."""
     import torch
     from safetensors import SafetensorError, safe_open
 
@@ -163,5 +167,6 @@ def _check_shapes(weights: Path, build_model: Any, vocab_size: int, n_labels: in
     if found != expected:
         bad = next((k for k in expected if found.get(k) != expected[k]), None) or next(iter(set(found) - set(expected)))
         raise FormatError(
-            f"{weights}: weights do not fit the config, vocabulary and labels ({bad}: file {found.get(bad)}, config {expected.get(bad)}); retrain or restore the classifier"
+            f"{weights}: weights do not fit the config, vocabulary and labels ({bad}: file {found.get(bad)}, config "
+            f"{expected.get(bad)}); retrain or restore the classifier"
         )

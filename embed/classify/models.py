@@ -54,7 +54,7 @@ class Embedder(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """``(batch, time)`` ids -> ``(batch, time, dim)`` vectors."""
-        x = self.embed(ids)
+        x: torch.Tensor = self.embed(ids)
         if self.static_embed is not None:
             x = x + nn.functional.embedding(ids, self.static_embed)
         return x
@@ -131,7 +131,9 @@ class TextCNN(nn.Module):
     ) -> None:
         super().__init__()
         self.embedder = Embedder(vocab_size, config, init)
-        self.convs = nn.ModuleList(nn.Conv1d(config.dim, config.num_filters, k) for k in config.filter_sizes)
+        convs = [nn.Conv1d(config.dim, config.num_filters, k) for k in config.filter_sizes]
+        self.convs = nn.ModuleList(convs)  # registered here: their weights are what is saved
+        self.layers: tuple[nn.Conv1d, ...] = tuple(convs)  # the same modules, typed (a ModuleList yields Modules)
         self.dropout = nn.Dropout(config.dropout)
         self.out = nn.Linear(config.num_filters * len(config.filter_sizes), num_classes)
         self.min_length = max(config.filter_sizes)
@@ -147,17 +149,18 @@ class TextCNN(nn.Module):
     def project(self, vectors: torch.Tensor) -> torch.Tensor:
         """``(n, dim)`` vectors -> ``(n, sum(filter_sizes) * num_filters)``: each vector times
         every filter's slice at every offset (block ``(width k, offset j)`` is ``x @ W_j.T``)."""
-        weight = torch.cat([conv.weight[:, :, j] for conv in self.convs for j in range(conv.kernel_size[0])])
+        weight = torch.cat([conv.weight[:, :, j] for conv in self.layers for j in range(conv.kernel_size[0])])
         return vectors @ weight.t()
 
     def _pool(self, table: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         """Max-over-time of ReLU(window sums + bias), windows past a sentence's end masked."""
-        widths = tuple(conv.kernel_size[0] for conv in self.convs)
-        sums = _WindowSums.apply(table, ids, widths, self.convs[0].out_channels)
+        widths = tuple(conv.kernel_size[0] for conv in self.layers)
+        # torch's Function.apply carries no annotations
+        sums = _WindowSums.apply(table, ids, widths, self.layers[0].out_channels)  # type: ignore[no-untyped-call]
         past = None if lengths is None else self._past_end(ids.shape[1], lengths)[:, :, None]
         pooled = []
-        for conv, h in zip(self.convs, sums, strict=False):
-            h = torch.relu(h + conv.bias)
+        for conv, h in zip(self.layers, sums, strict=False):
+            h = torch.relu(h + _bias(conv))
             if past is not None:
                 h = h.masked_fill(past[:, : h.shape[1]], 0.0)
             pooled.append(h.amax(dim=1))
@@ -179,7 +182,7 @@ class TextCNN(nn.Module):
         """:meth:`features` computed with ``Conv1d`` over the embedded batch (the textbook form)."""
         x = self.embedder(ids).transpose(1, 2)  # conv1d wants (batch, dim, time)
         pooled = []
-        for conv in self.convs:
+        for conv in self.layers:
             h = torch.relu(conv(x))
             if lengths is not None:
                 h = h.masked_fill(self._past_end(h.shape[2], lengths)[:, None, :], 0.0)
@@ -188,7 +191,8 @@ class TextCNN(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``ids`` ``(batch, time)``, ``lengths`` ``(batch,)`` -> logits ``(batch, classes)``."""
-        return self.out(self.dropout(self.features(ids, lengths)))
+        logits: torch.Tensor = self.out(self.dropout(self.features(ids, lengths)))
+        return logits
 
     @torch.no_grad()
     def projection_table(self) -> list[torch.Tensor]:
@@ -202,23 +206,24 @@ class TextCNN(nn.Module):
         emb = self.embedder.embed.weight
         if self.embedder.static_embed is not None:
             emb = emb + self.embedder.static_embed
-        return [block.contiguous() for block in self.project(emb).split(self.convs[0].out_channels, dim=1)]
+        return [block.contiguous() for block in torch.split(self.project(emb), self.layers[0].out_channels, dim=1)]
 
     def logits_from_table(self, tables: list[torch.Tensor], ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Eval-mode logits ``(batch, classes)`` from :meth:`projection_table` (same values
         as ``forward`` up to float rounding)."""
         pooled, p, time_steps = [], 0, ids.shape[1]
-        for conv in self.convs:
+        for conv in self.layers:
             k = conv.kernel_size[0]
             steps = time_steps - k + 1
-            h = nn.functional.embedding(ids[:, 0:steps], tables[p]) + conv.bias  # (batch, steps, filters)
+            h = nn.functional.embedding(ids[:, 0:steps], tables[p]) + _bias(conv)  # (batch, steps, filters)
             for j in range(1, k):
                 h += nn.functional.embedding(ids[:, j : j + steps], tables[p + j])
             p += k
             h = torch.relu_(h)
             h = h.masked_fill_(self._past_end(steps, lengths)[:, :, None], 0.0)
             pooled.append(h.amax(dim=1))
-        return self.out(torch.cat(pooled, dim=1))
+        logits: torch.Tensor = self.out(torch.cat(pooled, dim=1))
+        return logits
 
 
 class TextRNN(nn.Module):
@@ -244,12 +249,20 @@ class TextRNN(nn.Module):
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, padding_value=float("-inf"), total_length=ids.shape[1])
-        return self.out(self.dropout(out.amax(dim=1)))
+        logits: torch.Tensor = self.out(self.dropout(out.amax(dim=1)))
+        return logits
 
 
-def build_model(
-    vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None
-) -> nn.Module:
+Model = TextCNN | TextRNN
+
+
+def _bias(conv: nn.Conv1d) -> torch.Tensor:
+    """A convolution's bias (TextCNN's layers are built with one)."""
+    assert conv.bias is not None
+    return conv.bias
+
+
+def build_model(vocab_size: int, num_classes: int, config: ClassifierConfig, init: torch.Tensor | None = None) -> Model:
     """The model ``config.arch`` names; ``init`` ``(vocab_size, dim)`` seeds the embeddings."""
     if config.arch == "cnn":
         return TextCNN(vocab_size, num_classes, config, init)

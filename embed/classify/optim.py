@@ -19,7 +19,7 @@ class RowAdadelta:
     Call :meth:`step` after ``backward()``; :meth:`zero_grad` before the next.
     """
 
-    def __init__(self, param: torch.nn.Parameter, lr: float = 1.0, rho: float = 0.95, eps: float = 1e-6) -> None:
+    def __init__(self, param: torch.Tensor, lr: float = 1.0, rho: float = 0.95, eps: float = 1e-6) -> None:
         self.param, self.lr, self.rho, self.eps = param, lr, rho, eps
         self.square_avg = torch.zeros_like(param, memory_format=torch.contiguous_format)
         self.acc_delta = torch.zeros_like(param, memory_format=torch.contiguous_format)

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from embed.classify.classifier import PAD_TOKEN, UNK_TOKEN, Classifier, clip_tokens, pad_batch, padding
+from embed.classify.classifier import PAD_TOKEN, UNK_TOKEN, Classifier, clip_tokens, pad_batch
 from embed.classify.config import ClassifierConfig
 from embed.classify.data import Dataset, dev_split, sorted_labels
 from embed.classify.metrics import Metrics
-from embed.classify.models import build_model
+from embed.classify.models import Model, build_model, padding
 from embed.classify.optim import RowAdadelta
 from embed.corpus import get_tokenizer
 from embed.errors import ConfigError, FormatError
@@ -69,7 +69,8 @@ def init_embeddings(
         raise ConfigError(f"mode {config.mode!r} needs pre-trained vectors; pass --vectors or use --mode rand")
     if vectors is not None and vectors.dim != config.dim:
         raise ConfigError(
-            f"the vectors have {vectors.dim} dimensions but the classifier is configured for {config.dim}; drop --dim (it defaults to the vectors') or pass vectors of dimension {config.dim}"
+            f"the vectors have {vectors.dim} dimensions but the classifier is configured for {config.dim}; drop "
+            f"--dim (it defaults to the vectors') or pass vectors of dimension {config.dim}"
         )
     matrix = (torch.rand((len(vocab), config.dim), generator=gen) * 2 - 1) * UNKNOWN_RANGE
     matrix[0] = 0.0  # padding stays zero
@@ -101,7 +102,8 @@ def _check_finite(vectors: Vectors, rows: torch.Tensor, indices: Sequence[int]) 
         source = vectors.meta.get("path") or vectors.meta.get("source") or "the --vectors"
         others = f" (and {len(bad) - 1:,} other words of the data)" if len(bad) > 1 else ""
         raise FormatError(
-            f"{source}: the vector of {vectors.words[first]!r}{others} holds NaN or inf; retrain those vectors with a lower --alpha or pass other --vectors"
+            f"{source}: the vector of {vectors.words[first]!r}{others} holds NaN or inf; retrain those vectors with "
+            "a lower --alpha or pass other --vectors"
         )
 
 
@@ -128,11 +130,11 @@ def training_batches(
 class _Optimizers:
     """The dense parameters' optimizer plus a row-wise one for a trainable embedding table."""
 
-    def __init__(self, model: torch.nn.Module, config: ClassifierConfig) -> None:
+    def __init__(self, model: Model, config: ClassifierConfig) -> None:
         embed = model.embedder.embed.weight
         dense = [p for p in model.parameters() if p.requires_grad and p is not embed]
         lr = config.resolved_lr
-        self.parts: list = []
+        self.parts: list[torch.optim.Optimizer | RowAdadelta] = []
         if config.resolved_optimizer == "adadelta":  # Kim: rho 0.95, eps 1e-6
             self.parts.append(torch.optim.Adadelta(dense, lr=lr, rho=0.95, eps=1e-6, foreach=True))
             if embed.requires_grad:
@@ -205,10 +207,9 @@ def fit(
     if cut_train or cut_dev:
         logger.info("truncated %d training and %d dev texts to %d tokens", cut_train, cut_dev, config.max_tokens)
     vocab = build_vocab([*tok_train, *tok_dev, *(tokenize(t) for t in extra_texts)])
-    clf = Classifier(torch.nn.Identity(), vocab, labels, config)
-    x_train, x_dev = clf.encode_tokens(tok_train, train.source), clf.encode_tokens(tok_dev, dev.source)
     init, found = init_embeddings(vocab, config, vectors, gen)
-    clf.model = build_model(len(vocab), len(labels), config, init)
+    clf = Classifier(build_model(len(vocab), len(labels), config, init), vocab, labels, config)
+    x_train, x_dev = clf.encode_tokens(tok_train, train.source), clf.encode_tokens(tok_dev, dev.source)
     label_ids = {lab: i for i, lab in enumerate(labels)}
     unseen = sorted(set(dev.labels) - set(label_ids))
     if unseen:

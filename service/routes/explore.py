@@ -21,7 +21,6 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import orjson
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -31,41 +30,11 @@ from service.answers import json_response
 from service.deps import ModelDep, SettingsDep
 from service.errors import ApiError
 from service.registry import LoadedModel
-from service.schemas import ERRORS
+from service.schemas import ERRORS, N_DESCRIPTION, CustomProjectionRequest, ProjectionResponse
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["explorer"], responses=ERRORS)
-
-
-class ProjectionResponse(BaseModel):
-    model: str
-    method: str = Field(description="pca, tsne, umap, or custom.")
-    dims: int
-    n: int = Field(description="How many words: rows 0..n-1 of the model, most frequent first.")
-    vocab_size: int
-    words: list[str]
-    counts: list[int] | None = Field(description="Corpus counts of the words, when the model recorded them.")
-    coords: list[float] = Field(description="n x dims coordinates, row-major (x0, y0[, z0], x1, ...).")
-    seconds: float = Field(
-        description="How long the projection took to compute (once; later answers come from the cache)."
-    )
-    params: dict[str, Any]
-
-
-class Axis(BaseModel):
-    start: str = Field(min_length=1, max_length=256, description="The word the axis starts at (e.g. man).")
-    end: str = Field(min_length=1, max_length=256, description="The word it points to (e.g. woman).")
-
-
-# service/openapi.py lowers the maximum to the smallest served vocabulary, where that is smaller.
-N_DESCRIPTION = f"How many of the most frequent words (default {project.DEFAULT_POINTS:,} or the vocabulary; at most {project.MAX_POINTS:,} and the vocabulary size)."
-
-
-class CustomProjectionRequest(BaseModel):
-    x: Axis
-    y: Axis
-    n: int | None = Field(None, ge=project.MIN_POINTS, le=project.MAX_POINTS, description=N_DESCRIPTION)
 
 
 def _default_n(model: LoadedModel, n: int | None) -> int:
@@ -165,9 +134,10 @@ async def get_projection(
 ) -> Response:
     cache: _Cache = request.app.state.projections
     key = (model.name, method, dims, _default_n(model, n))
-    bodies = cache.bodies.get(key)  # the common case answers without a thread hop
-    source = "memory"
-    if bodies is None:
+    cached = cache.bodies.get(key)  # the common case answers without a thread hop
+    if cached is not None:
+        bodies, source = cached, "memory"
+    else:
         bodies, source = await run_in_threadpool(_answer, cache, model, method, dims, key[3], settings.threads)
     headers = {"X-Embed-Cache": source, "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):

@@ -15,7 +15,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
@@ -23,19 +22,12 @@ from embed.prefix import PrefixIndex
 from service.answers import json_response
 from service.deps import ModelDep
 from service.registry import LoadedModel
-from service.routes import explore
-from service.schemas import ERRORS
+from service.schemas import ERRORS, WordsResponse
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 
 page = APIRouter(tags=["web page"], include_in_schema=False)
 api = APIRouter(tags=["models"], responses=ERRORS)
-
-
-class WordsResponse(BaseModel):
-    model: str
-    prefix: str
-    words: list[str]
 
 
 @page.get("/")
@@ -72,9 +64,8 @@ async def complete_words(
 
 
 def install(app: FastAPI, v1: APIRouter) -> None:
-    """Add the page, its static files, the autocomplete and explorer routes (call before ``include_router(v1)``)."""
+    """Add the page, its static files and the autocomplete route (call before ``include_router(v1)``)."""
     app.state.prefix_indexes = {}
     v1.include_router(api)
-    explore.install(app, v1)
     app.include_router(page)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

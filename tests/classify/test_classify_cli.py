@@ -105,7 +105,8 @@ def _bad(tmp_path: Path, content: str, *extra: str) -> tuple[int, str, Path]:
         ),
         (
             "__label__a x\n__label__b y\n__label__a __label__b z\n",
-            "bad.txt:3: 2 labels (__label__a __label__b); keep one __label__ per line: multi-label training is not supported",
+            "bad.txt:3: 2 labels (__label__a __label__b); keep one __label__ per line: multi-label training is not "
+            "supported",
         ),
     ],
 )
@@ -222,7 +223,8 @@ def test_train_truncates_when_asked_and_records_it(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert (
         r.stderr
-        == f"truncated {cut['train']} of 180 training texts, {cut['dev']} of 20 dev texts and 1 of 3 test texts to --max-tokens 40\n"
+        == f"truncated {cut['train']} of 180 training texts, {cut['dev']} of 20 dev texts and 1 of 3 test texts "
+        "to --max-tokens 40\n"
     )
     assert "(3 examples)" in r.stdout
     r = CliRunner().invoke(

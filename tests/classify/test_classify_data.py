@@ -93,7 +93,8 @@ def test_bad_files_name_the_problem(tmp_path: Path, name: str, content: str, mes
             "m.txt",
             "__label__a good\n__label__a __label__b two labels\n",
             "auto",
-            r"m.txt:2: 2 labels \(__label__a __label__b\); keep one __label__ per line: multi-label training is not supported",
+            r"m.txt:2: 2 labels \(__label__a __label__b\); keep one __label__ per line: multi-label training is not "
+            r"supported",
         ),
         (
             "m.tsv",
@@ -144,7 +145,8 @@ def test_clip_tokens_refuses_or_truncates() -> None:
     assert clip_tokens(lists, 3, truncate=False, source="x") == (lists, 0)
     with pytest.raises(
         FormatError,
-        match=r"^x: text 1 has 3 tokens, more than the limit of 2; shorten it, pass --truncate \(keeps the first 2 tokens\) or train with a larger --max-tokens$",
+        match=r"^x: text 1 has 3 tokens, more than the limit of 2; shorten it, pass --truncate "
+        r"\(keeps the first 2 tokens\) or train with a larger --max-tokens$",
     ):
         clip_tokens(lists, 2, truncate=False, source="x")
 

@@ -7,9 +7,10 @@ Usage::
     with run_server({"kjv": kjv_model_dir}, env={"EMBED_API_KEY": "k"}) as base_url:
         httpx.get(f"{base_url}/v1/models", headers={"X-API-Key": "k"})
 
-``run_server(model_dirs, env=None, workers=1, wait_ready=True, timeout=90)`` is a context
-manager yielding the base URL (``http://127.0.0.1:PORT``). ``model_dirs`` is a mapping
-``{name: directory}`` or a list of directories (named after their folder). The server runs
+``run_server(model_dirs, env=None, workers=1, wait_ready=True, timeout=90)`` (the options are
+:func:`start_server`'s) is a context manager yielding the base URL (``http://127.0.0.1:PORT``).
+``model_dirs`` is a mapping ``{name: directory}`` or a list of directories (named after their
+folder). The server runs
 ``python -m uvicorn service.app:create_app --factory`` with this checkout first on
 ``PYTHONPATH`` and ``EMBED_MODELS`` set; ``env`` adds or overrides variables (e.g.
 ``EMBED_API_KEY``, ``EMBED_MAX_BODY_BYTES``). With ``wait_ready`` it waits until ``/readyz``
@@ -136,15 +137,9 @@ def start_server(
 
 
 @contextlib.contextmanager
-def run_server(
-    model_dirs: Mapping[str, str | Path] | Sequence[str | Path],
-    env: Mapping[str, str] | None = None,
-    workers: int = 1,
-    wait_ready: bool = True,
-    timeout: float = 90.0,
-) -> Iterator[str]:
-    """Yield the base URL of a live server; stop it gracefully on exit. See the module docstring."""
-    server = start_server(model_dirs, env=env, workers=workers, wait_ready=wait_ready, timeout=timeout)
+def run_server(model_dirs: Mapping[str, str | Path] | Sequence[str | Path], **options: Any) -> Iterator[str]:
+    """Yield the base URL of a live server (``options``: :func:`start_server`'s); stop it gracefully on exit."""
+    server = start_server(model_dirs, **options)
     try:
         yield server.url
     finally:

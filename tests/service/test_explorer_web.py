@@ -59,7 +59,8 @@ def page(browser: Any, server: str) -> Iterator[Any]:  # noqa: F811
 
 def cloud_ready(page: Any, model: str = "kjv", method: str = "pca") -> dict[str, Any]:
     page.wait_for_function(
-        "([m, me]) => document.querySelector('#cloud').dataset.state === 'ready' && window.embedExplorer.method === me && document.querySelector('#model').value === m",
+        "([m, me]) => document.querySelector('#cloud').dataset.state === 'ready' && window.embedExplorer.method === "
+        "me && document.querySelector('#model').value === m",
         arg=[model, method],
     )
     return page.evaluate("({...window.embedExplorer})")

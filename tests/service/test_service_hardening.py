@@ -98,7 +98,8 @@ def _stall(url: str, path: str, head: bytes, first: bytes) -> tuple[bytes, float
 @pytest.mark.parametrize("path,start", BODY_ROUTES)
 @pytest.mark.parametrize("framing", ["length", "chunked"])
 def test_a_stalled_body_answers_408_and_closes(server: Server, path: str, start: bytes, framing: str) -> None:
-    """Item 9: a client that stops sending mid-body gets 408 after EMBED_BODY_TIMEOUT, not a connection held for ever."""
+    """Item 9: a client that stops sending mid-body gets 408 after EMBED_BODY_TIMEOUT, not a connection held
+    for ever."""
     before = server.log()
     if framing == "length":
         answer, waited = _stall(server.url, path, f"Content-Length: {len(start) + 10}\r\n".encode(), start)
@@ -199,10 +200,14 @@ def test_security_headers_on_every_response(server: Server) -> None:
 
 
 def test_retry_after_on_503_while_loading(kjv_indexed: Path, tmp_path: Path) -> None:
-    """Loading is held open deterministically (tests/service/hold_loading.py: model loads wait for a file the test writes)."""
+    """Loading is held open deterministically (tests/service/hold_loading.py: model loads wait for a file the
+    test writes)."""
     release = tmp_path / "release"
     server = start_server(
-        {"kjv": kjv_indexed}, env={"EMBED_TEST_RELEASE": str(release)}, wait_ready=False, module="tests.service.hold_loading"
+        {"kjv": kjv_indexed},
+        env={"EMBED_TEST_RELEASE": str(release)},
+        wait_ready=False,
+        module="tests.service.hold_loading",
     )
     try:
         loading = httpx.get(server.url + "/readyz")

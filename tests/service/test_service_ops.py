@@ -105,7 +105,8 @@ def test_schemathesis_all_checks_pass(kjv_indexed: Path, classifier_dir: Path, t
     config = tmp_path / "schemathesis.toml"
     config.write_text(
         '[checks.positive_data_acceptance]\nexpected-statuses = ["2xx", "401", "403", "404", "409", "413", "429"]\n'
-        '[checks.negative_data_rejection]\nexpected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]\n'
+        '[checks.negative_data_rejection]\nexpected-statuses = ["400", "401", "403", "404", "405", "406", "409", '
+        '"413", "415", "422", "428", "429"]\n'
     )
     env = {"EMBED_CLASSIFIERS": json.dumps({"tiny": str(classifier_dir)}), "EMBED_MAX_BODY_BYTES": "65536"}
     with run_server({"kjv": kjv_indexed}, env=env) as url:
@@ -122,7 +123,8 @@ def test_schemathesis_all_checks_pass(kjv_indexed: Path, classifier_dir: Path, t
             "--generation-deterministic",
             "--request-timeout",
             "30",
-            # a t-SNE/UMAP of the whole test vocabulary takes 30-60 s on first request: tests/test_explorer.py covers that route
+            # a t-SNE/UMAP of the whole test vocabulary takes 30-60 s on first request: tests/test_explorer.py
+            # covers that route
             "--exclude-path-regex",
             "/projection$",
         ]

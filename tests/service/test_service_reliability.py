@@ -94,7 +94,10 @@ def test_sigterm_finishes_in_flight_request(kjv_indexed: Path) -> None:
     try:
         port = int(server.url.rsplit(":", 1)[1])
         body = json.dumps({"word": "god", "k": 5}).encode()
-        head = f"POST /v1/models/kjv/similar HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        head = (
+            "POST /v1/models/kjv/similar HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
         sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         sock.sendall(head.encode() + body[:5])  # the request is in flight: head sent, body half-way
         time.sleep(0.5)

@@ -1,4 +1,5 @@
-"""Issue 17 over HTTP: a subword model answers unknown words on every route, marked "oov"; a word-only model keeps its 404."""
+"""Issue 17 over HTTP: a subword model answers unknown words on every route, marked "oov"; a word-only model
+keeps its 404."""
 
 from __future__ import annotations
 

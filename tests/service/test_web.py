@@ -75,15 +75,20 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+def new_page(browser: Any, timeout: float = 15_000, **context: Any) -> Any:
+    """A page in a context of its own (1280 x 900 unless ``context`` says otherwise); close ``page.context``."""
+    page = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context}).new_page()
+    page.set_default_timeout(timeout)
+    return page
+
+
 @pytest.fixture()
 def page(browser: Any, server: str) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    page = new_page(browser)
     outside: list[str] = []
     page.on("request", lambda r: None if r.url.startswith(server) else outside.append(r.url))
     yield page
-    context.close()
+    page.context.close()
     assert outside == [], f"the page fetched from outside the server: {outside}"
 
 
@@ -115,16 +120,27 @@ def table_rows(page: Any, table: str) -> list[tuple[str, float]]:
     ]
 
 
+def find(page: Any, word: str, **form: str) -> list[tuple[str, float]]:
+    """Ask for the neighbours of ``word`` as a person would (``form``: other fields by id, e.g. ``k="5"``,
+    a ``metric`` chosen from its list); the rows of the table that answers."""
+    page.fill("#word", word)
+    for field, value in form.items():
+        if field == "metric":
+            page.select_option("#metric", value)
+        else:
+            page.fill(f"#{field}", value)
+    page.click("#find")
+    page.wait_for_selector("#neighbours tbody tr")
+    return table_rows(page, "neighbours")
+
+
 def test_type_a_word_see_neighbours_and_map(page: Any, server: str, kjv_model_dir: Path, tmp_path: Path) -> None:
     from embed.io import load
 
     open_page(page, server)
     page.type("#word", "kin", delay=30)  # autocomplete from the vocabulary
     page.wait_for_selector("#vocab option[value='king']", state="attached")
-    page.fill("#word", "king")
-    page.click("#find")
-    page.wait_for_selector("#neighbours tbody tr")
-    got = table_rows(page, "neighbours")
+    got = find(page, "king")
     expected = load(kjv_model_dir).most_similar("king", topn=10)
     assert [w for w, _ in got] == [w for w, _ in expected]
     assert [s for _, s in got] == pytest.approx([s for _, s in expected], abs=1e-3)
@@ -140,12 +156,7 @@ def test_euclidean_and_click_through(page: Any, server: str, kjv_model_dir: Path
     from embed.io import load
 
     open_page(page, server)
-    page.fill("#word", "water")
-    page.select_option("#metric", "euclidean")
-    page.fill("#k", "5")
-    page.click("#find")
-    page.wait_for_selector("#neighbours tbody tr")
-    got = table_rows(page, "neighbours")
+    got = find(page, "water", metric="euclidean", k="5")
     expected = load(kjv_model_dir).most_similar("water", topn=5, metric="euclidean")
     assert [w for w, _ in got] == [w for w, _ in expected]
     assert page.inner_text("#neighbours thead").split()[-1] == "distance"
@@ -236,10 +247,7 @@ def test_chinese_words(page: Any, server: str, zh_model_dir: Path, tmp_path: Pat
     page.wait_for_selector("#vocab option", state="attached")
     options = page.eval_on_selector_all("#vocab option", "os => os.map(o => o.value)")
     assert options == PrefixIndex(vectors.words).complete("曹", 10)
-    page.fill("#word", "曹操")
-    page.click("#find")
-    page.wait_for_selector("#neighbours tbody tr")
-    assert [w for w, _ in table_rows(page, "neighbours")] == [w for w, _ in vectors.most_similar("曹操", topn=10)]
+    assert [w for w, _ in find(page, "曹操")] == [w for w, _ in vectors.most_similar("曹操", topn=10)]
     assert page.text_content("#scatter g.query text") == "曹操"
     assert page.is_hidden("#error")
     shot(page, tmp_path, "chinese")
@@ -247,9 +255,7 @@ def test_chinese_words(page: Any, server: str, zh_model_dir: Path, tmp_path: Pat
 
 def test_misspelt_word_offers_suggestions_and_clears_stale_results(page: Any, server: str, tmp_path: Path) -> None:
     open_page(page, server)
-    page.fill("#word", "god")
-    page.click("#find")
-    page.wait_for_selector("#neighbours tbody tr")
+    find(page, "god")
     page.fill("#word", "godz")  # not in the vocabulary; one edit from 'god'
     page.click("#find")
     page.wait_for_selector("#error:not([hidden])")
@@ -265,26 +271,22 @@ def test_misspelt_word_offers_suggestions_and_clears_stale_results(page: Any, se
 
 
 def test_an_oov_word_of_a_subword_model_is_answered_and_marked(browser: Any, tmp_path: Path) -> None:
-    """Issue 17: the page shows neighbours of a word outside the vocabulary, with a note that its vector came from n-grams."""
+    """Issue 17: the page shows neighbours of a word outside the vocabulary, with a note that its vector came
+    from n-grams."""
     from embed.io import save_model_dir
     from embed.search import Searcher
     from tests.test_subwords import toy
 
     save_model_dir(tmp_path / "sub", toy(), {"params": {"subwords": True}})
     with run_server({"sub": tmp_path / "sub"}) as url:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
+        page = new_page(browser)
         try:
             open_page(page, url, key=None)
             page.wait_for_selector("#model option[value='sub']", state="attached")
-            page.fill("#word", "kingz")
-            page.click("#find")
-            page.wait_for_selector("#neighbours tbody tr")
-            assert [w for w, _ in table_rows(page, "neighbours")] == Searcher(toy()).by_word("kingz", 10).words
+            assert [w for w, _ in find(page, "kingz")] == Searcher(toy()).by_word("kingz", 10).words
             assert page.is_visible("#oov-note") and "character n-grams (oov)" in page.inner_text("#oov-note")
             page.fill("#word", "king")
             page.click("#find")
             page.wait_for_function("() => document.getElementById('oov-note').hidden")
         finally:
-            context.close()
+            page.context.close()
