@@ -105,11 +105,25 @@ def sst_phrases() -> Any:
     return Dataset(texts, labels, source=str(TREES / "train.txt"))
 
 
+def _fit_and_test(label: str, train: Any, dev: Any, test: Any, config: Any, vecs: Any) -> tuple[Any, dict[str, Any]]:
+    """Fit on ``train`` (``dev`` picks the best epoch; each epoch printed as ``LABEL result``; ``test``'s texts
+    passed as ``extra_texts``), then score on ``test``. Returns the classifier and its test accuracy, macro-F1
+    and seconds (fit and test)."""
+    from embed.classify import fit
+
+    started = time.time()
+    clf = fit(
+        train, config, vecs, dev=dev, extra_texts=test.texts, on_epoch=lambda r: print(f"{label} {r}", flush=True)
+    )
+    m = clf.evaluate(test)
+    return clf, {"test_accuracy": m.accuracy, "test_macro_f1": m.macro_f1, "seconds": round(time.time() - started)}
+
+
 def sst2(which: str = "cnn,bilstm", epochs: int = 25, train_on: str = "sentences", patience: str = "") -> None:
     """``train_on``: ``sentences`` (stsa.binary.train) or ``phrases`` (every labelled phrase of
     the training trees, Kim's protocol); ``patience``: stop after that many epochs without a
     better dev accuracy (empty: run every epoch)."""
-    from embed.classify import ClassifierConfig, fit, read_dataset
+    from embed.classify import ClassifierConfig, read_dataset
 
     train, dev, test = (read_dataset(KIM / f"stsa.binary.{s}", "kim") for s in ("train", "dev", "test"))
     if train_on == "phrases":
@@ -125,16 +139,7 @@ def sst2(which: str = "cnn,bilstm", epochs: int = 25, train_on: str = "sentences
             patience=int(patience) if patience else None,
             **arch,
         )
-        started = time.time()
-        clf = fit(
-            train,
-            config,
-            vecs,
-            dev=dev,
-            extra_texts=test.texts,
-            on_epoch=lambda r, name=name: print(f"SST-2 {name} {r}", flush=True),
-        )
-        m = clf.evaluate(test)
+        clf, scores = _fit_and_test(f"SST-2 {name}", train, dev, test, config, vecs)
         record(
             {
                 "bench": "sst2",
@@ -146,15 +151,13 @@ def sst2(which: str = "cnn,bilstm", epochs: int = 25, train_on: str = "sentences
                 "patience": patience or None,
                 "epochs_run": len(clf.info["epochs"]),
                 "best_epoch": clf.info["best_epoch"],
-                "test_accuracy": m.accuracy,
-                "test_macro_f1": m.macro_f1,
-                "seconds": round(time.time() - started),
+                **scores,
             }
         )
 
 
 def zh(epochs: int = 25, modes: str = "rand,non-static") -> None:
-    from embed.classify import ClassifierConfig, fit, read_dataset
+    from embed.classify import ClassifierConfig, read_dataset
     from embed.classify.data import fixed_split
 
     data = read_dataset(ZH, "csv", "review", "label")
@@ -162,17 +165,9 @@ def zh(epochs: int = 25, modes: str = "rand,non-static") -> None:
     vecs = vectors("zh")
     for mode in modes.split(","):
         config = ClassifierConfig(mode=mode, tokenizer="jieba", epochs=epochs, dim=vecs.dim, max_tokens=2000)
-        started = time.time()
-        test = data.subset(te)
-        clf = fit(
-            data.subset(tr),
-            config,
-            None if mode == "rand" else vecs,
-            dev=data.subset(dv),
-            extra_texts=test.texts,
-            on_epoch=lambda r, mode=mode: print(f"zh {mode} {r}", flush=True),
+        clf, scores = _fit_and_test(
+            f"zh {mode}", data.subset(tr), data.subset(dv), data.subset(te), config, None if mode == "rand" else vecs
         )
-        m = clf.evaluate(test)
         record(
             {
                 "bench": "chnsenticorp",
@@ -180,9 +175,7 @@ def zh(epochs: int = 25, modes: str = "rand,non-static") -> None:
                 "epochs": epochs,
                 "best_epoch": clf.info["best_epoch"],
                 "split": "80/10/10 seed 1",
-                "test_accuracy": m.accuracy,
-                "test_macro_f1": m.macro_f1,
-                "seconds": round(time.time() - started),
+                **scores,
             }
         )
 

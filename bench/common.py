@@ -1,4 +1,4 @@
-"""Helpers shared by benchmarks: data paths, text8-style normalisation, machine facts."""
+"""Helpers shared by benchmarks: data paths, text8-style normalisation, machine facts, training commands."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import os
 import platform
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EMBED_SHARED", ROOT.parent / "shared")) / "data"
@@ -16,6 +18,7 @@ OUT = ROOT / "bench" / "out"
 ENWIKI = SHARED / "en_corpus" / "enwiki_extract_2015" / "enwiki_AA_wiki00-99.txt.gz"
 
 _NON_AZ = re.compile(r"[^a-z]+")
+_GENSIM_NAMES = {"dim": "vector_size", "minn": "min_n", "maxn": "max_n"}
 
 
 def text8_normalise(src: Path, dst: Path) -> Path:
@@ -59,3 +62,15 @@ def git_rev() -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def embed_command(*args: str, procs: int = 1) -> list[str]:
+    """``python -m embed ARGS``; with ``procs`` > 1 under torchrun (``torch.distributed.run --standalone``)."""
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(procs)] if procs > 1 else []
+    return [sys.executable, *launcher, "-m", "embed", *args]
+
+
+def gensim_kwargs(params: dict[str, Any], arch: str = "skipgram") -> dict[str, Any]:
+    """A bench's training parameters (``TrainConfig`` names) as keyword arguments of gensim's
+    ``Word2Vec`` / ``FastText``: ``arch`` skip-gram or CBOW, negative sampling (no hierarchical softmax)."""
+    return {_GENSIM_NAMES.get(k, k): v for k, v in params.items()} | {"sg": int(arch == "skipgram"), "hs": 0}

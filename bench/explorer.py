@@ -26,24 +26,21 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import OUT, ROOT, machine, today
+from bench.common import OUT, ROOT, embed_command, machine, today
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# Beyond the switches playwright passes itself (--headless, --no-sandbox, --no-first-run, --disable-sync,
+# --disable-background-networking, --disable-component-update among them): WebGL in software, no QUIC.
+CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic"]
+
+
+def launch_chromium(p: Any) -> Any:
+    """Debian's Chromium (``/usr/bin/chromium``), headless, from a started ``sync_playwright()``."""
+    return p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
 
 
 def build_times(model: Path, n: int, methods: list[str]) -> dict[str, dict[str, float]]:
@@ -51,22 +48,9 @@ def build_times(model: Path, n: int, methods: list[str]) -> dict[str, dict[str, 
     for method in methods:
         started = time.perf_counter()
         r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "embed",
-                "project",
-                str(model),
-                "--method",
-                method,
-                "--dims",
-                "2",
-                "--n",
-                str(n),
-                "--threads",
-                "2",
-                "--force",
-            ],
+            embed_command(
+                "project", str(model), "--method", method, "--dims", "2", "--n", str(n), "--threads", "2", "--force"
+            ),
             capture_output=True,
             text=True,
             check=True,
@@ -108,7 +92,7 @@ def page_times(url: str, name: str, method: str, n: int) -> dict[str, Any]:
 
     renders, hovers, hover_frames, clicks, click_frames = [], [], [], [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = launch_chromium(p)
         for _ in range(5):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{url}/?model={name}&method={method}")
@@ -181,7 +165,7 @@ def readme_shot(url: str, name: str, method: str, word: str, path: Path) -> None
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{url}/?model={name}&method={method}&word={word}")
         page.wait_for_function(

@@ -17,11 +17,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from bench.common import ENWIKI, OUT, ROOT, git_rev, machine, text8_normalise, today
+from bench.common import ENWIKI, OUT, ROOT, embed_command, git_rev, machine, text8_normalise, today
 from bench.train import limit_corpus
 
 
@@ -67,28 +66,9 @@ def main() -> None:
         "--no-eval",
         "--overwrite",
     ]
-    one = run([sys.executable, "-m", "embed", *common, "--out", str(OUT / "scale-1")], OUT / "scale-1")
-    two = run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc-per-node",
-            "2",
-            "-m",
-            "embed",
-            *common,
-            "--distributed",
-            "--sync-every",
-            str(args.sync_every),
-            "--sync-mode",
-            args.sync_mode,
-            "--out",
-            str(OUT / "scale-2"),
-        ],
-        OUT / "scale-2",
-    )
+    one = run(embed_command(*common, "--out", str(OUT / "scale-1")), OUT / "scale-1")
+    sync = ["--distributed", "--sync-every", str(args.sync_every), "--sync-mode", args.sync_mode]
+    two = run(embed_command(*common, *sync, "--out", str(OUT / "scale-2"), procs=2), OUT / "scale-2")
     print(
         f"\n{today()}, {machine()}, git {git_rev()}, corpus {corpus.name}, {args.epochs} epochs, sync every"
         f" {args.sync_every} round(s), {args.sync_mode}"

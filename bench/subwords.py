@@ -33,7 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.common import ENWIKI, OUT, machine, text8_normalise, today
+from bench.common import ENWIKI, OUT, gensim_kwargs, machine, text8_normalise, today
 
 P = {
     "dim": 100,
@@ -47,6 +47,20 @@ P = {
     "minn": 3,
     "maxn": 6,
     "bucket": 2_000_000,
+}
+# fastText's command-line flag for each of P's keys
+FASTTEXT_FLAGS = {
+    "dim": "-dim",
+    "window": "-ws",
+    "negative": "-neg",
+    "min_count": "-minCount",
+    "sample": "-t",
+    "alpha": "-lr",
+    "epochs": "-epoch",
+    "workers": "-thread",
+    "minn": "-minn",
+    "maxn": "-maxn",
+    "bucket": "-bucket",
 }
 ZH_OOV = ("曹孟德", "贾宝玉", "孙行者", "诸葛孔明")
 
@@ -130,23 +144,7 @@ def _train(system: str, corpus: Path) -> tuple[Any, float, int]:
         from gensim.models import FastText
         from gensim.models.word2vec import LineSentence
 
-        model = FastText(
-            sentences=LineSentence(str(corpus)),
-            vector_size=P["dim"],
-            window=P["window"],
-            negative=P["negative"],
-            min_count=P["min_count"],
-            sample=P["sample"],
-            alpha=P["alpha"],
-            epochs=P["epochs"],
-            workers=P["workers"],
-            sg=1,
-            hs=0,
-            min_n=P["minn"],
-            max_n=P["maxn"],
-            bucket=P["bucket"],
-            seed=1,
-        )
+        model = FastText(sentences=LineSentence(str(corpus)), **gensim_kwargs(P), seed=1)
         return _vectors_of(system, model), time.perf_counter() - t0, model.corpus_total_words
     raise ValueError(system)
 
@@ -154,38 +152,10 @@ def _train(system: str, corpus: Path) -> tuple[Any, float, int]:
 def _fasttext(corpus: Path, tmp: Path) -> tuple[Any, float, int, float]:
     from gensim.models.fasttext import load_facebook_vectors
 
-    cmd = [
-        "fasttext",
-        "skipgram",
-        "-input",
-        str(corpus),
-        "-output",
-        str(tmp / "ft"),
-        "-dim",
-        str(P["dim"]),
-        "-ws",
-        str(P["window"]),
-        "-neg",
-        str(P["negative"]),
-        "-minCount",
-        str(P["min_count"]),
-        "-t",
-        str(P["sample"]),
-        "-lr",
-        str(P["alpha"]),
-        "-epoch",
-        str(P["epochs"]),
-        "-thread",
-        str(P["workers"]),
-        "-minn",
-        str(P["minn"]),
-        "-maxn",
-        str(P["maxn"]),
-        "-bucket",
-        str(P["bucket"]),
-        "-verbose",
-        "0",
-    ]
+    cmd = ["fasttext", "skipgram", "-input", str(corpus), "-output", str(tmp / "ft")]
+    for key, flag in FASTTEXT_FLAGS.items():
+        cmd += [flag, str(P[key])]
+    cmd += ["-verbose", "0"]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     seconds = time.perf_counter() - t0

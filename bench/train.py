@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ENWIKI, OUT, git_rev, machine, text8_normalise, today
+from bench.common import ENWIKI, OUT, gensim_kwargs, git_rev, machine, text8_normalise, today
 
 
 def _quality(kv_or_vectors: Any) -> dict[str, float]:
@@ -49,20 +49,7 @@ def run_plain_gensim(corpus: Path, arch: str, p: dict[str, Any]) -> dict[str, An
     from gensim.models.word2vec import LineSentence
 
     t0 = time.perf_counter()
-    model = Word2Vec(
-        sentences=LineSentence(str(corpus)),
-        vector_size=p["dim"],
-        window=p["window"],
-        negative=p["negative"],
-        min_count=p["min_count"],
-        sample=p["sample"],
-        epochs=p["epochs"],
-        workers=p["workers"],
-        sg=1 if arch == "skipgram" else 0,
-        hs=0,
-        seed=p["seed"],
-        alpha=p.get("alpha", 0.025),
-    )
+    model = Word2Vec(sentences=LineSentence(str(corpus)), **gensim_kwargs({"alpha": 0.025, **p}, arch))
     seconds = time.perf_counter() - t0
     return {
         "seconds": seconds,

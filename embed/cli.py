@@ -18,6 +18,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from embed import cli_options as opt
 from embed.config import OptionError
 from embed.errors import ConfigError, EmbedError, describe_os_error
 from embed.train.base import Callbacks
@@ -68,13 +69,8 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-_tokenizer_opt = click.option(
-    "--tokenizer",
-    type=click.Choice(["simple", "whitespace", "jieba"]),
-    default="simple",
-    show_default=True,
-    help="simple: Unicode lower-cased words; whitespace: pre-tokenized; jieba: Chinese.",
-)
+_tokenizer_opt = opt.tokenizer_option("simple: Unicode lower-cased words; whitespace: pre-tokenized; jieba: Chinese.")
+_arch_opt = opt.choice_option("--arch", choices=["skipgram", "cbow"], default="skipgram")
 
 
 _SIGNAL_OWNER: list[int] = []  # the PID that installed _raise_interrupt
@@ -134,22 +130,14 @@ def _remove_stale(out: Path) -> None:
 
 @main.command()
 @click.argument("corpus")
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Model directory to write [default: runs/<corpus name>].",
-)
-@click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="skipgram", show_default=True)
-@click.option("--backend", type=click.Choice(["gensim", "torch"]), default="gensim", show_default=True)
-@click.option(
-    "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True, help="torch backend only."
-)
-@click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--window", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--negative", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True)
+@opt.path_option("--out", "out", default=None, help="Model directory to write [default: runs/<corpus name>].")
+@_arch_opt
+@opt.choice_option("--backend", choices=["gensim", "torch"], default="gensim")
+@opt.choice_option("--device", choices=["cpu", "cuda", "auto"], default="cpu", help="torch backend only.")
+@opt.count_option("--dim", default=100)
+@opt.count_option("--window", default=5)
+@opt.count_option("--negative", default=5)
+@opt.count_option("--min-count", default=5)
 @click.option("--max-vocab", type=click.IntRange(min=1), default=None, help="Keep only the N most frequent words.")
 @click.option(
     "--count-limit",
@@ -158,19 +146,18 @@ def _remove_stale(out: Path) -> None:
     help="Bound counting memory: hold at most N distinct words, pruning rare ones (gensim's max_vocab_size).",
 )
 @click.option("--sample", type=click.FloatRange(0, 1, max_open=True), default=1e-3, show_default=True)
-@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@opt.count_option("--epochs", default=5)
 @click.option(
     "--alpha",
     type=click.FloatRange(0, 1, min_open=True),
     default=None,
     help="Initial learning rate [default: 0.025 skip-gram, 0.05 CBOW].",
 )
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
+@opt.workers_option()
+@opt.seed_option()
 @_tokenizer_opt
-@click.option(
+@opt.flag_option(
     "--subwords",
-    is_flag=True,
     help="fastText's model: words are their own row plus hashed character n-grams, so unknown words get vectors"
     " (skip-gram: both backends; CBOW: gensim).",
 )
@@ -189,11 +176,10 @@ def _remove_stale(out: Path) -> None:
     show_default=True,
     help="--subwords: n-gram hash rows (memory: bucket x dim x 4 bytes, twice while training).",
 )
-@click.option("--text", "text_format", is_flag=True, help="Write vectors.txt (word2vec text) instead of vectors.bin.")
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once training succeeded).")
-@click.option(
+@opt.flag_option("--text", "text_format", help="Write vectors.txt (word2vec text) instead of vectors.bin.")
+@opt.overwrite_option("training")
+@opt.flag_option(
     "--no-eval",
-    is_flag=True,
     help="Skip the evaluation after saving (English: Google analogies, WS353, SimLex-999; Chinese: CA8, wordsim-240).",
 )
 @click.option(
@@ -202,7 +188,7 @@ def _remove_stale(out: Path) -> None:
     help="Comma-separated words whose neighbours are printed at the end"
     " [default: king,god,water,love; with jieba: 曹操,宝玉,悟空,江].",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@opt.quiet_option()
 @click.option(
     "--checkpoint-every",
     type=click.FloatRange(0, min_open=True),
@@ -210,36 +196,28 @@ def _remove_stale(out: Path) -> None:
     metavar="SECONDS",
     help="torch backend: write a resumable snapshot at most every SECONDS (between 200k-token chunks).",
 )
-@click.option(
+@opt.path_option(
     "--checkpoint-dir",
-    type=click.Path(path_type=Path),
     default=None,
     help="Where snapshots go [default: <out>.checkpoint]; removed once the model is written.",
 )
-@click.option(
+@opt.path_option(
     "--resume",
-    type=click.Path(path_type=Path),
     default=None,
     metavar="CKPT_DIR",
     help="Continue the training saved in CKPT_DIR (same CORPUS; its options and --out are reused).",
 )
-@click.option(
+@opt.flag_option(
     "--distributed",
-    is_flag=True,
     help="torch backend under torchrun: train this rank's share, sync touched rows (gloo on CPU, NCCL on CUDA).",
 )
-@click.option(
-    "--sync-every",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="--distributed: sync after every N rounds of one 200k-token chunk per rank.",
+@opt.count_option(
+    "--sync-every", default=1, help="--distributed: sync after every N rounds of one 200k-token chunk per rank."
 )
-@click.option(
+@opt.choice_option(
     "--sync-mode",
-    type=click.Choice(["average", "sum"]),
+    choices=["average", "sum"],
     default="average",
-    show_default=True,
     help="--distributed: add the ranks' mean or summed row changes.",
 )
 @click.pass_context
@@ -392,22 +370,19 @@ def _print_summary(out: Path, result: Any, scores: dict[str, Any], show: list[st
 def _score_lines(scores: dict[str, Any]) -> list[str]:
     """One line per evaluation set: its score and coverage, or why it was skipped."""
     lines = []
-    for a in scores.get("analogies", []):
-        if a.get("skipped"):
-            lines.append(f"analogy {a['name']}: skipped, {a['skipped']}")
-        else:
-            lines.append(
-                f"analogy {a['name']}: {a['accuracy']:.1%} of {a['total']} questions in vocabulary"
-                f" (of {a.get('questions', a['total'])})"
-            )
-    for p in scores.get("pairs", []):
-        if p.get("skipped"):
-            lines.append(f"pairs {p['name']}: skipped, {p['skipped']}")
-        else:
-            lines.append(
-                f"pairs {p['name']}: Spearman {p['spearman']:.3f} ({p['oov_percent']:.0f}% of pairs out of vocabulary)"
-            )
+    for key, label, describe in (("analogies", "analogy", _analogy_score), ("pairs", "pairs", _pairs_score)):
+        for entry in scores.get(key, []):
+            result = f"skipped, {entry['skipped']}" if entry.get("skipped") else describe(entry)
+            lines.append(f"{label} {entry['name']}: {result}")
     return lines
+
+
+def _analogy_score(a: dict[str, Any]) -> str:
+    return f"{a['accuracy']:.1%} of {a['total']} questions in vocabulary (of {a.get('questions', a['total'])})"
+
+
+def _pairs_score(p: dict[str, Any]) -> str:
+    return f"Spearman {p['spearman']:.3f} ({p['oov_percent']:.0f}% of pairs out of vocabulary)"
 
 
 class _TqdmCallbacks(Callbacks):
@@ -453,10 +428,10 @@ class _TqdmCallbacks(Callbacks):
 
 @main.command()
 @click.argument("corpus")
-@click.option("--window", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="skipgram", show_default=True)
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True)
+@opt.count_option("--window", default=2)
+@_arch_opt
+@opt.count_option("--limit", default=20)
+@opt.count_option("--min-count", default=1)
 @click.option(
     "--sample",
     type=click.FloatRange(0, 1, max_open=True),
@@ -464,7 +439,7 @@ class _TqdmCallbacks(Callbacks):
     show_default=True,
     help="Subsampling threshold (0: keep every word, easier to follow).",
 )
-@click.option("--seed", type=int, default=1, show_default=True)
+@opt.seed_option()
 @_tokenizer_opt
 def pairs(
     corpus: str, window: int, arch: str, limit: int, min_count: int, sample: float, seed: int, tokenizer: str
@@ -515,14 +490,8 @@ def pairs(
     help="Word-pair file or set name (repeatable): replaces the default pair sets; 'none' runs none."
     " Names: ws353, simlex999, wordsim240.",
 )
-@click.option(
-    "--restrict-vocab",
-    type=click.IntRange(min=1),
-    default=30_000,
-    show_default=True,
-    help="Analogies use only the N most frequent words.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@opt.count_option("--restrict-vocab", default=30_000, help="Analogies use only the N most frequent words.")
+@opt.json_option("Print the report as JSON.")
 def evaluate(
     model: str, analogies: tuple[str, ...], pair_sets: tuple[str, ...], restrict_vocab: int, as_json: bool
 ) -> None:

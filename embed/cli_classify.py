@@ -8,16 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from embed import cli_options as opt
+
 if TYPE_CHECKING:
     from embed.classify.config import EmbeddingMode
 
 _data_opts = [
-    click.option(
+    opt.choice_option(
         "--format",
         "fmt",
-        type=click.Choice(["auto", "fasttext", "tsv", "csv", "jsonl", "kim"]),
+        choices=["auto", "fasttext", "tsv", "csv", "jsonl", "kim"],
         default="auto",
-        show_default=True,
         help="Data format; auto detects it from the extension and first line.",
     ),
     click.option(
@@ -31,9 +32,8 @@ _data_opts = [
         help="CSV column / JSONL field holding the label [default: label, class, category or sentiment].",
     ),
 ]
-_truncate_opt = click.option(
+_truncate_opt = opt.flag_option(
     "--truncate",
-    is_flag=True,
     help="Keep the first --max-tokens tokens of a longer text instead of refusing it; prints how many were cut.",
 )
 
@@ -60,13 +60,8 @@ _encoding_opt = click.option(
         "invalid UTF-8 bytes are replaced and counted."
     ),
 )
-_threads_opt = click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="torch CPU threads (the project's machines have 2 cores).",
-)
+_threads_opt = opt.threads_option("torch CPU threads (the project's machines have 2 cores).")
+_json_opt = opt.json_option("Print the scores as JSON.")
 
 
 def _configure(threads: int) -> None:
@@ -77,8 +72,8 @@ def _configure(threads: int) -> None:
 
 
 def data_options(f: Any) -> Any:
-    for opt in reversed([*_data_opts, _encoding_opt]):
-        f = opt(f)
+    for option in reversed([*_data_opts, _encoding_opt]):
+        f = option(f)
     return f
 
 
@@ -95,11 +90,9 @@ def classify() -> None:
 
 @classify.command()
 @click.argument("data")
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Classifier directory to write (required unless --cv)."
-)
-@click.option("--arch", type=click.Choice(["cnn", "lstm", "gru"]), default="cnn", show_default=True)
-@click.option("--bidirectional", is_flag=True, help="Bidirectional LSTM/GRU.")
+@opt.path_option("--out", default=None, help="Classifier directory to write (required unless --cv).")
+@opt.choice_option("--arch", choices=["cnn", "lstm", "gru"], default="cnn")
+@opt.flag_option("--bidirectional", help="Bidirectional LSTM/GRU.")
 @click.option(
     "--vectors", default=None, help="Pre-trained vectors: an 'embed train' directory or a word2vec/GloVe file."
 )
@@ -110,13 +103,11 @@ def classify() -> None:
     help="Embeddings: random, frozen, fine-tuned, or both [default: non-static with --vectors, else rand].",
 )
 @click.option("--dim", type=click.IntRange(min=1), default=None, help="Embedding size [default: the vectors', or 300].")
-@click.option(
-    "--raw-vectors",
-    is_flag=True,
-    help="Keep the pre-trained vectors' own lengths (default: rescale each to an unknown word's).",
+@opt.flag_option(
+    "--raw-vectors", help="Keep the pre-trained vectors' own lengths (default: rescale each to an unknown word's)."
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=25, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True)
+@opt.count_option("--epochs", default=25)
+@opt.count_option("--batch-size", default=50)
 @click.option(
     "--patience",
     type=click.IntRange(min=1),
@@ -133,26 +124,14 @@ def classify() -> None:
     "--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="[default: 1.0 adadelta, 0.001 adam]"
 )
 @click.option("--filter-sizes", default="3,4,5", show_default=True, help="CNN window widths.")
-@click.option("--num-filters", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--hidden", type=click.IntRange(min=1), default=150, show_default=True, help="LSTM/GRU hidden size.")
+@opt.count_option("--num-filters", default=100)
+@opt.count_option("--hidden", default=150, help="LSTM/GRU hidden size.")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True)
 @click.option("--max-norm", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True)
-@click.option(
-    "--tokenizer",
-    type=click.Choice(["simple", "whitespace", "jieba"]),
-    default="simple",
-    show_default=True,
-    help="whitespace for pre-tokenized data (Kim's files), jieba for Chinese.",
-)
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Longer texts are an error (or cut, with --truncate).",
-)
+@opt.tokenizer_option("whitespace for pre-tokenized data (Kim's files), jieba for Chinese.")
+@opt.count_option("--max-tokens", default=1000, help="Longer texts are an error (or cut, with --truncate).")
 @_truncate_opt
-@click.option("--seed", type=int, default=1, show_default=True)
+@opt.seed_option()
 @_threads_opt
 @click.option("--dev", "dev_path", default=None, help="Dev data picking the epoch [default: 10% of DATA].")
 @click.option(
@@ -167,9 +146,9 @@ def classify() -> None:
     default=None,
     help="K-fold cross-validation on DATA instead of one model: prints the scores, writes nothing.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once training succeeded).")
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
+@opt.overwrite_option("training")
+@_json_opt
+@opt.quiet_option("No per-epoch lines.")
 @data_options
 def train(
     data: str,
@@ -316,7 +295,7 @@ def _cross_validate(dataset: Any, config: Any, k: int, vecs: Any, as_json: bool,
 @classify.command("eval")
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.argument("data")
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@_json_opt
 @_truncate_opt
 @_threads_opt
 @data_options
@@ -354,7 +333,7 @@ def _report_truncated(clf: Any, texts: list[str], source: str) -> None:
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.argument("file", default="-")
 @click.option("-k", "--top-k", "k", type=click.IntRange(min=1), default=1, show_default=True, help="Labels per text.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line: text, labels, probabilities.")
+@opt.json_option("One JSON object per line: text, labels, probabilities.")
 @_truncate_opt
 @_threads_opt
 @_encoding_opt

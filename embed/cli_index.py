@@ -10,54 +10,41 @@ from pathlib import Path
 
 import click
 
+from embed import cli_options as opt
 from embed.errors import ConfigError, FormatError
 
 
 @click.command()
 @click.argument("model")
-@click.option(
-    "--kind",
-    type=click.Choice(["flat", "hnsw", "ivf"]),
-    default="hnsw",
-    show_default=True,
-    help="Approximate index (flat: none, exact scans only).",
+@opt.choice_option(
+    "--kind", choices=["flat", "hnsw", "ivf"], default="hnsw", help="Approximate index (flat: none, exact scans only)."
 )
-@click.option(
+@opt.choice_option(
     "--metric",
-    type=click.Choice(["cosine", "euclidean"]),
+    choices=["cosine", "euclidean"],
     default="cosine",
-    show_default=True,
     help="Metric of the approximate index and of the exact tables.",
 )
-@click.option(
+@opt.choice_option(
     "--tables",
-    type=click.Choice(["auto", "on", "off"]),
+    choices=["auto", "on", "off"],
     default="auto",
-    show_default=True,
     help="Exact all-pairs top-k tables (cost grows as vocab^2): auto builds them up to 200,000 words.",
 )
-@click.option(
+@opt.count_option(
     "--k-max",
-    type=click.IntRange(min=1),
     default=100,
-    show_default=True,
     help="Neighbours per word in the exact tables; by-word queries up to this k are look-ups.",
 )
-@click.option("--hnsw-m", type=click.IntRange(min=2), default=32, show_default=True)
-@click.option("--ef-construction", type=click.IntRange(min=1), default=80, show_default=True)
-@click.option(
-    "--ef-search",
-    type=click.IntRange(min=1),
-    default=128,
-    show_default=True,
-    help="HNSW search breadth (recall vs speed; stored in index.json, read at load).",
+@opt.count_option("--hnsw-m", default=32, min=2)
+@opt.count_option("--ef-construction", default=80)
+@opt.count_option(
+    "--ef-search", default=128, help="HNSW search breadth (recall vs speed; stored in index.json, read at load)."
 )
 @click.option("--nlist", type=click.IntRange(min=1), default=None, help="IVF lists [default: 4*sqrt(vocab)].")
-@click.option("--nprobe", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option(
-    "--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch/FAISS threads while building."
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@opt.count_option("--nprobe", default=16)
+@opt.threads_option("torch/FAISS threads while building.")
+@opt.quiet_option()
 def index(model: str, quiet: bool, **opts: object) -> None:
     """Build the similarity index of MODEL (a model directory, or a vectors file: its cached import);
     writes MODEL/index/."""
@@ -167,24 +154,14 @@ def _parse_dirs(
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option(
-    "--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes (one per core)."
-)
-@click.option(
-    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="BLAS/OpenMP/FAISS threads per worker."
-)
-@click.option("--access-log", is_flag=True, help="Log every request (costs throughput).")
-@click.option(
-    "--log-level",
-    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-    default="info",
-    show_default=True,
-)
-@click.option(
+@opt.workers_option("Worker processes (one per core).")
+@opt.threads_option("BLAS/OpenMP/FAISS threads per worker.", default=1)
+@opt.flag_option("--access-log", help="Log every request (costs throughput).")
+@opt.choice_option("--log-level", choices=["critical", "error", "warning", "info", "debug"], default="info")
+@opt.choice_option(
     "--log-format",
-    type=click.Choice(["text", "json"]),
+    choices=["text", "json"],
     default="text",
-    show_default=True,
     help=(
         "json: one JSON object a line with its request id; with --access-log, each request's method, path, status, "
         "bytes and duration_ms."

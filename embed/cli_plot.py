@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from embed import cli_options as opt
+
 if TYPE_CHECKING:
     from embed.maps import Method
 
@@ -20,22 +22,15 @@ if TYPE_CHECKING:
     default=None,
     help="Map the N most frequent words [default: 100 when no WORDS are given].",
 )
-@click.option(
-    "--method",
-    type=click.Choice(["pca", "tsne"]),
-    default="pca",
-    show_default=True,
-    help="scikit-learn's PCA or t-SNE.",
-)
-@click.option(
+@opt.choice_option("--method", choices=["pca", "tsne"], default="pca", help="scikit-learn's PCA or t-SNE.")
+@opt.path_option(
     "--out",
-    type=click.Path(path_type=Path),
     default=Path("map.png"),
     show_default=True,
     help="Picture to write (.png, .svg or .pdf); replaced if it exists.",
 )
 @click.option("--title", default="", help="Title above the map [default: word count and method].")
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed for PCA/t-SNE.")
+@opt.seed_option("Seed for PCA/t-SNE.")
 def plot(model: str, words: tuple[str, ...], top: int | None, method: Method, out: Path, title: str, seed: int) -> None:
     """Draw WORDS (or the --top N most frequent words) of MODEL on a labelled 2-D map."""
     from embed.io import load

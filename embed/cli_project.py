@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from embed import cli_options as opt
 from embed.project import DEFAULT_POINTS, MAX_POINTS, METHODS
 
 
@@ -34,8 +35,8 @@ from embed.project import DEFAULT_POINTS, MAX_POINTS, METHODS
     default=None,
     help=f"The N most frequent words [default: {DEFAULT_POINTS:,}, or the whole vocabulary if smaller].",
 )
-@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Threads for t-SNE and UMAP.")
-@click.option("--force", is_flag=True, help="Recompute even when a cached projection exists.")
+@opt.threads_option("Threads for t-SNE and UMAP.")
+@opt.flag_option("--force", help="Recompute even when a cached projection exists.")
 def project(
     model: str, methods: tuple[str, ...], dims_list: tuple[str, ...], n: int | None, threads: int, force: bool
 ) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from embed import cli_options as opt
 from embed.errors import EmbedError
 
 if TYPE_CHECKING:
@@ -59,19 +60,18 @@ def open_model(model: str, quiet: bool = False) -> Path:
 
 @click.command("import")
 @click.argument("src", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model directory to write.")
+@opt.path_option("--out", required=True, help="Model directory to write.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Read only the first N rows (gensim's limit).")
-@click.option(
+@opt.choice_option(
     "--format",
     "fmt",
-    type=click.Choice(["auto", "word2vec-bin", "word2vec-txt", "glove", "fasttext-bin"]),
+    choices=["auto", "word2vec-bin", "word2vec-txt", "glove", "fasttext-bin"],
     default="auto",
-    show_default=True,
     help="auto tells a fastText .bin (subwords kept) by its magic number.",
 )
-@click.option("--allow-nonfinite", is_flag=True, help="Keep rows holding NaN or inf (refused by default).")
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists (only once the import succeeded).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@opt.flag_option("--allow-nonfinite", help="Keep rows holding NaN or inf (refused by default).")
+@opt.overwrite_option("the import")
+@opt.quiet_option()
 def import_(
     src: Path, out: Path, limit: int | None, fmt: str, allow_nonfinite: bool, overwrite: bool, quiet: bool
 ) -> None:
@@ -107,18 +107,16 @@ def import_(
 
 @click.command()
 @click.argument("model")
-@click.option(
+@opt.choice_option(
     "--format",
     "fmt",
-    type=click.Choice(["word2vec-bin", "word2vec-txt", "projector", "fasttext-bin"]),
+    choices=["word2vec-bin", "word2vec-txt", "projector", "fasttext-bin"],
     default="word2vec-bin",
-    show_default=True,
     help="fasttext-bin: a subword model as fastText's .bin"
     " (fasttext nn/print-word-vectors, gensim load_facebook_vectors).",
 )
-@click.option(
+@opt.path_option(
     "--out",
-    type=click.Path(path_type=Path),
     required=True,
     help="File to write (projector: a directory for vectors.tsv and metadata.tsv).",
 )
@@ -192,13 +190,11 @@ def _query_command(words: str, k: int | None = None) -> Callable[[Callable[..., 
 
 
 @_query_command("word", k=10)
-@click.option("--metric", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True)
+@opt.choice_option("--metric", choices=["cosine", "euclidean"], default="cosine")
 @click.option(
     "--exact/--approximate", default=None, help="Force an exact scan or the ANN index [default: exact where cheap]."
 )
-@click.option(
-    "--json", "as_json", is_flag=True, help="One JSON object a line: {query, results: [{word, score, rank}]}."
-)
+@opt.json_option("One JSON object a line: {query, results: [{word, score, rank}]}.")
 def similar(model: str, word: tuple[str, ...], topn: int, metric: Metric, exact: bool | None, as_json: bool) -> None:
     """Nearest neighbours of WORD (cosine similarity or Euclidean distance); WORD - reads one word a line from stdin.
 
@@ -221,13 +217,13 @@ def similar(model: str, word: tuple[str, ...], topn: int, metric: Metric, exact:
 
 
 @_query_command("words", k=5)
-@click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
+@opt.choice_option("--method", choices=["3cosadd", "3cosmul"], default="3cosadd")
 @click.option(
     "--exact/--approximate",
     default=None,
     help="3CosAdd: force an exact scan or the ANN index [default: exact where cheap].",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@opt.json_option("One JSON object a line.")
 def analogy(model: str, words: tuple[str, ...], topn: int, method: str, exact: bool | None, as_json: bool) -> None:
     """A is to B as C is to ?  (b - a + c). WORDS: A B C, or - for 'A B C' lines on stdin."""
     from embed.errors import ConfigError
@@ -249,7 +245,7 @@ def analogy(model: str, words: tuple[str, ...], topn: int, method: str, exact: b
 
 
 @_query_command("words")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object a line: {word, vector}.")
+@opt.json_option("One JSON object a line: {word, vector}.")
 def vectors(model: str, words: tuple[str, ...], as_json: bool) -> None:
     """Print the vectors of WORDS (- reads one word a line from stdin), as fastText's print-word-vectors."""
     from embed.io import load

@@ -93,12 +93,8 @@ class TrainConfig:
     bucket: int = 2_000_000
 
     def __post_init__(self) -> None:
-        _choice("arch", self.arch, ARCHES)
-        _choice("backend", self.backend, BACKENDS)
-        _choice("tokenizer", self.tokenizer, TOKENIZERS)
-        for name in ("dim", "window", "epochs", "workers", "min_count", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_choices(self, arch=ARCHES, backend=BACKENDS, tokenizer=TOKENIZERS)
+        check_at_least_one(self, "dim", "window", "epochs", "workers", "min_count", "batch_size")
         if self.dim > MAX_DIM:
             raise ConfigError(
                 f"dim must be at most {MAX_DIM:,} (word vectors use 50-1,000), got {self.dim:,}; lower --dim"
@@ -159,6 +155,26 @@ class TrainConfig:
         return d
 
 
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+def check_choices(config: object, **allowed: tuple[str, ...]) -> None:
+    """Raise ConfigError for the first field ``NAME=CHOICES`` in ``allowed`` whose value on ``config`` is not a choice.
+
+    >>> from types import SimpleNamespace
+    >>> config = SimpleNamespace(arch="cbow", tokenizer="bpe")
+    >>> check_choices(config, arch=ARCHES)
+    >>> check_choices(config, arch=ARCHES, tokenizer=TOKENIZERS)
+    Traceback (most recent call last):
+    ...
+    embed.errors.ConfigError: tokenizer must be one of simple, whitespace, jieba; got 'bpe'
+    """
+    for name, choices in allowed.items():
+        value = getattr(config, name)
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def check_at_least_one(config: object, *names: str) -> None:
+    """Raise ConfigError naming the first of the fields ``names`` of ``config`` that is below 1."""
+    for name in names:
+        value = getattr(config, name)
+        if value < 1:
+            raise ConfigError(f"{name} must be >= 1, got {value}")

@@ -64,26 +64,47 @@ def import_vectors(
             report = reader.report
             if store["rows"] == 0:
                 raise FormatError(f"{src}: holds no vectors")
-            source = {
-                "path": str(src.absolute()),
-                "format": report.format,
-                "header_rows": report.header_rows,
-                "limit": limit,
-                "duplicates": report.duplicates,
-                "decode_errors": report.decode_errors,
-                "nonfinite": report.nonfinite,
-            }
-            meta = {
-                "format": MODEL_FORMAT,
-                "version": MODEL_VERSION,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-                "source": source,
-                "vectors_file": None,
-                "store": store,
-                "timings": {"import_seconds": round(time.time() - started, 3)},
-            }
-            write_meta(tmp, meta)
+            source = _import_source(
+                src, report.format, report.header_rows, limit, report.duplicates, report.decode_errors, report.nonfinite
+            )
+            _write_import_meta(tmp, started, source, store)
     return Path(out), {**source, "messages": report.messages()}
+
+
+def _import_source(
+    src: Path,
+    format: str,
+    header_rows: int | None,
+    limit: int | None,
+    duplicates: int = 0,
+    decode_errors: int = 0,
+    nonfinite: int = 0,
+) -> dict[str, Any]:
+    """The ``source`` record of an imported model's ``meta.json``: the file and what reading it found."""
+    return {
+        "path": str(src.absolute()),
+        "format": format,
+        "header_rows": header_rows,
+        "limit": limit,
+        "duplicates": duplicates,
+        "decode_errors": decode_errors,
+        "nonfinite": nonfinite,
+    }
+
+
+def _write_import_meta(tmp: Path, started: float, source: dict[str, Any], store: Any, **extra: Any) -> None:
+    """Write the ``meta.json`` of a model imported from ``source`` (``extra``: records beside the store)."""
+    meta = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "source": source,
+        "vectors_file": None,
+        "store": store,
+        **extra,
+        "timings": {"import_seconds": round(time.time() - started, 3)},
+    }
+    write_meta(tmp, meta)
 
 
 def _import_fasttext_bin(
@@ -99,26 +120,8 @@ def _import_fasttext_bin(
             for i in range(0, len(words), 65_536)
         )
         store = write_batches(tmp, matrix.shape[1], rows, counts=counts is not None)
-        source = {
-            "path": str(src.absolute()),
-            "format": "fasttext-bin",
-            "header_rows": len(words),
-            "limit": None,
-            "duplicates": 0,
-            "decode_errors": 0,
-            "nonfinite": 0,
-        }
-        meta = {
-            "format": MODEL_FORMAT,
-            "version": MODEL_VERSION,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-            "source": source,
-            "vectors_file": None,
-            "store": store,
-            "subwords": write_subwords(tmp, subwords),
-            "timings": {"import_seconds": round(time.time() - started, 3)},
-        }
-        write_meta(tmp, meta)
+        source = _import_source(src, "fasttext-bin", len(words), None)
+        _write_import_meta(tmp, started, source, store, subwords=write_subwords(tmp, subwords))
     return Path(out), {
         **source,
         "messages": [

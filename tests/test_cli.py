@@ -9,6 +9,7 @@ from gensim.models import KeyedVectors
 
 import embed
 from embed.cli import main
+from tests.cli_helpers import MODEL_DIR_FILES, train_cli
 
 
 @pytest.fixture
@@ -28,39 +29,11 @@ def _leftovers(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if ".tmp-" in p.name)
 
 
-def test_train_writes_a_complete_model_dir(runner, small_corpus, tmp_path):
+def test_train_writes_a_complete_model_dir(small_corpus, tmp_path):
     out = tmp_path / "model"
-    res = runner.invoke(
-        main,
-        [
-            "train",
-            str(small_corpus),
-            "--out",
-            str(out),
-            "--dim",
-            "20",
-            "--epochs",
-            "2",
-            "--workers",
-            "1",
-            "--quiet",
-            "--show",
-            "god",
-        ],
-    )
+    res = train_cli(small_corpus, out, "--dim 20 --epochs 2 --workers 1 --quiet --show god")
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == [
-        "counts.npy",
-        "loss.png",
-        "meta.json",
-        "norms.npy",
-        "vectors.bin",
-        "vectors.npy",
-        "vocab.txt",
-        "word_hash.npy",
-        "word_offsets.npy",
-        "words.utf8",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*MODEL_DIR_FILES, "loss.png"])
     meta = json.loads((out / "meta.json").read_text())
     assert meta["params"]["dim"] == 20 and meta["params"]["arch"] == "skipgram" and meta["params"]["alpha"] == 0.025
     assert meta["corpus"]["sentences"] == 3000 and meta["corpus"]["vocab_size"] > 500
@@ -75,26 +48,9 @@ def test_train_writes_a_complete_model_dir(runner, small_corpus, tmp_path):
     assert _leftovers(tmp_path) == []
 
 
-def test_train_text_format_and_cbow(runner, small_corpus, tmp_path):
+def test_train_text_format_and_cbow(small_corpus, tmp_path):
     out = tmp_path / "m"
-    res = runner.invoke(
-        main,
-        [
-            "train",
-            str(small_corpus),
-            "--out",
-            str(out),
-            "--arch",
-            "cbow",
-            "--dim",
-            "10",
-            "--epochs",
-            "1",
-            "--text",
-            "--no-eval",
-            "--quiet",
-        ],
-    )
+    res = train_cli(small_corpus, out, "--arch cbow --dim 10 --epochs 1 --text --no-eval --quiet")
     assert res.exit_code == 0, res.output
     meta = json.loads((out / "meta.json").read_text())
     assert meta["vectors_file"] == "vectors.txt" and meta["params"]["alpha"] == 0.05 and meta["evaluation"] == {}
@@ -112,24 +68,24 @@ def test_train_text_format_and_cbow(runner, small_corpus, tmp_path):
         (lambda d: _mkdir(d / "nodocs"), "nodocs: directory holds no text files"),
     ],
 )
-def test_bad_corpus_inputs(runner, tmp_path, make, message):
+def test_bad_corpus_inputs(tmp_path, make, message):
     src = make(tmp_path)
     out = tmp_path / "out"
-    res = runner.invoke(main, ["train", str(src), "--out", str(out), "--quiet"])
+    res = train_cli(src, out, "--quiet")
     assert res.exit_code == 1
     assert message in res.output
     assert res.output.count("\n") == 1 and "Traceback" not in res.output
     assert not out.exists() and _leftovers(tmp_path) == []
 
 
-def test_existing_or_unwritable_output(runner, small_corpus, tmp_path):
+def test_existing_or_unwritable_output(small_corpus, tmp_path):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "keep.txt").write_text("precious")
-    res = runner.invoke(main, ["train", str(small_corpus), "--out", str(tmp_path / "taken"), "--quiet"])
+    res = train_cli(small_corpus, tmp_path / "taken", "--quiet")
     assert res.exit_code == 1 and "taken: already exists; choose another --out or pass --overwrite" in res.output
     assert (tmp_path / "taken" / "keep.txt").read_text() == "precious"
     (tmp_path / "afile").write_text("x")
-    res = runner.invoke(main, ["train", str(small_corpus), "--out", str(tmp_path / "afile" / "m"), "--quiet"])
+    res = train_cli(small_corpus, tmp_path / "afile" / "m", "--quiet")
     assert res.exit_code == 1 and "cannot write in" in res.output
     assert _leftovers(tmp_path) == []
 

@@ -122,11 +122,6 @@ MOST_SIMILAR = [
 ]
 
 
-@pytest.mark.parametrize("kwargs", MOST_SIMILAR)
-def test_most_similar(v: Vectors, kv: KeyedVectors, kwargs: dict[str, Any]) -> None:
-    same(v.most_similar(**kwargs), kv.most_similar(**kwargs))
-
-
 def test_most_similar_with_vectors_and_all_scores(
     v: Vectors, kv: KeyedVectors, arrays: tuple[list[str], np.ndarray, np.ndarray]
 ) -> None:
@@ -152,9 +147,12 @@ COSMUL = [
 ]
 
 
-@pytest.mark.parametrize("kwargs", COSMUL)
-def test_most_similar_cosmul(v: Vectors, kv: KeyedVectors, kwargs: dict[str, Any]) -> None:
-    same(v.most_similar_cosmul(**kwargs), kv.most_similar_cosmul(**kwargs))
+@pytest.mark.parametrize(
+    ("method", "kwargs"),
+    [("most_similar", kwargs) for kwargs in MOST_SIMILAR] + [("most_similar_cosmul", kwargs) for kwargs in COSMUL],
+)
+def test_most_similar_and_cosmul(v: Vectors, kv: KeyedVectors, method: str, kwargs: dict[str, Any]) -> None:
+    same(getattr(v, method)(**kwargs), getattr(kv, method)(**kwargs))
 
 
 def test_cosmul_with_vectors_scores_and_analogy(

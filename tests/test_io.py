@@ -8,6 +8,7 @@ import embed
 from embed.errors import FormatError, OutputError
 from embed.io import atomic_dir, atomic_file, load_vectors_file, save_model_dir, save_vectors
 from embed.vectors import Vectors
+from tests.cli_helpers import MODEL_DIR_FILES
 
 
 @pytest.fixture
@@ -31,17 +32,7 @@ def test_round_trip_through_gensim(tmp_path, small_vectors, binary):
 
 def test_model_dir_round_trip(tmp_path, small_vectors):
     out = save_model_dir(tmp_path / "m", small_vectors, {"params": {"dim": 8}})
-    assert sorted(p.name for p in out.iterdir()) == [
-        "counts.npy",
-        "meta.json",
-        "norms.npy",
-        "vectors.bin",
-        "vectors.npy",
-        "vocab.txt",
-        "word_hash.npy",
-        "word_offsets.npy",
-        "words.utf8",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == MODEL_DIR_FILES
     meta = json.loads((out / "meta.json").read_text())
     assert meta["format"] == "embed-model" and meta["version"] == 2 and meta["params"] == {"dim": 8}
     loaded = embed.load(out)

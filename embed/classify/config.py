@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from embed.config import TOKENIZERS, check_at_least_one, check_choices
 from embed.errors import ConfigError
 
 ClassifierArch = Literal["cnn", "lstm", "gru"]
@@ -15,7 +16,7 @@ Optimizer = Literal["adadelta", "adam"]
 CLASSIFIER_ARCHES: tuple[str, ...] = ("cnn", "lstm", "gru")
 MODES: tuple[str, ...] = ("rand", "static", "non-static", "multichannel")
 OPTIMIZERS: tuple[str, ...] = ("adadelta", "adam")
-CLASSIFIER_TOKENIZERS: tuple[str, ...] = ("simple", "whitespace", "jieba")
+CLASSIFIER_TOKENIZERS: tuple[str, ...] = TOKENIZERS
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,11 @@ class ClassifierConfig:
     threads: int = 2
 
     def __post_init__(self) -> None:
-        _choice("arch", self.arch, CLASSIFIER_ARCHES)
-        _choice("mode", self.mode, MODES)
-        _choice("tokenizer", self.tokenizer, CLASSIFIER_TOKENIZERS)
+        check_choices(self, arch=CLASSIFIER_ARCHES, mode=MODES, tokenizer=CLASSIFIER_TOKENIZERS)
         if self.optimizer is not None:
-            _choice("optimizer", self.optimizer, OPTIMIZERS)
+            check_choices(self, optimizer=OPTIMIZERS)
         object.__setattr__(self, "filter_sizes", tuple(int(k) for k in self.filter_sizes))
-        for name in ("dim", "num_filters", "hidden", "batch_size", "epochs", "max_tokens", "threads"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_at_least_one(self, "dim", "num_filters", "hidden", "batch_size", "epochs", "max_tokens", "threads")
         if not self.filter_sizes or min(self.filter_sizes) < 1:
             raise ConfigError(f"filter_sizes must be positive window widths, got {self.filter_sizes}")
         if not 0 <= self.dropout < 1:
@@ -116,8 +113,3 @@ class ClassifierConfig:
         if unknown:
             raise ConfigError(f"unknown classifier config keys {unknown}; the model was written by a newer embed")
         return cls(**{"pad_left": False, **d})  # configs written before pad_left existed
-
-
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")

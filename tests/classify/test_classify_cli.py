@@ -7,13 +7,21 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from embed.cli import main
 from embed.io import save_vectors
 from tests.classify.classify_helpers import planted, planted_vectors
 
 SMALL = ["--num-filters", "8", "--epochs", "5", "--threads", "1", "--batch-size", "25", "--quiet"]
+
+
+def _train(data: Path, *options: str, **paths: Path) -> Result:
+    """``embed classify train DATA OPTIONS``, then ``--NAME PATH`` for each keyword (``out=``, ``test=``...)."""
+    args = ["classify", "train", str(data), *options]
+    for name, path in paths.items():
+        args += [f"--{name}", str(path)]
+    return CliRunner().invoke(main, args)
 
 
 def _fasttext(path: Path, n: int, seed: int) -> Path:
@@ -37,23 +45,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def model_dir(files: dict[str, Path]) -> Path:
     out = files["dir"] / "clf"
-    r = CliRunner().invoke(
-        main,
-        [
-            "classify",
-            "train",
-            str(files["train"]),
-            "--vectors",
-            str(files["vectors"]),
-            "--mode",
-            "non-static",
-            "--test",
-            str(files["test"]),
-            "--out",
-            str(out),
-            *SMALL,
-        ],
-    )
+    r = _train(files["train"], "--mode", "non-static", *SMALL, vectors=files["vectors"], test=files["test"], out=out)
     assert r.exit_code == 0, r.output
     assert "cnn non-static" in r.output and "accuracy" in r.output
     return out
@@ -78,9 +70,7 @@ def test_train_eval_predict(model_dir: Path, files: dict[str, Path]) -> None:
 
 
 def test_cross_validation(files: dict[str, Path]) -> None:
-    r = CliRunner().invoke(
-        main, ["classify", "train", str(files["train"]), "--cv", "3", "--dim", "16", *SMALL[:-1], "--epochs", "2"]
-    )
+    r = _train(files["train"], "--cv", "3", "--dim", "16", *SMALL[:-1], "--epochs", "2")
     assert r.exit_code == 0, r.output
     assert "3-fold CV: accuracy" in r.output and all(f"fold {i}/3: accuracy" in r.output for i in (1, 2, 3))
 
@@ -89,7 +79,7 @@ def _bad(tmp_path: Path, content: str, *extra: str) -> tuple[int, str, Path]:
     data = tmp_path / "bad.txt"
     data.write_bytes(content.encode("utf-8"))
     out = tmp_path / "out"
-    r = CliRunner().invoke(main, ["classify", "train", str(data), "--out", str(out), "--dim", "16", *SMALL, *extra])
+    r = _train(data, "--dim", "16", *SMALL, *extra, out=out)
     return r.exit_code, r.output, out
 
 
@@ -118,29 +108,15 @@ def test_bad_training_data(tmp_path: Path, content: str, message: str) -> None:
 
 def test_vectors_of_the_wrong_dimension(tmp_path: Path, files: dict[str, Path]) -> None:
     out = tmp_path / "out"
-    r = CliRunner().invoke(
-        main,
-        [
-            "classify",
-            "train",
-            str(files["train"]),
-            "--vectors",
-            str(files["vectors"]),
-            "--dim",
-            "32",
-            "--out",
-            str(out),
-            *SMALL,
-        ],
-    )
+    r = _train(files["train"], "--dim", "32", *SMALL, vectors=files["vectors"], out=out)
     assert r.exit_code == 1 and "vectors have 16 dimensions but the classifier is configured for 32" in r.output
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_existing_out_and_missing_out(model_dir: Path, files: dict[str, Path]) -> None:
-    r = CliRunner().invoke(main, ["classify", "train", str(files["train"]), "--out", str(model_dir), *SMALL])
+    r = _train(files["train"], *SMALL, out=model_dir)
     assert r.exit_code == 1 and "already exists" in r.output
-    r = CliRunner().invoke(main, ["classify", "train", str(files["train"]), *SMALL])
+    r = _train(files["train"], *SMALL)
     assert r.exit_code == 2 and "--out is required" in r.output
 
 
@@ -189,10 +165,7 @@ def test_train_truncates_when_asked_and_records_it(tmp_path: Path) -> None:
         "__label__pos splendid\n__label__neg dreadful" + " w3" * 41 + "\n__label__mid average\n", encoding="utf-8"
     )
     out = tmp_path / "clf"
-    r = CliRunner().invoke(
-        main,
-        ["classify", "train", str(data), "--out", str(out), "--dim", "16", "--max-tokens", "40", "--truncate", *SMALL],
-    )
+    r = _train(data, "--dim", "16", "--max-tokens", "40", "--truncate", *SMALL, out=out)
     assert r.exit_code == 0, r.output
     meta = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert meta["config"]["truncate"] is True and meta["config"]["max_tokens"] == 40
@@ -202,24 +175,7 @@ def test_train_truncates_when_asked_and_records_it(tmp_path: Path) -> None:
         r.stderr
         == f"truncated {cut['train']} of 180 training texts and {cut['dev']} of 20 dev texts to --max-tokens 40\n"
     )
-    r = CliRunner().invoke(
-        main,
-        [
-            "classify",
-            "train",
-            str(data),
-            "--test",
-            str(test),
-            "--out",
-            str(tmp_path / "clf2"),
-            "--dim",
-            "16",
-            "--max-tokens",
-            "40",
-            "--truncate",
-            *SMALL,
-        ],
-    )
+    r = _train(data, "--dim", "16", "--max-tokens", "40", "--truncate", *SMALL, test=test, out=tmp_path / "clf2")
     assert r.exit_code == 0, r.output
     assert (
         r.stderr
@@ -227,10 +183,7 @@ def test_train_truncates_when_asked_and_records_it(tmp_path: Path) -> None:
         "to --max-tokens 40\n"
     )
     assert "(3 examples)" in r.stdout
-    r = CliRunner().invoke(
-        main,
-        ["classify", "train", str(data), "--out", str(tmp_path / "clf3"), "--dim", "16", "--max-tokens", "40", *SMALL],
-    )
+    r = _train(data, "--dim", "16", "--max-tokens", "40", *SMALL, out=tmp_path / "clf3")
     m = re.search(
         r"long.txt: text \d+ has (\d+) tokens, more than the limit of 40; shorten it, pass --truncate", r.output
     )

@@ -17,6 +17,7 @@ from embed.corpus import Corpus
 from embed.train import train
 from embed.train.torch_kernels import ns_loss
 from embed.train.torch_subwords import expand, subword_step
+from tests.cli_helpers import train_cli
 from tests.conftest import KJV, needs_system
 
 
@@ -115,32 +116,22 @@ def test_torch_subwords_are_deterministic(small_kjv: Path) -> None:
     assert np.array_equal(a.matrix, b.matrix) and np.array_equal(a.subwords.ngrams, b.subwords.ngrams)  # type: ignore[union-attr]
 
 
+def _fasttext_print_word_vectors(model: Path, words: str) -> str:
+    """What ``fasttext print-word-vectors MODEL`` prints for ``words`` (one a line) on its stdin."""
+    import subprocess
+
+    return subprocess.run(
+        ["fasttext", "print-word-vectors", str(model)], input=words, capture_output=True, text=True, check=True
+    ).stdout
+
+
 def test_cli_trains_queries_exports_and_imports(small_kjv: Path, tmp_path: Path) -> None:
     from gensim.models.fasttext import load_facebook_vectors
 
     runner = CliRunner()
     out = tmp_path / "sw"
-    res = runner.invoke(
-        main,
-        [
-            "train",
-            str(small_kjv),
-            "--out",
-            str(out),
-            "--backend",
-            "torch",
-            "--subwords",
-            "--bucket",
-            "20000",
-            "--dim",
-            "16",
-            "--epochs",
-            "1",
-            "--workers",
-            "1",
-            "-q",
-            "--no-eval",
-        ],
+    res = train_cli(
+        small_kjv, out, "--backend torch --subwords --bucket 20000 --dim 16 --epochs 1 --workers 1 -q --no-eval"
     )
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["similar", str(out), "kingz", "-k", "3"])
@@ -156,35 +147,19 @@ def test_cli_trains_queries_exports_and_imports(small_kjv: Path, tmp_path: Path)
     assert res.exit_code == 0, res.output
     assert np.allclose(embed.load(tmp_path / "imported")["kingz"], model["kingz"], atol=1e-5)
     if shutil.which("fasttext"):
-        import subprocess
-
-        got = subprocess.run(
-            ["fasttext", "print-word-vectors", str(tmp_path / "sw.bin")],
-            input="kingz\n",
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert np.allclose(np.array(got.stdout.split()[1:], dtype=np.float32), model["kingz"], atol=1e-4)
+        got = _fasttext_print_word_vectors(tmp_path / "sw.bin", "kingz\n")
+        assert np.allclose(np.array(got.split()[1:], dtype=np.float32), model["kingz"], atol=1e-4)
 
 
 def test_fasttexts_cli_reads_what_embed_writes(small_kjv: Path, tmp_path: Path) -> None:
     needs_system(shutil.which("fasttext") is not None, "fastText's command line", "fasttext")
-    import subprocess
-
     from embed.subwords_io import write_fasttext_bin
     from tests.test_subwords import toy
 
     v = toy()
     write_fasttext_bin(v, tmp_path / "toy.bin")
-    got = subprocess.run(
-        ["fasttext", "print-word-vectors", str(tmp_path / "toy.bin")],
-        input="king\nkingz\n曹孟德\n",
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    lines = got.stdout.strip().splitlines()
+    got = _fasttext_print_word_vectors(tmp_path / "toy.bin", "king\nkingz\n曹孟德\n")
+    lines = got.strip().splitlines()
     for line, word in zip(lines, ["king", "kingz", "曹孟德"], strict=False):
         assert np.allclose(np.array(line.split()[1:], dtype=np.float32), v[word], atol=1e-4), word
 
@@ -201,6 +176,6 @@ def test_fasttexts_cli_reads_what_embed_writes(small_kjv: Path, tmp_path: Path) 
 def test_cli_refuses_bad_subword_options_and_writes_nothing(
     small_kjv: Path, tmp_path: Path, args: list[str], flag: str
 ) -> None:
-    res = CliRunner().invoke(main, ["train", str(small_kjv), "--out", str(tmp_path / "m"), *args])
+    res = train_cli(small_kjv, tmp_path / "m", args)
     assert res.exit_code == 1 and flag in res.output and "Traceback" not in res.output
     assert list(tmp_path.iterdir()) == []

@@ -7,10 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from scipy import stats
 
-from embed.cli import main
 from embed.config import TrainConfig
 from embed.corpus import Corpus
 from embed.errors import ConfigError
@@ -19,6 +17,7 @@ from embed.train import train
 from embed.train.torch_backend import _Sampler
 from embed.train.torch_kernels import cbow_step, ns_loss, ns_step
 from embed.vocab import Vocab
+from tests.cli_helpers import train_cli
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; torch here has none")
 
@@ -171,23 +170,7 @@ def test_cuda_requested_without_cuda_is_refused(tmp_path: Path) -> None:
         pytest.skip("a CUDA device is present; the refusal only applies without one")
     corpus = _planted_corpus(tmp_path / "c.txt", sentences=50)
     out = tmp_path / "model"
-    res = CliRunner().invoke(
-        main,
-        [
-            "train",
-            str(corpus),
-            "--backend",
-            "torch",
-            "--device",
-            "cuda",
-            "--out",
-            str(out),
-            "-q",
-            "--no-eval",
-            "--min-count",
-            "1",
-        ],
-    )
+    res = train_cli(corpus, out, "--backend torch --device cuda -q --no-eval --min-count 1")
     assert res.exit_code == 1
     assert "no CUDA device" in res.output and "--device cpu" in res.output
     assert not out.exists()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from click.testing import CliRunner
 from gensim.models import KeyedVectors
 
 import embed
 from embed.cli import main
+from tests.cli_helpers import train_cli
 
 # A non-default value for every option of `embed train` (flags: just the flag).
 NON_DEFAULT: dict[str, list[str]] = {
@@ -72,47 +72,24 @@ def test_every_train_option_is_covered() -> None:
 def test_each_option_accepted_or_clearly_refused_by_each_backend(tmp_path: Path) -> None:
     """Per backend: one run with every accepted option at a non-default value, one run per refused option."""
     corpus = _corpus(tmp_path)
-    runner = CliRunner()
     for backend in ("gensim", "torch"):
         accepted = [a for n, args in NON_DEFAULT.items() if (backend, n) not in REFUSED for a in args]
         out = tmp_path / f"{backend}-all"
-        res = runner.invoke(main, ["train", str(corpus), "--backend", backend, "--out", str(out), *accepted])
+        res = train_cli(corpus, out, ["--backend", backend, *accepted])
         assert res.exit_code == 0, (backend, res.output)
         assert embed.load(out).dim == 12 and (out / "vectors.txt").exists()
         for (b, name), message in REFUSED.items():
             if b != backend:
                 continue
             out = tmp_path / f"{backend}-{name}"
-            res = runner.invoke(
-                main, ["train", str(corpus), "--backend", backend, "--out", str(out), "-q", *NON_DEFAULT[name]]
-            )
+            res = train_cli(corpus, out, ["--backend", backend, "-q", *NON_DEFAULT[name]])
             assert res.exit_code == 1 and message in res.output, (backend, name, res.output)
             assert not out.exists()
 
 
 def test_torch_cli_on_kjv_writes_a_loadable_model_dir(tmp_path: Path, kjv_path: Path) -> None:
     out = tmp_path / "kjv-torch"
-    res = CliRunner().invoke(
-        main,
-        [
-            "train",
-            str(kjv_path),
-            "--backend",
-            "torch",
-            "--out",
-            str(out),
-            "--dim",
-            "32",
-            "--epochs",
-            "1",
-            "--window",
-            "2",
-            "--no-eval",
-            "-q",
-            "--show",
-            "god",
-        ],
-    )
+    res = train_cli(kjv_path, out, "--backend torch --dim 32 --epochs 1 --window 2 --no-eval -q --show god")
     assert res.exit_code == 0, res.output
     assert {p.name for p in out.iterdir()} >= {"vectors.bin", "vocab.txt", "meta.json", "loss.png"}
     vectors = embed.load(out)
