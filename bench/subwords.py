@@ -194,6 +194,10 @@ def _oov_score(vectors: Any, heldout: set[str]) -> dict[str, Any]:
 
 
 def child(spec: dict[str, Any]) -> None:
+    from embed.runtime import configure_threads
+
+    # as `embed train` does: OpenMP's spin before torch loads (embed.runtime); without it a busy machine collapses
+    configure_threads(P["workers"], "train")
     corpus = Path(spec["corpus"])
     with tempfile.TemporaryDirectory() as tmp:
         if spec["system"] == "fasttext":

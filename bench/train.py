@@ -79,6 +79,10 @@ def run_embed(corpus: Path, arch: str, backend: str, p: dict[str, Any]) -> dict[
 
 
 def child(spec: dict[str, Any]) -> None:
+    from embed.runtime import configure_threads
+
+    # as `embed train` does: OpenMP's spin before torch loads (embed.runtime); without it a busy machine collapses
+    configure_threads(spec["params"]["workers"], "train")
     corpus = Path(spec["corpus"])
     if spec["system"] == "plain-gensim":
         res = run_plain_gensim(corpus, spec["arch"], spec["params"])

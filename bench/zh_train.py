@@ -97,6 +97,10 @@ def main() -> None:
     ap.add_argument("--backend", default="gensim")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    from embed.runtime import configure_threads
+
+    # as `embed train` does: OpenMP's spin before torch loads (embed.runtime); without it a busy machine collapses
+    configure_threads(2, "train")
     if args.child:
         print(json.dumps(run(args.child, args.backend), ensure_ascii=False))
         return
