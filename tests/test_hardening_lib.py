@@ -232,8 +232,14 @@ def test_classifier_refuses_a_vectors_file_with_nan(tmp_path: Path) -> None:
 EMBED = Path(sys.executable).parent / "embed"
 
 
+def _default_sigint() -> None:
+    # As from a terminal: a test run started in the background inherits SIGINT ignored, and embed then
+    # leaves it ignored on purpose (nohup and background jobs), so Ctrl-C would not reach it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _embed(args: list[str], tmp: Path, umask: str = "022", **kw: Any) -> subprocess.Popen[str]:
-    """``embed ARGS`` in a fresh process with ``umask`` and its own TMPDIR."""
+    """``embed ARGS`` in a fresh process with ``umask``, its own TMPDIR and SIGINT's default action."""
     env = {**os.environ, "TMPDIR": str(tmp)}
     return subprocess.Popen(
         ["bash", "-c", f'umask {umask}; exec "$0" "$@"', str(EMBED), *args],
@@ -241,6 +247,7 @@ def _embed(args: list[str], tmp: Path, umask: str = "022", **kw: Any) -> subproc
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,
         **kw,
     )
 
