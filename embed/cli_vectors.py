@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from embed.importer import ExportFormat
     from embed.neighbours import Metric
+    from embed.search import Hits
 
 
 class _Bytes:
@@ -138,16 +139,18 @@ def _lines(args: tuple[str, ...], join: bool = False) -> Iterator[str]:
             yield line.strip()
 
 
-def _answer_each(
-    queries: Iterator[str], answer: Callable[[str], list[tuple[str, float]]], as_json: bool, label: str, many: bool
-) -> None:
-    """Print each query's ranked results; with several queries a bad one is reported and the rest go on."""
+def _answer_each(queries: Iterator[str], answer: Callable[[str], Hits], as_json: bool, label: str, many: bool) -> None:
+    """Print each query's ranked results; with several queries a bad one is reported and the rest go on.
+
+    A JSON line marks query words built from their n-grams as the HTTP answers do (``"oov": true, "oov_words"``);
+    the text output notes them on standard error.
+    """
     failed = 0
     if not as_json and not many and label:
         click.echo(f"rank\tword\t{label}")
     for query in queries:
         try:
-            results = answer(query)
+            hits = answer(query)
         except EmbedError as exc:
             if not many:
                 raise
@@ -156,16 +159,13 @@ def _answer_each(
                 json.dumps({"query": query, "error": str(exc)}, ensure_ascii=False) if as_json else f"# {query}: {exc}"
             )
             continue
+        results = list(zip(hits.words, hits.scores, strict=True))
+        for word in hits.oov:
+            click.echo(f"# {word}: not in the vocabulary; its vector is built from its character n-grams", err=True)
         if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "query": query,
-                        "results": [{"word": w, "score": s, "rank": r} for r, (w, s) in enumerate(results, 1)],
-                    },
-                    ensure_ascii=False,
-                )
-            )
+            ranked = [{"word": w, "score": s, "rank": r} for r, (w, s) in enumerate(results, 1)]
+            oov = {"oov": True, "oov_words": list(hits.oov)} if hits.oov else {}
+            click.echo(json.dumps({"query": query, **oov, "results": ranked}, ensure_ascii=False))
             continue
         if many:
             click.echo(f"# {query}")
@@ -205,11 +205,8 @@ def similar(model: str, word: tuple[str, ...], topn: int, metric: Metric, exact:
 
     searcher = Searcher.open(open_model(model))
 
-    def answer(q: str) -> list[tuple[str, float]]:
-        hits = searcher.by_word(q, topn, metric, exact)
-        if hits.oov:
-            click.echo(f"# {q}: not in the vocabulary; its vector is built from its character n-grams", err=True)
-        return list(zip(hits.words, hits.scores, strict=False))
+    def answer(q: str) -> Hits:
+        return searcher.by_word(q, topn, metric, exact)
 
     _answer_each(
         _lines(word), answer, as_json, "cosine" if metric == "cosine" else "distance", word == ("-",) or len(word) > 1
@@ -233,13 +230,12 @@ def analogy(model: str, words: tuple[str, ...], topn: int, method: str, exact: b
         raise click.UsageError("give three words A B C, or - to read 'A B C' lines from standard input")
     searcher = Searcher.open(open_model(model))
 
-    def answer(q: str) -> list[tuple[str, float]]:
+    def answer(q: str) -> Hits:
         parts = q.split()
         if len(parts) != 3:
             raise ConfigError(f"{q!r}: an analogy line needs three words 'A B C'")
         a, b, c = parts
-        hits = searcher.analogy(a, b, c, k=topn, method=method, exact=exact)
-        return list(zip(hits.words, hits.scores, strict=False))
+        return searcher.analogy(a, b, c, k=topn, method=method, exact=exact)
 
     _answer_each(_lines(words, join=True), answer, as_json, "", words == ("-",))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -136,6 +137,10 @@ def test_cli_trains_queries_exports_and_imports(small_kjv: Path, tmp_path: Path)
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["similar", str(out), "kingz", "-k", "3"])
     assert res.exit_code == 0 and len(res.stdout.strip().splitlines()) == 4 and "character n-grams" in res.stderr
+    res = runner.invoke(main, ["similar", str(out), "kingz", "king", "-k", "3", "--json"])
+    oov, known = (json.loads(line) for line in res.stdout.splitlines())
+    assert res.exit_code == 0 and oov["oov"] is True and oov["oov_words"] == ["kingz"] and len(oov["results"]) == 3
+    assert "oov" not in known and known["query"] == "king"  # marked as the HTTP answers mark it, only when built
     res = runner.invoke(main, ["vectors", str(out), "kingz"])
     assert res.exit_code == 0 and len(res.stdout.split()) == 17
     res = runner.invoke(main, ["export", str(out), "--format", "fasttext-bin", "--out", str(tmp_path / "sw.bin")])
