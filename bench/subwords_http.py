@@ -3,9 +3,9 @@
     python -m bench.subwords_http [--duration 15] [--rounds 3] [--model-dir /tmp/embed-bench/kjv-sub]
 
 Trains (once) the README's subword model of the bundled Bible (``embed train corpora/kjv.txt --subwords
---bucket 200000 --epochs 3``), serves it with 2 workers (1 compute thread each), and drives
-``POST /v1/models/kjv-sub/similar`` with wrk (1 thread, 16 connections) from two body files, alternating
-for ``--rounds`` rounds, medians reported:
+--bucket 200000 --epochs 3``) and indexes it (``embed index``), serves it with 2 workers (1 compute thread
+each), and drives ``POST /v1/models/kjv-sub/similar`` with wrk (1 thread, 16 connections) from two body
+files, alternating for ``--rounds`` rounds, medians reported:
 
 * known: ``{"word": W, "k": 10}`` for 2,000 random vocabulary words (the anchor, same server, same run);
 * OOV: the same words misspelt (one letter doubled, or ``z`` appended) so that none is in the vocabulary;
@@ -37,6 +37,8 @@ def ensure_model(model_dir: Path) -> Path:
     if not (model_dir / "meta.json").exists():
         cmd = [str(ROOT / "corpora" / "kjv.txt"), "--subwords", "--bucket", "200000", "--epochs", "3"]
         subprocess.run(embed_command("train", *cmd, "--out", str(model_dir), "--quiet", "--no-eval"), check=True)
+    if not (model_dir / "index" / "index.json").exists():  # served as the README serves it: indexed first
+        subprocess.run(embed_command("index", str(model_dir), "--threads", "2"), check=True)
     return model_dir
 
 
