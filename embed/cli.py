@@ -19,7 +19,7 @@ import click
 from click.core import ParameterSource
 
 from embed import cli_options as opt
-from embed.config import OptionError
+from embed.config import ARCHES, BACKENDS, OptionError
 from embed.errors import ConfigError, EmbedError, describe_os_error
 from embed.train.base import Callbacks
 
@@ -70,7 +70,7 @@ def main(verbose: int) -> None:
 
 
 _tokenizer_opt = opt.tokenizer_option("simple: Unicode lower-cased words; whitespace: pre-tokenized; jieba: Chinese.")
-_arch_opt = opt.choice_option("--arch", choices=["skipgram", "cbow"], default="skipgram")
+_arch_opt = opt.choice_option("--arch", choices=ARCHES, default="skipgram")
 
 
 _SIGNAL_OWNER: list[int] = []  # the PID that installed _raise_interrupt
@@ -132,7 +132,7 @@ def _remove_stale(out: Path) -> None:
 @click.argument("corpus")
 @opt.path_option("--out", "out", default=None, help="Model directory to write [default: runs/<corpus name>].")
 @_arch_opt
-@opt.choice_option("--backend", choices=["gensim", "torch"], default="gensim")
+@opt.choice_option("--backend", choices=BACKENDS, default="gensim")
 @opt.choice_option("--device", choices=["cpu", "cuda", "auto"], default="cpu", help="torch backend only.")
 @opt.count_option("--dim", default=100)
 @opt.count_option("--window", default=5)

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from embed.config import TOKENIZERS
+
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
@@ -52,7 +54,7 @@ def seed_option(help: str | None = None) -> Decorator:
 
 def tokenizer_option(help: str) -> Decorator:
     """``--tokenizer simple|whitespace|jieba`` (default simple)."""
-    return choice_option("--tokenizer", choices=["simple", "whitespace", "jieba"], default="simple", help=help)
+    return choice_option("--tokenizer", choices=TOKENIZERS, default="simple", help=help)
 
 
 def quiet_option(help: str = "No progress bar.") -> Decorator:
