@@ -191,13 +191,13 @@ def train(
     config = config or TrainConfig()
     run = run or SINGLE_RUN
     started = time.time()
-    check_run(config, run, _source(corpus))
+    source = _source(corpus)  # a path's Corpus reports the same str(path)
+    check_run(config, run, source)
     callbacks = _DivergenceGuard(callbacks or Callbacks(), config.start_alpha)
     if isinstance(corpus, (str, os.PathLike)):
         corpus = Corpus(corpus, tokenizer=config.tokenizer, workers=config.workers)
     trainer = get_trainer(config.backend)
     t0 = time.perf_counter()
-    source = _source(corpus)
     # Tokenize once: the vocabulary pass spools the tokens; every later pass reads them back.
     spool = TokenSpool(corpus)
     try:
