@@ -28,6 +28,10 @@ from embed.index import EXACT_MAX_WORDS, IndexConfig, WordIndex, load_index
 from embed.neighbours import Metric, check_metric
 from embed.vectors import Vectors
 
+# An exact scan of at most this many multiply-adds (rows x dim) counts as cheap: ~0.1 ms on one core,
+# e.g. a 10k-word x 100-dim model's OOV query (bench/subwords_http.py).
+CHEAP_SCAN = 2_000_000
+
 
 @dataclass(frozen=True)
 class Hits:
@@ -99,8 +103,11 @@ class Searcher:
         return tuple(w for w in words if isinstance(w, str) and self.is_oov(w))
 
     def is_cheap(self, word: str | None, k: int, metric: str, exact: bool | None) -> bool:
-        """A by-word query answered by a table or the ANN index (well under a millisecond)."""
-        return word is not None and (self.is_lookup(word, k, metric) or not self.use_exact(exact, metric))
+        """A by-word query answered by a table, the ANN index or a small exact scan (well under a millisecond)."""
+        if word is None:
+            return False
+        small = len(self.vectors) * self.vectors.dim <= CHEAP_SCAN
+        return small or self.is_lookup(word, k, metric) or not self.use_exact(exact, metric)
 
     def use_exact(self, exact: bool | None, metric: str) -> bool:
         if not self.index.has_ann(metric):

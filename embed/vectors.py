@@ -228,7 +228,7 @@ class Vectors:
         """True when ``word`` is not in the vocabulary but this subword model builds it a vector from its n-grams."""
         if self.subwords is None or not isinstance(word, str) or self._row(word) >= 0:
             return False
-        return self.subwords.buckets(word.lower() if self.folds_case else word).size > 0
+        return self.subwords.covers(word.lower() if self.folds_case else word)
 
     def _oov(self, word: str) -> np.ndarray | None:
         """The n-gram vector of an unknown word (case-folded as the corpus was), or None."""

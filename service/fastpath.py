@@ -1,12 +1,12 @@
-"""A fast path for the hottest request: top-k by word, answered from the exact table or the ANN index.
+"""A fast path for the hottest request: top-k by word, answered from the exact table, the ANN index or a small scan.
 
 A table look-up costs ~20 us, an HNSW search of a 2M-word model ~0.1-0.3 ms; FastAPI's routing, dependency
 solving and response classes cost several times that. This pure ASGI layer answers ``POST /v1/models/{model}/similar``
-itself when - and only when - the body is a single by-word query a table or the ANN index answers, the
-word is known, the content type is JSON and the API key (if configured) matches. It uses
-the same pydantic model (:class:`SimilarQuery`) and the same :func:`answer` as the route,
-so the response is identical. Anything else (errors included) is handed to the FastAPI app
-with the body replayed, so validation errors, 401s and 404s keep one implementation.
+itself when - and only when - the body is a single by-word query a table, the ANN index or a small exact
+scan answers, the word is known (or built from its n-grams by a subword model), the content type is JSON
+and the API key (if configured) matches. It uses the same pydantic model (:class:`SimilarQuery`) and the
+same :func:`answer` as the route, so the response is identical. Anything else (errors included) is handed
+to the FastAPI app with the body replayed, so validation errors, 401s and 404s keep one implementation.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from service.answers import answer, is_cheap
 from service.deps import header_key
 from service.errors import ApiError
 from service.metrics import RequestMetrics
-from service.registry import Registry
+from service.registry import LoadedModel, Registry
 from service.schemas import SimilarQuery
 from service.settings import Settings
 
@@ -61,7 +61,7 @@ class WordLookupFastPath:
         except ValidationError:
             query = None
         payload = None
-        if query is not None and is_cheap(model, query) and query.word in model.searcher.vectors:
+        if query is not None and _answerable(model, query.word) and is_cheap(model, query):
             started = time.perf_counter()
             try:
                 payload = orjson.dumps(answer(model, query))
@@ -90,6 +90,11 @@ class WordLookupFastPath:
             if given is None or not secrets.compare_digest(given, self.key):
                 return False
         return json_body
+
+
+def _answerable(model: LoadedModel, word: str | None) -> bool:
+    """A word the model answers: in its vocabulary, or built from its n-grams (a subword model)."""
+    return word is not None and (word in model.searcher.vectors or model.searcher.is_oov(word))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

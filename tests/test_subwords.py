@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import embed
 from embed.config import TrainConfig
@@ -18,6 +20,7 @@ from embed.subwords import (
     char_ngrams,
     compose,
     ft_hash,
+    has_ngrams,
     hash_many,
     ngram_buckets,
     word_ngram_table,
@@ -58,6 +61,17 @@ def test_ngrams_and_buckets_equal_gensims(word: str, minn: int, maxn: int) -> No
     assert ngram_buckets(word, SubwordSpec(minn, maxn, 2_000_000)).tolist() == ft_ngram_hashes(
         word, minn, maxn, 2_000_000
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12), st.integers(1, 4), st.integers(0, 4))
+def test_one_words_buckets_equal_the_vectorised_hash(word: str, minn: int, extra: int) -> None:
+    """ngram_buckets (plain Python, one word: the OOV path) = hash_many of char_ngrams (numpy: vocabularies)."""
+    spec = SubwordSpec(minn, minn + extra, 2_000_000)
+    grams = char_ngrams(word, spec.minn, spec.maxn)
+    want = hash_many([g.encode("utf-8", "surrogatepass") for g in grams]).astype(np.int64) % spec.bucket
+    assert ngram_buckets(word, spec).tolist() == want.tolist()
+    assert has_ngrams(word, spec) == bool(grams)
 
 
 def test_hash_is_fnv1a_with_fasttexts_sign_extension() -> None:

@@ -38,6 +38,8 @@ def test_oov_words_are_answered_and_marked(base: str) -> None:
         f"{base}/sub/similar", json={"queries": [{"word": "kingz", "k": 3}, {"word": "queen", "k": 2}]}
     ).json()
     assert batch["errors"] == 0 and batch["results"][0]["oov_words"] == ["kingz"] and "oov" not in batch["results"][1]
+    # The single query took the fast path, the batch the route: the same answer.
+    assert {k: batch["results"][0][k] for k in got} == got
     sim = httpx.post(f"{base}/sub/similarity", json={"a": "kingz", "b": "king"}).json()
     assert sim["oov_words"] == ["kingz"] and sim["similarity"] == pytest.approx(
         float(toy().similarity("kingz", "king")), abs=1e-5
