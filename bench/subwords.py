@@ -129,7 +129,7 @@ def _vectors_of(system: str, model: Any) -> Any:
     )
 
 
-def _train(system: str, corpus: Path) -> tuple[Any, float, int]:
+def _train(system: str, corpus: Path, arch: str = "skipgram") -> tuple[Any, float, int]:
     """Train one system; returns vectors, seconds and raw tokens."""
     t0 = time.perf_counter()
     if system == "embed-torch":
@@ -137,22 +137,22 @@ def _train(system: str, corpus: Path) -> tuple[Any, float, int]:
         from embed.corpus import Corpus
         from embed.train import train
 
-        config = TrainConfig(backend="torch", tokenizer="whitespace", subwords=True, **P)  # type: ignore[arg-type]
+        config = TrainConfig(backend="torch", tokenizer="whitespace", subwords=True, arch=arch, **P)  # type: ignore[arg-type]
         result = train(Corpus(corpus, tokenizer="whitespace"), config)
         return _vectors_of(system, result), time.perf_counter() - t0, result.vocab.total_tokens
     if system == "gensim":
         from gensim.models import FastText
         from gensim.models.word2vec import LineSentence
 
-        model = FastText(sentences=LineSentence(str(corpus)), **gensim_kwargs(P), seed=1)
+        model = FastText(sentences=LineSentence(str(corpus)), **gensim_kwargs(P, arch), seed=1)
         return _vectors_of(system, model), time.perf_counter() - t0, model.corpus_total_words
     raise ValueError(system)
 
 
-def _fasttext(corpus: Path, tmp: Path) -> tuple[Any, float, int, float]:
+def _fasttext(corpus: Path, tmp: Path, arch: str = "skipgram") -> tuple[Any, float, int, float]:
     from gensim.models.fasttext import load_facebook_vectors
 
-    cmd = ["fasttext", "skipgram", "-input", str(corpus), "-output", str(tmp / "ft")]
+    cmd = ["fasttext", arch, "-input", str(corpus), "-output", str(tmp / "ft")]
     for key, flag in FASTTEXT_FLAGS.items():
         cmd += [flag, str(P[key])]
     cmd += ["-verbose", "0"]
@@ -201,9 +201,9 @@ def child(spec: dict[str, Any]) -> None:
     corpus = Path(spec["corpus"])
     with tempfile.TemporaryDirectory() as tmp:
         if spec["system"] == "fasttext":
-            vectors, seconds, tokens, rss = _fasttext(corpus, Path(tmp))
+            vectors, seconds, tokens, rss = _fasttext(corpus, Path(tmp), spec.get("arch", "skipgram"))
         else:
-            vectors, seconds, tokens = _train(spec["system"], corpus)
+            vectors, seconds, tokens = _train(spec["system"], corpus, spec.get("arch", "skipgram"))
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     res: dict[str, Any] = {
         "seconds": round(seconds, 1),
@@ -263,6 +263,7 @@ def main() -> None:
     ap.add_argument("--parts", default="main,heldout,zh")
     ap.add_argument("--systems", default="embed-torch,gensim,fasttext")
     ap.add_argument("--tag", default="", help="suffix of the results file (runs side by side)")
+    ap.add_argument("--arch", default="skipgram", choices=("skipgram", "cbow"), help="main and heldout parts")
     args = ap.parse_args()
     parts, systems = args.parts.split(","), args.systems.split(",")
     full = text8_normalise(ENWIKI, OUT / "enwiki_text8.txt")
@@ -271,7 +272,7 @@ def main() -> None:
         "date": today(),
         "machine": machine(),
         "tokens": args.tokens or "all",
-        "params": P,
+        "params": P | {"arch": args.arch},
         "command": " ".join(sys.argv),
     }
     path = OUT / f"subwords-{args.tokens or 'all'}{'-' + args.tag if args.tag else ''}.json"
@@ -282,7 +283,7 @@ def main() -> None:
     if "main" in parts:
         report["main"] = {}
         for s in systems:
-            report["main"][s] = _run("child", {"system": s, "corpus": str(corpus)})
+            report["main"][s] = _run("child", {"system": s, "corpus": str(corpus), "arch": args.arch})
             print(s, report["main"][s], flush=True)
             save()
     if "heldout" in parts:
@@ -290,7 +291,7 @@ def main() -> None:
         cut = _subset(corpus, None, set(held)) if args.tokens is None else _subset_named(corpus, set(held), args.tokens)
         report["heldout"] = {"words": len(held), "sample": held[:20]}
         for s in systems:
-            report["heldout"][s] = _run("child", {"system": s, "corpus": str(cut), "heldout": held})
+            report["heldout"][s] = _run("child", {"system": s, "corpus": str(cut), "heldout": held, "arch": args.arch})
             print("heldout", s, report["heldout"][s], flush=True)
             save()
     if "zh" in parts:

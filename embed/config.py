@@ -125,13 +125,6 @@ class TrainConfig:
 
         if self.subwords:
             check_spec(self.minn, self.maxn, self.bucket)
-            if self.backend == "torch" and self.arch == "cbow":
-                # Batched CBOW bags (~10 context words x ~20 n-grams) collapsed every vector onto one
-                # direction on the KJV (all cosines > 0.99, 2026-12-01); skip-gram trains well.
-                raise ConfigError(
-                    "arch cbow with subwords is not available in the torch backend yet;"
-                    " use backend gensim or arch skipgram"
-                )
             return
         for name, default in (("minn", 3), ("maxn", 6), ("bucket", 2_000_000)):
             if getattr(self, name) != default:

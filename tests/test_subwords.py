@@ -182,7 +182,6 @@ def test_damaged_ngram_files_are_refused_in_one_line(tmp_path: Path, damage: str
         ({"bucket": 0}, "bucket"),
         ({"minn": 0}, "minn"),
         ({"bucket": 2**31}, "bucket"),
-        ({"arch": "cbow", "backend": "torch"}, "cbow"),
     ],
 )
 def test_bad_subword_options_are_refused_naming_the_option(opts: dict, name: str) -> None:

@@ -17,7 +17,7 @@ from embed.config import TrainConfig
 from embed.corpus import Corpus
 from embed.train import train
 from embed.train.torch_kernels import ns_loss
-from embed.train.torch_subwords import expand, subword_step
+from embed.train.torch_subwords import SHARED_CAP, cbow_subword_step, expand, subword_step
 from tests.cli_helpers import train_cli
 from tests.conftest import KJV, needs_system
 
@@ -100,6 +100,63 @@ def test_shared_rows_steps_are_divided_by_their_scale() -> None:
     assert torch.allclose(mean_in[4], summed_in[4]) and torch.allclose(mean_out, summed_out)
 
 
+def _scale(flat: np.ndarray, weights: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+    """``uniq``/``inverse``/``counts`` as SubwordState._unique gives them (``weights``: bags per entry)."""
+    uniq, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    if weights is not None:
+        counts = np.bincount(inverse, weights=weights, minlength=uniq.size)
+    scale = np.maximum(counts.astype(np.float32) / SHARED_CAP, 1.0)
+    return {"uniq": torch.from_numpy(uniq), "inverse": torch.from_numpy(inverse), "counts": torch.from_numpy(scale)}
+
+
+def test_cbow_step_on_distinct_context_words_equals_the_step_on_every_slots_bag() -> None:
+    """cbow_subword_step gathers each distinct context word's bag once; subword_step on the bags expanded
+    slot by slot (one bag per example: all rows of all its context words) is the definition. Words repeat
+    across and within examples, and n-gram rows are shared by more than SHARED_CAP slots."""
+    rng = np.random.default_rng(0)
+    v, bucket, d, b, group = 40, 12, 6, 16, 8
+    lens = rng.integers(1, 6, v)
+    offsets = np.concatenate([[0], np.cumsum(lens)])
+    rows = np.concatenate([[i, *rng.integers(v, v + bucket, n - 1)] for i, n in enumerate(lens)])
+    slots = rng.integers(1, 6, b)
+    example = np.repeat(np.arange(b), slots)
+    contexts = rng.integers(0, 8, example.size)  # 8 words for ~50 slots: many repeats
+    targets, negs = torch.from_numpy(rng.integers(0, v, b)), torch.from_numpy(rng.integers(0, v, (b // group, 3)))
+    w_in, w_out = torch.randn(v + bucket, d, dtype=torch.float64), torch.randn(v, d, dtype=torch.float64)
+
+    flat, owner, ctx_starts = expand(offsets, rows, contexts)
+    first = np.concatenate([[0], np.cumsum(slots)])[:-1]
+    want_in, want_out = w_in.clone(), w_out.clone()
+    t = torch.from_numpy
+    subword_step(
+        want_in, want_out, t(flat), t(example[owner]), t(ctx_starts[first]), None, targets, negs, 0.1, group, True,
+        **_scale(flat),
+    )  # fmt: skip
+    words, slot_word, per_word = np.unique(contexts, return_inverse=True, return_counts=True)
+    wflat, wowner, wstarts = expand(offsets, rows, words)
+    sizes = np.bincount(example, weights=(offsets[words + 1] - offsets[words])[slot_word], minlength=b)
+    got_in, got_out = w_in.clone(), w_out.clone()
+    cbow_subword_step(
+        got_in, got_out, t(wflat), t(wstarts), t(wowner), t(slot_word), t(example), t(sizes), targets, negs, 0.1,
+        group, **_scale(wflat, per_word[wowner]),
+    )  # fmt: skip
+    assert _scale(flat)["counts"].max() > 1  # the cap is exercised
+    assert torch.allclose(got_in, want_in, atol=1e-12) and torch.allclose(got_out, want_out, atol=1e-12)
+    assert not torch.equal(got_in, w_in)
+
+
+def test_torch_cbow_subwords_give_misspellings_their_words_without_collapsing(small_kjv: Path) -> None:
+    config = TrainConfig(
+        backend="torch", arch="cbow", subwords=True, bucket=50_000, dim=32, epochs=10, workers=1, min_count=3
+    )  # 10 epochs: at 3, on these 190k tokens, both backends' random words are still crowded (cosine 0.8-0.99)
+    v = train(Corpus(small_kjv), config).vectors
+    assert "king" in [w for w, _ in v.most_similar("kingz", topn=5)]
+    unit = np.asarray(v.matrix) / np.linalg.norm(v.matrix, axis=1, keepdims=True)
+    pairs = np.random.default_rng(0).integers(len(v), size=(2, 2000))
+    # Random words stay apart (a torch CBOW rule that collapsed every vector gave ~0.99; 10 epochs here: ~0.3).
+    assert float((unit[pairs[0]] * unit[pairs[1]]).sum(1).mean()) < 0.5
+
+
 @pytest.mark.parametrize("backend", ["torch", "gensim"])
 def test_subword_training_gives_misspellings_their_words(small_kjv: Path, backend: str) -> None:
     config = TrainConfig(
@@ -175,7 +232,6 @@ def test_fasttexts_cli_reads_what_embed_writes(small_kjv: Path, tmp_path: Path) 
         (["--subwords", "--minn", "5", "--maxn", "3"], "--maxn"),
         (["--subwords", "--bucket", "0"], "--bucket"),
         (["--minn", "2"], "--minn"),
-        (["--subwords", "--backend", "torch", "--arch", "cbow"], "cbow"),
     ],
 )
 def test_cli_refuses_bad_subword_options_and_writes_nothing(
