@@ -247,12 +247,15 @@ def train(
     from embed.train.checkpoint import Checkpointer, read_snapshot
 
     snapshot = read_snapshot(resume) if resume is not None else None
+    if snapshot is None and distributed and checkpoint_every is not None:
+        snapshot = _restarted(checkpoint_dir or _checkpoint_dir(out or _default_out(corpus)))
     config = _run_config(ctx, opts, snapshot)
     configure_threads(config.workers, "train")  # before torch (or torch.distributed) loads its OpenMP
     out = out or (Path(snapshot.out) if snapshot is not None and snapshot.out else None) or _default_out(corpus)
     check_output_dir(out, overwrite)  # fail before hours of training, not after
     _remove_stale(out)
     _refuse_unused_options(ctx, checkpoint_every, checkpoint_dir, resume, distributed)
+    sync_every, sync_mode = _sync_settings(ctx, snapshot, sync_every, sync_mode)
     plan = RunOptions(Checkpointer.for_model(out, checkpoint_every, checkpoint_dir, snapshot), resume=snapshot)
     with start_run(config, corpus, plan, distributed=distributed, sync_every=sync_every, sync_mode=sync_mode) as run:
         result = _train_with_progress(corpus, config, run, quiet)
@@ -271,6 +274,38 @@ def train(
 
 def _default_out(corpus: str) -> Path:
     return Path("runs") / (Path(corpus).name.split(".")[0] if corpus != "-" else "stdin")
+
+
+def _checkpoint_dir(out: Path) -> Path:
+    """Where snapshots go without --checkpoint-dir (as :meth:`Checkpointer.for_model` decides)."""
+    return out.with_name(out.name + ".checkpoint")
+
+
+def _restarted(directory: Path) -> Any:
+    """The snapshot to continue from when torchrun restarted the workers (embed.train.checkpoint.restart_snapshot)."""
+    from embed.train.checkpoint import restart_snapshot
+
+    snapshot = restart_snapshot(directory)
+    if snapshot is not None and os.environ.get("RANK", "0") == "0":
+        click.echo(
+            f"torchrun restarted the workers: resuming from {directory} (epoch {snapshot.epoch + 1},"
+            f" {snapshot.chunk} round(s) done)",
+            err=True,
+        )
+    return snapshot
+
+
+def _sync_settings(ctx: click.Context, snapshot: Any, every: int, mode: str) -> tuple[int, str]:
+    """--sync-every and --sync-mode, or with --resume of a data-parallel checkpoint the checkpoint's
+    (given as well, they must agree: embed.train.check_run refuses another)."""
+    saved = None if snapshot is None or snapshot.distributed is None else snapshot.distributed["sync"]
+    if saved is None:
+        return every, mode
+    if ctx.get_parameter_source("sync_every") is not ParameterSource.COMMANDLINE:
+        every = int(saved["every"])
+    if ctx.get_parameter_source("sync_mode") is not ParameterSource.COMMANDLINE:
+        mode = str(saved["mode"])
+    return every, mode
 
 
 def _run_config(ctx: click.Context, opts: dict[str, Any], snapshot: Any) -> Any:
@@ -299,13 +334,15 @@ def _train_with_progress(corpus: str, config: Any, run: Any, quiet: bool) -> Any
     from embed.corpus import Corpus
     from embed.train import train as run_train
 
-    stream = Corpus(corpus, tokenizer=config.tokenizer, workers=config.workers)
+    # Distributed: each rank opens only its shard, inside train(), where every rank hears of another's error.
+    stream = Corpus(corpus, tokenizer=config.tokenizer, workers=config.workers) if run.sync is None else None
     progress = _TqdmCallbacks(disable=quiet or run.rank != 0)
     try:
-        return run_train(stream, config, progress, run=run)
+        return run_train(corpus if stream is None else stream, config, progress, run=run)
     finally:
         progress.close()
-        stream.close()
+        if stream is not None:
+            stream.close()
 
 
 def _show_words(show: str | None, tokenizer: str) -> list[str]:

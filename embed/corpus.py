@@ -10,6 +10,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import gzip
+import hashlib
 import io
 import logging
 import os
@@ -309,17 +310,7 @@ class Corpus:
         """
         for path in self.paths:
             with _open_binary(path) as raw:
-                text = io.TextIOWrapper(raw, encoding="utf-8", errors="embed-count-replace", newline=None)
-                number = 0
-                try:
-                    for line in _bounded_lines(text):
-                        number += 1
-                        yield line
-                except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-                    raise CorpusError(
-                        f"{path}: truncated or damaged compressed data after line {number} ({exc});"
-                        " re-download or recompress the file"
-                    ) from None
+                yield from _decoded_lines(path, raw)
 
     def __iter__(self) -> Iterator[list[str]]:
         global _decode_errors
@@ -370,6 +361,232 @@ class Corpus:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+
+    def shard(self, rank: int, world: int) -> CorpusShard:
+        """Rank ``rank``'s share of this corpus among ``world`` ranks (:class:`CorpusShard`)."""
+        return CorpusShard(self.source, rank, world, self.tokenizer_name, self.max_sentence_length, self.workers)
+
+
+def _decoded_lines(path: Path, raw: gzip.GzipFile | bz2.BZ2File | io.BufferedReader) -> Iterator[str]:
+    """The decoded lines of the binary stream ``raw`` of ``path`` (see :meth:`Corpus.lines`)."""
+    text = io.TextIOWrapper(raw, encoding="utf-8", errors="embed-count-replace", newline=None)
+    number = 0
+    try:
+        for line in _bounded_lines(text):
+            number += 1
+            yield line
+    except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise CorpusError(
+            f"{path}: truncated or damaged compressed data after line {number} ({exc});"
+            " re-download or recompress the file"
+        ) from None
+
+
+# --- shards: one rank's share of a corpus (data-parallel training) ------------------
+
+_SCAN_BLOCK = 8192
+SAMPLE_BYTES = 65_536
+"""The fingerprint of a shard's corpus hashes this many bytes at the start and at the end of each file."""
+
+
+def is_compressed(path: Path) -> bool:
+    """A ``.gz`` or ``.bz2`` file: read as one stream, it cannot be entered at a byte offset."""
+    return path.name.lower().endswith((".gz", ".bz2"))
+
+
+def split_bytes(sizes: list[int], world: int) -> list[int]:
+    """The ``world + 1`` cut points of ``world`` equal byte ranges over files of ``sizes`` laid end to end.
+
+    >>> split_bytes([10, 5], 2)
+    [0, 7, 15]
+    """
+    total = sum(sizes)
+    return [total * r // world for r in range(world + 1)]
+
+
+def file_ranges(sizes: list[int], start: int, stop: int) -> list[tuple[int, int, int]]:
+    """``(file, first byte, end byte)`` of each file's part of bytes ``start:stop`` of the concatenation.
+
+    >>> file_ranges([10, 5], 7, 15)
+    [(0, 7, 10), (1, 0, 5)]
+    >>> file_ranges([10, 5], 0, 7)
+    [(0, 0, 7)]
+    """
+    ranges, offset = [], 0
+    for i, size in enumerate(sizes):
+        lo, hi = max(start, offset), min(stop, offset + size)
+        if lo < hi:
+            ranges.append((i, lo - offset, hi - offset))
+        offset += size
+    return ranges
+
+
+def next_line_start(fh: IO[bytes], offset: int, size: int) -> tuple[int, int]:
+    """The first line start at or after byte ``offset`` of a file of ``size`` bytes, and the bytes read to find it.
+
+    A line starts at byte 0 and after every ``\\n``; a cut that falls inside a line moves to the
+    next line's start (the end of the file when no newline follows).
+
+    >>> next_line_start(io.BytesIO(b"ab\\ncd\\nef"), 4, 8)
+    (6, 5)
+    >>> next_line_start(io.BytesIO(b"ab\\ncd\\nef"), 3, 8)
+    (3, 6)
+    """
+    if offset <= 0 or offset >= size:
+        return min(max(offset, 0), size), 0
+    fh.seek(offset - 1)  # a line starts at ``offset`` if the byte before it ends one
+    pos, read = offset - 1, 0
+    while block := fh.read(_SCAN_BLOCK):
+        read += len(block)
+        found = block.find(b"\n")
+        if found >= 0:
+            return pos + found + 1, read
+        pos += len(block)
+    return size, read
+
+
+class _ByteRange(io.RawIOBase):
+    """Bytes ``start:stop`` of an unbuffered file, as a stream of their own; counts what it reads."""
+
+    def __init__(self, raw: io.FileIO, start: int, stop: int) -> None:
+        super().__init__()
+        raw.seek(start)
+        self.raw, self.left, self.read_bytes = raw, stop - start, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.left)
+        if n <= 0:
+            return 0
+        got = self.raw.readinto(memoryview(buffer).cast("B")[:n]) or 0
+        self.left -= got
+        self.read_bytes += got
+        return got
+
+
+@dataclass(frozen=True)
+class ShardPiece:
+    """What a shard reads of one file: bytes ``start:stop``, or (``stop`` is None) every line ``j`` of the
+    decompressed stream with ``j % every == first``."""
+
+    path: Path
+    start: int = 0
+    stop: int | None = None
+    first: int = 0
+    every: int = 1
+
+
+class CorpusShard(Corpus):
+    """Rank ``rank``'s share of a corpus read by ``world`` ranks (data-parallel training).
+
+    Plain files are laid end to end (in :func:`resolve_sources` order) and cut into ``world``
+    equal byte ranges (:func:`split_bytes`); each cut moves forward to the next line start
+    (:func:`next_line_start`), so every line belongs to exactly one rank, a rank reads only its
+    range plus the few bytes that place its two cuts, and the shards in rank order are the
+    corpus in order (:attr:`ordered`). ``.gz``/``.bz2`` files cannot be entered at a byte offset:
+    every rank decompresses them whole and keeps line ``j`` of each if ``j % world == rank``
+    (their undecodable bytes are then rank 0's to count). ``bytes_read`` counts the corpus bytes
+    this shard has read: its ranges, the cut scans, whole compressed files and the fingerprint's samples.
+
+    Raises:
+        CorpusError: as :class:`Corpus`; standard input, which the ranks cannot share.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        rank: int,
+        world: int,
+        tokenizer: str = "simple",
+        max_sentence_length: int = MAX_SENTENCE_LENGTH,
+        workers: int = 1,
+    ) -> None:
+        if str(source) == "-":
+            raise CorpusError("-: standard input cannot be shared by several ranks; pass a corpus file or directory")
+        super().__init__(source, tokenizer, max_sentence_length, workers)
+        self.rank, self.world = rank, world
+        self.sizes = [p.stat().st_size for p in self.paths]
+        self.corpus_bytes = sum(self.sizes)
+        self.ordered = not any(is_compressed(p) for p in self.paths)
+        self.bytes_read = 0
+        self._pieces: list[ShardPiece] | None = None
+        self._whole_stream_errors = 0
+
+    def pieces(self) -> list[ShardPiece]:
+        """What this shard reads of each file (the cut points are found on the first call)."""
+        if self._pieces is not None:
+            return self._pieces
+        plain = [i for i, p in enumerate(self.paths) if not is_compressed(p)]
+        sizes = [self.sizes[i] for i in plain]
+        cuts = split_bytes(sizes, self.world)
+        start, stop = (self._line_start(plain, sizes, cuts[r]) for r in (self.rank, self.rank + 1))
+        ranges = {plain[i]: (lo, hi) for i, lo, hi in file_ranges(sizes, start, stop)}
+        pieces = []
+        for i, path in enumerate(self.paths):
+            if is_compressed(path):
+                pieces.append(ShardPiece(path, first=self.rank, every=self.world))
+            elif i in ranges:
+                pieces.append(ShardPiece(path, *ranges[i]))
+        self._pieces = pieces
+        return pieces
+
+    def _line_start(self, plain: list[int], sizes: list[int], cut: int) -> int:
+        """``cut`` (an offset into the plain files laid end to end) moved to the next line start."""
+        offset = 0
+        for i, size in zip(plain, sizes, strict=True):
+            if cut < offset + size:
+                with open(self.paths[i], "rb") as fh:
+                    local, read = next_line_start(fh, cut - offset, size)
+                self.bytes_read += read
+                return offset + local
+            offset += size
+        return offset
+
+    def lines(self) -> Iterator[str]:
+        """This shard's raw decoded lines, file after file (see :class:`CorpusShard`)."""
+        global _decode_errors
+        for piece in self.pieces():
+            if piece.stop is None:
+                before = _decode_errors
+                with _open_binary(piece.path) as raw:
+                    for j, line in enumerate(_decoded_lines(piece.path, raw)):
+                        if j % piece.every == piece.first:
+                            yield line
+                self.bytes_read += piece.path.stat().st_size
+                self._whole_stream_errors += _decode_errors - before
+                continue
+            with open(piece.path, "rb", buffering=0) as fh:
+                part = _ByteRange(fh, piece.start, piece.stop)
+                try:
+                    yield from _decoded_lines(piece.path, io.BufferedReader(part))
+                finally:
+                    self.bytes_read += part.read_bytes
+
+    def __iter__(self) -> Iterator[list[str]]:
+        self._whole_stream_errors = 0
+        yield from super().__iter__()
+        if self.rank:  # every rank decoded the compressed files whole; rank 0 counts their bad bytes
+            self.stats.decode_errors -= self._whole_stream_errors
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What every rank must read alike: each file's name (within a directory) and size, and a hash
+        of the first and last :data:`SAMPLE_BYTES` bytes of each."""
+        root = Path(self.source)
+        digest = hashlib.sha256()
+        files = []
+        for path, size in zip(self.paths, self.sizes, strict=True):
+            name = str(path.relative_to(root)) if root.is_dir() else ""
+            files.append([name, size])
+            digest.update(f"{name}\0{size}\0".encode())
+            with open(path, "rb") as fh:
+                head = fh.read(SAMPLE_BYTES)
+                fh.seek(max(size - SAMPLE_BYTES, len(head)))
+                tail = fh.read(SAMPLE_BYTES)
+            self.bytes_read += len(head) + len(tail)
+            digest.update(head + tail)
+        return {"files": files, "bytes": self.corpus_bytes, "sample_sha256": digest.hexdigest()}
 
 
 class TokenSpool:

@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -102,35 +103,44 @@ class Vocab:
         Raises:
             VocabError: the corpus is empty, or no word reaches ``min_count``.
         """
-        counter: Counter[str] = Counter()
-        n_sent = 0
-        floor, pruned_words, pruned_tokens = 1, 0, 0
-        for tokens in sentences:
-            counter.update(tokens)
-            n_sent += 1
-            if count_limit is not None and len(counter) > count_limit:
-                rare = [w for w, c in counter.items() if c <= floor]
-                pruned_words += len(rare)
-                pruned_tokens += sum(counter.pop(w) for w in rare)
-                floor += 1
+        counts = WordCounts().add(sentences, count_limit)
+        return cls.from_word_counts(counts, min_count, max_vocab, source, count_limit)
+
+    @classmethod
+    def from_word_counts(
+        cls,
+        counts: WordCounts,
+        min_count: int = 5,
+        max_vocab: int | None = None,
+        source: str = "corpus",
+        count_limit: int | None = None,
+    ) -> Vocab:
+        """The vocabulary of a finished count (:meth:`build` after its pass; a data-parallel run after merging).
+
+        Raises:
+            VocabError: nothing was counted, or no word reaches ``min_count``.
+        """
+        counter = counts.counter
         if not counter:
             raise VocabError(f"{source}: the corpus holds no tokens; pass a non-empty text file")
-        total = sum(counter.values()) + pruned_tokens
-        vocab = cls.from_counts(counter, min_count=min_count, max_vocab=max_vocab, total_tokens=total, sentences=n_sent)
-        if pruned_words:
+        total = sum(counter.values()) + counts.pruned_tokens
+        vocab = cls.from_counts(
+            counter, min_count=min_count, max_vocab=max_vocab, total_tokens=total, sentences=counts.sentences
+        )
+        if counts.pruned_words:
             vocab.count_pruned_words, vocab.count_pruned_tokens, vocab.count_floor = (
-                pruned_words,
-                pruned_tokens,
-                floor - 1,
+                counts.pruned_words,
+                counts.pruned_tokens,
+                counts.floor - 1,
             )
             logger.warning(
                 "%s: bounded counting (count_limit=%d) pruned %d word occurrences of %d distinct rare words; "
                 "words seen up to %d times may be missing or undercounted",
                 source,
                 count_limit,
-                pruned_tokens,
-                pruned_words,
-                floor - 1,
+                counts.pruned_tokens,
+                counts.pruned_words,
+                counts.floor - 1,
             )
         if not vocab.words:
             top = max(counter.values())
@@ -157,6 +167,87 @@ class Vocab:
         """Token ids (int64) of the in-vocabulary tokens, out-of-vocabulary ones dropped."""
         idx = self.index
         return np.fromiter((idx[t] for t in tokens if t in idx), dtype=np.int64)
+
+
+@dataclass
+class WordCounts:
+    """A streaming count in progress: what :meth:`Vocab.build` holds between sentences.
+
+    It can be continued on more sentences (:meth:`add`), sent to another process as JSON
+    (:meth:`to_json` / :meth:`from_json`) and merged with counts of other sentences
+    (:meth:`merge`), so that the ranks of a data-parallel run build the vocabulary one
+    process would (:mod:`embed.train.distributed`).
+
+    Attributes:
+        counter: word -> count so far (insertion order: first occurrence).
+        sentences: token lists counted.
+        floor: bounded counting's next pruning threshold (1 until it first prunes).
+        pruned_words / pruned_tokens: what bounded counting dropped so far.
+
+    >>> a = WordCounts().add([["a", "b"], ["a"]])
+    >>> b = WordCounts.from_json(WordCounts().add([["b", "c"]]).to_json())
+    >>> m = WordCounts.merge([a, b])
+    >>> dict(m.counter), m.sentences
+    ({'a': 2, 'b': 2, 'c': 1}, 3)
+    """
+
+    counter: Counter[str] = field(default_factory=Counter)
+    sentences: int = 0
+    floor: int = 1
+    pruned_words: int = 0
+    pruned_tokens: int = 0
+
+    def add(self, sentences: Iterable[list[str]], count_limit: int | None = None) -> WordCounts:
+        """Count ``sentences`` on top of what is held; with ``count_limit``, prune as :class:`Vocab` describes."""
+        counter = self.counter
+        n_sent, floor, pruned_words, pruned_tokens = self.sentences, self.floor, self.pruned_words, self.pruned_tokens
+        for tokens in sentences:
+            counter.update(tokens)
+            n_sent += 1
+            if count_limit is not None and len(counter) > count_limit:
+                rare = [w for w, c in counter.items() if c <= floor]
+                pruned_words += len(rare)
+                pruned_tokens += sum(counter.pop(w) for w in rare)
+                floor += 1
+        self.sentences, self.floor, self.pruned_words, self.pruned_tokens = n_sent, floor, pruned_words, pruned_tokens
+        return self
+
+    @classmethod
+    def merge(cls, parts: Iterable[WordCounts]) -> WordCounts:
+        """The counts of all ``parts`` together (counts without pruning: pruning depends on the order).
+
+        Raises:
+            VocabError: a part was pruned by bounded counting.
+        """
+        merged = cls()
+        for part in parts:
+            if part.pruned_words:
+                raise VocabError("counts pruned by count_limit cannot be merged; continue them in corpus order")
+            merged.counter.update(part.counter)
+            merged.sentences += part.sentences
+        return merged
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "counts": list(self.counter.items()),
+            "sentences": self.sentences,
+            "floor": self.floor,
+            "pruned_words": self.pruned_words,
+            "pruned_tokens": self.pruned_tokens,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WordCounts:
+        counter: Counter[str] = Counter()
+        for word, count in data["counts"]:
+            counter[str(word)] = int(count)
+        return cls(
+            counter=counter,
+            sentences=int(data["sentences"]),
+            floor=int(data["floor"]),
+            pruned_words=int(data["pruned_words"]),
+            pruned_tokens=int(data["pruned_tokens"]),
+        )
 
 
 def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import os
 import time
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from embed.config import OptionError, TrainConfig
 from embed.corpus import Corpus, TokenSpool
 from embed.errors import ConfigError
+from embed.train import distributed
 from embed.train.base import SINGLE_RUN, Callbacks, EpochStats, RunOptions, Trainer, TrainResult
-from embed.train.distributed import RowSync, process_group
+from embed.train.distributed import RowSync, env_world, process_group
 from embed.vocab import Vocab
+
+if TYPE_CHECKING:
+    from embed.train.checkpoint import Snapshot
 
 __all__ = [
     "train",
@@ -115,7 +121,8 @@ def check_run(config: TrainConfig, run: RunOptions, source: str = "corpus") -> N
 
     Raises:
         OptionError: checkpoints or resuming without the torch backend or on standard input;
-            distributed training without the torch backend, with subwords, or with checkpoints.
+            distributed training without the torch backend, with subwords or on standard input;
+            resuming a checkpoint of another world size or sync setting.
     """
     checkpoints = run.checkpointer is not None or run.resume is not None
     if checkpoints and config.backend != "torch":
@@ -127,6 +134,8 @@ def check_run(config: TrainConfig, run: RunOptions, source: str = "corpus") -> N
         raise OptionError(
             "{checkpoint}/{resume} need a corpus file or directory, not stdin (it cannot be read again on resume)"
         )
+    if run.resume is not None:
+        _check_resume_world(run.resume, run.sync)
     if run.sync is None:
         return
     if config.backend != "torch":
@@ -135,8 +144,38 @@ def check_run(config: TrainConfig, run: RunOptions, source: str = "corpus") -> N
         raise OptionError(
             "{sync} does not train subword models yet (its row sync covers word rows only); drop {subwords} or {sync}"
         )
-    if checkpoints:
-        raise OptionError("{sync} cannot be combined with {checkpoint}/{resume} yet; checkpoint single-process runs")
+    if source == "-":
+        raise OptionError("{sync} needs a corpus file or directory, not stdin (each rank reads its own share of it)")
+
+
+def _check_resume_world(resume: Snapshot, sync: RowSync | None) -> None:
+    """A snapshot continues only with the world size, and the sync settings, that wrote it."""
+    saved, now = resume.world_size, 1 if sync is None else sync.world
+
+    def ranks(n: int) -> str:
+        return "a single process" if n == 1 else f"{n} ranks"
+
+    if saved != now:
+        how = "without torchrun and {sync}" if saved == 1 else f"with torchrun --nproc-per-node {saved} and {{sync}}"
+        raise OptionError(
+            "{path}: this checkpoint was written by {saved_ranks} and this run has {now_ranks};"
+            " resume it with the same world size ({how})".replace("{how}", how),
+            path=resume.path,
+            saved_ranks=ranks(saved),
+            now_ranks=ranks(now),
+        )
+    if resume.distributed is not None and sync is not None:
+        every, mode = resume.distributed["sync"]["every"], resume.distributed["sync"]["mode"]
+        if (every, mode) != (sync.every, sync.mode):
+            raise OptionError(
+                "{path}: this checkpoint synced every {every} round(s) with mode {mode}, this run asks"
+                " {now_every} and {now_mode}; resume with the checkpoint's {sync_every} and {sync_mode}",
+                path=resume.path,
+                every=every,
+                mode=mode,
+                now_every=sync.every,
+                now_mode=sync.mode,
+            )
 
 
 @contextlib.contextmanager
@@ -159,8 +198,12 @@ def start_run(
         OptionError: what :func:`check_run` refuses; ``distributed`` outside torchrun.
     """
     if distributed:  # checked before joining: a refused run never waits for its peers
-        run = dataclasses.replace(run, sync=RowSync(sync_every, sync_mode))
-    check_run(config, run, source)
+        run = dataclasses.replace(run, sync=RowSync(sync_every, sync_mode, world=env_world()))
+        # What concerns the snapshot (its world size) is checked after joining, by every rank together
+        # (train -> distributed.open_shard), so that each rank prints it before torchrun stops the others.
+        check_run(config, dataclasses.replace(run, resume=None), source)
+    else:
+        check_run(config, run, source)
     if not distributed:
         yield run
         return
@@ -192,18 +235,33 @@ def train(
     run = run or SINGLE_RUN
     started = time.time()
     source = _source(corpus)  # a path's Corpus reports the same str(path)
-    check_run(config, run, source)
+    if run.sync is None:  # a data-parallel run checks on every rank at once (distributed.open_shard)
+        check_run(config, run, source)
     callbacks = _DivergenceGuard(callbacks or Callbacks(), config.start_alpha)
-    if isinstance(corpus, (str, os.PathLike)):
+    shard = None
+    if run.sync is not None:  # this rank's share, once the ranks agree they run one training
+        every = run.checkpointer.every if run.checkpointer is not None else None
+        identity = distributed.run_identity(config, run.sync, every, run.resume)
+        check = functools.partial(check_run, config, run, source)
+        corpus = shard = distributed.open_shard(corpus, config, identity, run.sync, source, check)
+    elif isinstance(corpus, (str, os.PathLike)):
         corpus = Corpus(corpus, tokenizer=config.tokenizer, workers=config.workers)
     trainer = get_trainer(config.backend)
     t0 = time.perf_counter()
     # Tokenize once: the vocabulary pass spools the tokens; every later pass reads them back.
     spool = TokenSpool(corpus)
     try:
-        vocab = Vocab.build(
-            spool, min_count=config.min_count, max_vocab=config.max_vocab, source=source, count_limit=config.count_limit
-        )
+        if shard is None:
+            vocab = Vocab.build(
+                spool,
+                min_count=config.min_count,
+                max_vocab=config.max_vocab,
+                source=source,
+                count_limit=config.count_limit,
+            )
+        else:
+            assert run.sync is not None
+            vocab = distributed.build_vocab(spool, shard, config, run.sync, source)
         vocab_seconds = time.perf_counter() - t0
         if run.resume is not None:
             run.resume.check_vocab(vocab, source)
@@ -215,6 +273,9 @@ def train(
     result.started, result.source = started, source
     if isinstance(corpus, Corpus):
         result.corpus_stats = corpus.stats
+    if shard is not None and run.sync is not None:
+        result.corpus_stats = distributed.combined_stats(shard, run.sync) or result.corpus_stats
+        distributed.finish(result.backend_info.get("distributed", {}), shard, run.sync)
     result.vectors.meta.setdefault("tokenizer", config.tokenizer)  # case folding and evaluation defaults follow it
     return result
 

@@ -16,6 +16,12 @@ position is (epoch, chunks done in that epoch, tokens processed for the learning
 schedule) and the state of the one ``numpy.random.Generator`` that draws windows,
 subsampling and negatives; resuming skips the finished chunks without drawing, so on the
 same device and thread count a resumed run gives the same vectors as an uninterrupted one.
+
+A data-parallel run (:mod:`embed.train.distributed`) snapshots right after a sync, written by
+rank 0; its ``state.json`` adds ``distributed``: the world size, every rank's generator state,
+the sync settings and counters and torchrun's run id, and its position counts rounds of chunks.
+Such a snapshot resumes only with the same number of ranks; :func:`restart_snapshot` is the
+rule by which workers restarted by torchrun pick it up.
 """
 
 from __future__ import annotations
@@ -64,6 +70,19 @@ class Snapshot:
     out: str | None
     w_in: np.ndarray
     w_out: np.ndarray
+    distributed: dict[str, Any] | None = None
+
+    @property
+    def world_size(self) -> int:
+        """The number of ranks that trained it (1: a single process)."""
+        return 1 if self.distributed is None else int(self.distributed["world_size"])
+
+    def rank_rng_state(self, rank: int) -> dict[str, Any]:
+        """Rank ``rank``'s generator state (a single-process snapshot has one, rank 0's)."""
+        if self.distributed is None:
+            return self.rng_state
+        state: dict[str, Any] = self.distributed["rng"][rank]
+        return state
 
     def check_vocab(self, vocab: Vocab, source: str) -> None:
         """Raises ConfigError when the corpus read now is not the one the checkpoint was trained on."""
@@ -104,6 +123,7 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
         vocab_size = int(state["corpus"]["vocab_size"])
         epochs = [dataclasses.asdict(EpochStats(**e)) for e in state["epochs"]]
         np.random.default_rng().bit_generator.state = state["rng"]  # the generator accepts it, or raises
+        distributed = _check_distributed(state.get("distributed"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:
         raise FormatError(f"{ckpt}: damaged checkpoint ({exc}); start the training again without --resume") from None
     in_rows = vocab_size + (config.bucket if config.subwords else 0)  # subwords: word rows, then n-gram rows
@@ -124,7 +144,46 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
         out=state.get("out"),
         w_in=w_in,
         w_out=w_out,
+        distributed=distributed,
     )
+
+
+def _check_distributed(ranks: Any) -> dict[str, Any] | None:
+    """A snapshot's ``distributed`` entry, checked (every generator state accepted); raises ValueError/KeyError."""
+    if ranks is None:
+        return None
+    world = int(ranks["world_size"])
+    if world < 1 or len(ranks["rng"]) != world:
+        raise ValueError(f"{len(ranks['rng'])} generator states for {world} ranks")
+    for rng in ranks["rng"]:
+        np.random.default_rng().bit_generator.state = rng
+    sync = ranks["sync"]
+    counters = {"every": int(sync["every"]), "mode": str(sync["mode"])}
+    counters |= {"syncs": int(sync["syncs"]), "rows_synced": int(sync["rows_synced"])}
+    return {"world_size": world, "rng": list(ranks["rng"]), "sync": counters, "run_id": ranks.get("run_id")}
+
+
+def restart_snapshot(directory: Path) -> Snapshot | None:
+    """The snapshot that workers restarted by torchrun continue from, or None to start afresh.
+
+    The rule: torchrun has restarted the workers (``TORCHELASTIC_RESTART_COUNT`` > 0) and
+    ``directory`` holds a snapshot that this torchrun job wrote (its ``TORCHELASTIC_RUN_ID``),
+    so a snapshot left by another job is never picked up unasked.
+
+    Raises:
+        FormatError: the snapshot there is damaged.
+    """
+    try:
+        restarts = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    except ValueError:
+        restarts = 0
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
+    if restarts < 1 or not run_id or not (directory / "latest.json").is_file():
+        return None
+    snapshot = read_snapshot(directory)
+    if snapshot.distributed is None or snapshot.distributed.get("run_id") != run_id:
+        return None
+    return snapshot
 
 
 @dataclass
@@ -152,8 +211,12 @@ class Checkpointer:
         epochs: list[dict[str, Any]],
         w_in: np.ndarray,
         w_out: np.ndarray,
+        distributed: dict[str, Any] | None = None,
     ) -> Path:
-        """Write one complete snapshot, then point ``latest.json`` at it and drop the previous one."""
+        """Write one complete snapshot, then point ``latest.json`` at it and drop the previous one.
+
+        ``distributed``: what a data-parallel run needs besides (:func:`embed.train.distributed.snapshot_state`).
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
         previous = self._current()
         self._count += 1
@@ -172,6 +235,8 @@ class Checkpointer:
                 "epochs": epochs,
                 "out": self.out,
             }
+            if distributed is not None:
+                state["distributed"] = distributed
             (tmp / "state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
         atomic_write_text(self.directory / "latest.json", json.dumps({"snapshot": name}) + "\n")
         if previous is not None and previous != name:

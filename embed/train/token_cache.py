@@ -78,3 +78,13 @@ class TokenCache:
                 sent = np.cumsum(is_sep)
                 keep = ~is_sep
                 yield raw[keep].astype(np.int64), sent[keep]
+
+    def chunk_sizes(self, chunk_tokens: int) -> list[int]:
+        """The token count (sentence ends left out) of each chunk :meth:`chunks` yields, in order."""
+        sizes: list[int] = []
+        if self.size == 0:
+            return sizes
+        with open(self.path, "rb") as fh:
+            while (raw := np.fromfile(fh, dtype=np.uint32, count=chunk_tokens)).size:
+                sizes.append(int(raw.size - np.count_nonzero(raw == SENTINEL)))
+        return sizes

@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embed.config import TrainConfig
-from embed.errors import ConfigError
+from embed.errors import ConfigError, EmbedError, OutputError
 from embed.pairs import chunk_cbow_examples, chunk_skipgram_pairs, interleave_examples
 from embed.train.base import SINGLE_RUN, Callbacks, EpochStats, RunOptions, Sentences, TrainResult
 from embed.train.checkpoint import Checkpointer, Snapshot
-from embed.train.distributed import RowSync
+from embed.train.distributed import RoundPlan, RowSync, snapshot_state
 from embed.train.loss import LossProbe
 from embed.train.token_cache import TokenCache
 from embed.vectors import Vectors
@@ -150,17 +150,23 @@ class TorchTrainer:
         for epoch in range(first_epoch, config.epochs):
             e0 = time.perf_counter()
             for done in state.run_epoch(epoch, w_in, w_out, skip if epoch == first_epoch else 0):
-                callbacks.on_progress(epoch, int(vocab.total_tokens * done / max(len(cache), 1)))
-                if run.checkpointer is not None and run.checkpointer.due():
+                callbacks.on_progress(epoch, int(vocab.total_tokens * done / max(state.epoch_tokens, 1)))
+                if run.checkpointer is not None and state.snapshot_due(run.checkpointer):
                     _snapshot(run.checkpointer, state, vocab, epoch, epochs, w_in, w_out)
             if run.sync is not None:
                 run.sync.sync(w_in, w_out)  # every rank ends the epoch with the same weights
+                state.at_sync = True
+                if run.checkpointer is not None and state.snapshot_due(run.checkpointer):
+                    _snapshot(run.checkpointer, state, vocab, epoch, epochs, w_in, w_out)
             seconds = time.perf_counter() - e0
             if epoch == 0:
                 seconds += state.setup_seconds(t0, e0)
+            loss = probe.loss(state.input_vectors(w_in).cpu().numpy(), w_out.cpu().numpy())
+            if run.sync is not None:  # rank 0's probe (the start of the corpus) speaks for every rank
+                loss = float(run.sync.broadcast(loss, src=0))
             stats = EpochStats(
                 epoch=epoch,
-                loss=probe.loss(state.input_vectors(w_in).cpu().numpy(), w_out.cpu().numpy()),
+                loss=loss,
                 words=vocab.total_tokens,
                 seconds=seconds,
                 words_per_sec=vocab.total_tokens / max(seconds, 1e-9),
@@ -208,16 +214,23 @@ def _start(
     state.sync = sync
     if sync is not None:
         sync.start(w_in, w_out)
+        state.plan = sync.plan_rounds(cache.chunk_sizes(CHUNK_TOKENS))
+        state.total = max(state.plan.epoch_tokens * config.epochs, 1)  # the schedule counts every rank's tokens
     return state, w_in, w_out
 
 
 def _restore(resume: Snapshot, state: _State, device: str) -> tuple[Any, Any]:
-    """Put ``state`` where the snapshot stood (generator, schedule); returns its weights on ``device``."""
+    """Put ``state`` where the snapshot stood (generator, schedule, sync); returns its weights on ``device``."""
     import torch
 
-    state.rng.bit_generator.state = resume.rng_state
+    sync = state.sync
+    state.rng.bit_generator.state = resume.rng_state if sync is None else resume.rank_rng_state(sync.rank)
     state.processed = resume.processed
-    return torch.from_numpy(resume.w_in).to(device), torch.from_numpy(resume.w_out).to(device)
+    w_in, w_out = torch.from_numpy(resume.w_in).to(device), torch.from_numpy(resume.w_out).to(device)
+    if sync is not None and resume.distributed is not None:
+        sync.restore(resume.distributed["sync"])
+        sync.start(w_in, w_out)  # a snapshot follows a sync: these are every rank's weights and the sync's base
+    return w_in, w_out
 
 
 def _snapshot(
@@ -229,10 +242,35 @@ def _snapshot(
     w_in: Any,
     w_out: Any,
 ) -> None:
-    """Write where training stands: the chunk of ``epoch`` reached, the generator, the weights."""
+    """Write where training stands: the chunk of ``epoch`` reached, the generator, the weights.
+
+    In a data-parallel run every rank calls this right after a sync: the ranks' generator states are
+    gathered and rank 0 writes; the others learn whether it could (:func:`embed.train.distributed`).
+
+    Raises:
+        OutputError: rank 0 could not write the snapshot (on the other ranks; rank 0 raises its own error).
+    """
     epochs_done = [asdict(e) for e in epochs]
-    w = w_in.cpu().numpy(), w_out.cpu().numpy()
-    checkpointer.save(state.config, vocab, epoch, state.chunk, state.processed, state.rng, epochs_done, *w)
+    sync = state.sync
+    ranks = None if sync is None else snapshot_state(sync, state.rng.bit_generator.state)
+    error: Exception | None = None
+    if sync is None or sync.rank == 0:
+        w = w_in.cpu().numpy(), w_out.cpu().numpy()
+        args = (state.config, vocab, epoch, state.chunk, state.processed, state.rng, epochs_done, *w)
+        if sync is None:
+            checkpointer.save(*args)
+            return
+        try:
+            checkpointer.save(*args, distributed=ranks)
+        except (OSError, EmbedError) as exc:
+            error = exc
+    if not sync.agree(error is None):
+        if error is not None:
+            raise error
+        raise OutputError(
+            f"{checkpointer.directory}: rank 0 could not write the checkpoint (its own message says why); fix that"
+            " and resume from the last snapshot"
+        )
 
 
 class _State:
@@ -251,6 +289,20 @@ class _State:
         self.processed = 0
         self.chunk = 0
         self.sync: RowSync | None = None
+        self.plan: RoundPlan | None = None  # a data-parallel run's rounds (set with ``sync``)
+        self.at_sync = False  # the weights were just synced (a data-parallel snapshot may be taken)
+
+    @property
+    def epoch_tokens(self) -> int:
+        """Retained tokens of an epoch: this cache's, or every rank's in a data-parallel run."""
+        return len(self.cache) if self.plan is None else self.plan.epoch_tokens
+
+    def snapshot_due(self, checkpointer: Checkpointer) -> bool:
+        """Take a snapshot now? Data-parallel: only right after a sync, when rank 0's clock says so."""
+        if self.sync is None:
+            return checkpointer.due()
+        at_sync, self.at_sync = self.at_sync, False
+        return at_sync and self.sync.agree(checkpointer.due())
 
     def input_vectors(self, w_in: Any) -> Any:
         """Each word's input vector, ``(V, dim)``: its row (the subword state averages its n-grams in)."""
@@ -285,36 +337,55 @@ class _State:
         ``skip`` chunks (already trained before a checkpoint) are passed over without
         drawing from the generator; ``self.chunk`` counts the chunks done in this epoch.
         """
+        if self.sync is not None:
+            yield from self._run_rounds(epoch, w_in, w_out, skip)
+            return
         done = 0
         self.chunk = 0
-        sync = self.sync
         for ids, sent in self.cache.chunks(CHUNK_TOKENS):
             n = ids.size
-            index = self.chunk
-            if index < skip:
-                self.chunk += 1
-                done += n
-                continue
-            if sync is not None and not sync.owns(index):  # another rank's chunk: counts for the schedule only
+            if self.chunk >= skip:
+                self._train_chunk(ids, sent, w_in, w_out)
                 self.processed += n
-                done += n
-                self.chunk += 1
-                if sync.due(index):
-                    sync.sync(w_in, w_out)
-                yield done
-                continue
-            mask = self.rng.random(n) < self.keep[ids]
-            ids, sent = ids[mask], sent[mask]
-            if self.config.arch == "skipgram":
-                self._skipgram_chunk(ids, sent, n, w_in, w_out)
-            else:
-                self._cbow_chunk(ids, sent, n, w_in, w_out)
-            self.processed += n
             done += n
             self.chunk += 1
-            if sync is not None and sync.due(index):
+            if self.chunk > skip:
+                yield done
+
+    def _run_rounds(self, epoch: int, w_in: Any, w_out: Any, skip: int) -> Iterator[int]:
+        """A data-parallel epoch: this rank's chunk of each round (none once its chunks are done), a sync
+        after every ``sync.every`` rounds; yields every rank's tokens done after each round.
+
+        ``skip`` rounds (done before a snapshot) are passed over; ``self.chunk`` counts the rounds done.
+        """
+        sync, plan = self.sync, self.plan
+        assert sync is not None and plan is not None
+        base = epoch * plan.epoch_tokens
+        self.chunk = 0
+        chunks = self.cache.chunks(CHUNK_TOKENS)
+        for k in range(plan.rounds):
+            mine = next(chunks) if k < plan.chunks[sync.rank] else None
+            self.chunk = k + 1
+            if k < skip:
+                continue
+            if mine is not None:
+                self.processed = base + plan.start(k, sync.rank)  # the global order of chunks (RoundPlan)
+                self._train_chunk(*mine, w_in, w_out)
+            self.processed = base + plan.done(k + 1)
+            self.at_sync = sync.due(k)
+            if self.at_sync:
                 sync.sync(w_in, w_out)
-            yield done
+            yield plan.done(k + 1)
+
+    def _train_chunk(self, ids: np.ndarray, sent: np.ndarray, w_in: Any, w_out: Any) -> None:
+        """Subsample one chunk with the generator, then train on its examples."""
+        n = ids.size
+        mask = self.rng.random(n) < self.keep[ids]
+        ids, sent = ids[mask], sent[mask]
+        if self.config.arch == "skipgram":
+            self._skipgram_chunk(ids, sent, n, w_in, w_out)
+        else:
+            self._cbow_chunk(ids, sent, n, w_in, w_out)
 
     def _batch_examples(self) -> int:
         """Examples per batch: ``batch_size`` (CBOW: ``batch_size // 4``), a multiple of the negative group."""

@@ -1,62 +1,124 @@
-"""Data-parallel torch training: 2 ranks under torchrun (gloo, loopback) on the bundled KJV."""
+"""Data-parallel torch training: 2 ranks under torchrun (gloo, loopback) on the bundled KJV, each reading its shard."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
-import os
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 import embed
 from embed.cli import main
-from tests.conftest import KJV, ROOT
+from embed.corpus import Corpus
+from embed.train.distributed import RoundPlan
+from embed.train.token_cache import TokenCache
+from embed.vocab import Vocab, WordCounts
+from tests.conftest import KJV
 from tests.kjv_checks import assert_kjv_neighbours_make_sense
+from tests.train.distributed_helpers import run_torchrun
+
+TRAIN = ["train", "--backend", "torch", "--distributed", "--workers", "1", "-q", "--no-eval"]
 
 
-def test_two_ranks_train_one_model_with_the_single_process_vocabulary(tmp_path: Path, kjv_model_dir: Path) -> None:
+def _head(path: Path, lines: int) -> Path:
+    with open(KJV, encoding="utf-8") as fh:
+        path.write_text("".join(fh.readline() for _ in range(lines)), encoding="utf-8")
+    return path
+
+
+def test_two_ranks_train_one_model_with_the_single_process_vocabulary(tmp_path: Path) -> None:
     out = tmp_path / "model"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "embed",
-        "train",
-        str(KJV),
-        "--backend",
-        "torch",
-        "--distributed",
-        "--workers",
-        "1",
-        "--dim",
-        "50",
-        "--epochs",
-        "5",
-        "--out",
-        str(out),
-        "-q",
-        "--no-eval",
-    ]
-    r = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=240
-    )
+    r = run_torchrun(*TRAIN, str(KJV), "--dim", "50", "--epochs", "5", "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count("wrote ") == 1  # rank 0 only
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
-    v = embed.load(out)
-    assert v.words == embed.load(kjv_model_dir).words  # the single-process vocabulary, same order
+    v, single = embed.load(out), Vocab.build(Corpus(KJV))
+    assert v.words == single.words  # the single-process vocabulary: same words, order and counts
+    assert np.array_equal(np.asarray(v.counts), single.counts)
     assert_kjv_neighbours_make_sense(v)
-    info = json.loads((out / "meta.json").read_text())["backend"]["distributed"]
-    # KJV is 4 chunks of 200k tokens: each rank trained 2 per epoch, synced after every round.
-    assert info["world_size"] == 2 and info["sync_mode"] == "average" and info["syncs"] >= 10
-    assert 0 < info["mean_touched_fraction"] <= 1
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["corpus"]["lines"] == 31102 and meta["corpus"]["tokens"] == single.total_tokens
+    info = meta["backend"]["distributed"]
+    # Each rank's shard holds ~390k retained tokens: 3 chunks of 200k an epoch, one sync after every round.
+    assert info["world_size"] == 2 and info["sync_mode"] == "average" and info["syncs"] == 15
+    assert info["rounds_per_epoch"] == 3 and 0 < info["mean_touched_fraction"] <= 1
+    ranks = info["ranks"]
+    assert [e["rank"] for e in ranks] == [0, 1] and sum(e["lines"] for e in ranks) == 31102
+    assert sum(e["tokens"] for e in ranks) == single.total_tokens
+    cache = TokenCache(Corpus(KJV), single, tmp_path / "tokens.u32")  # one process's token cache
+    assert sum(e["retained_tokens"] for e in ranks) == len(cache)
+    (tmp_path / "tokens.u32").unlink()
+    size = KJV.stat().st_size
+    for e in ranks:  # about half the corpus each: its byte range, the cut scans and a 128 KiB fingerprint sample
+        assert 0.45 * size < e["bytes_read_counting"] < 0.56 * size, e
+        assert e["bytes_read_total"] == e["bytes_read_counting"]  # training read the token spool, not the corpus
+
+
+def test_bounded_counting_over_ranks_keeps_the_single_process_pruning(tmp_path: Path) -> None:
+    corpus, out = _head(tmp_path / "kjv5000.txt", 5000), tmp_path / "model"
+    options = ["--count-limit", "1000", "--min-count", "2", "--dim", "8", "--epochs", "1", "--out", str(out)]
+    r = run_torchrun(*TRAIN, str(corpus), *options)
+    assert r.returncode == 0, r.stderr[-3000:]
+    single = Vocab.build(Corpus(corpus), min_count=2, count_limit=1000)
+    assert single.count_pruned_words > 0  # the limit did prune
+    v = embed.load(out)
+    assert v.words == single.words and np.array_equal(np.asarray(v.counts), single.counts)
+    meta = json.loads((out / "meta.json").read_text())["corpus"]
+    assert meta["count_limit_pruned_words"] == single.count_pruned_words
+    assert meta["count_limit_pruned_tokens"] == single.count_pruned_tokens
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 7])
+def test_shards_in_rank_order_are_the_corpus_and_each_reads_its_share(world: int) -> None:
+    whole = list(Corpus(KJV))
+    shards = [Corpus(KJV).shard(r, world) for r in range(world)]
+    assert [s for shard in shards for s in shard] == whole  # every line once, in corpus order
+    size = KJV.stat().st_size
+    for shard in shards:
+        assert size / world <= shard.bytes_read + 200 and shard.bytes_read < size / world + 2 * 8192 + 300
+    assert sum(s.stats.lines for s in shards) == 31102
+
+
+def test_a_directory_with_compressed_files_is_shared_out_line_by_line(tmp_path: Path) -> None:
+    data = KJV.read_bytes()
+    shutil.copy(KJV, tmp_path / "a.txt")
+    (tmp_path / "b.txt.gz").write_bytes(gzip.compress(data[:300_000]))
+    (tmp_path / "c.txt.bz2").write_bytes(bz2.compress(data[300_000:400_000] + b"\nlast line without newline"))
+    (tmp_path / "d.txt").write_bytes(b"in the beginning\r\nwindows line ends\r\nand an unfinished one")
+    whole = list(Corpus(tmp_path))
+    shards = [Corpus(tmp_path).shard(r, 2) for r in range(2)]
+    parts = [list(s) for s in shards]
+    assert sorted(map(tuple, parts[0] + parts[1])) == sorted(map(tuple, whole))
+    assert not shards[0].ordered  # compressed files: every rank decompresses them whole, keeps every 2nd line
+    gz = (tmp_path / "b.txt.gz").stat().st_size + (tmp_path / "c.txt.bz2").stat().st_size
+    for shard in shards:
+        assert shard.bytes_read > gz + 0.45 * (KJV.stat().st_size + 60)
+
+
+def test_word_counts_continued_in_rank_order_prune_as_one_pass() -> None:
+    sentences = list(Corpus(KJV))[:6000]
+    single = Vocab.build(sentences, min_count=2, count_limit=1000)
+    counts = WordCounts()
+    for part in (sentences[:2500], sentences[2500:4000], sentences[4000:]):  # three ranks, passing the count on
+        counts = WordCounts.from_json(json.loads(json.dumps(counts.to_json()))).add(part, 1000)
+    merged = Vocab.from_word_counts(counts, min_count=2, count_limit=1000)
+    assert single.count_pruned_words > 0
+    assert merged.words == single.words and np.array_equal(merged.counts, single.counts)
+    assert (merged.count_pruned_tokens, merged.count_floor) == (single.count_pruned_tokens, single.count_floor)
+    unlimited = WordCounts.merge(WordCounts().add(p) for p in (sentences[:10], sentences[10:]))
+    assert Vocab.from_word_counts(unlimited, min_count=2).words == Vocab.build(sentences, min_count=2).words
+
+
+def test_round_plan_orders_chunks_round_by_round() -> None:
+    plan = RoundPlan.from_sizes([[100, 100, 20], [100, 50], []])
+    assert (plan.rounds, plan.epoch_tokens, plan.chunks) == (3, 370, (3, 2, 0))
+    assert [plan.start(k, r) for k in range(3) for r in range(3)] == [0, 100, 200, 200, 300, 350, 350, 370, 370]
+    assert plan.done(3) == 370 and plan.retained(1) == 150
 
 
 def test_distributed_outside_torchrun_is_refused(tmp_path: Path) -> None:

@@ -87,10 +87,10 @@ REFUSED: list[tuple[dict[str, Any], dict[str, Any], str, str, str]] = [
     ),
     (
         {"backend": "torch"},
-        {"sync": RowSync(), "checkpointer": CHECKPOINTER},
-        "c.txt",
-        "distributed training cannot be combined with checkpoints/resuming yet; checkpoint single-process runs",
-        "--distributed cannot be combined with --checkpoint-every/--resume yet; checkpoint single-process runs",
+        {"sync": RowSync()},
+        "-",
+        "distributed training needs a corpus file or directory, not stdin (each rank reads its own share of it)",
+        "--distributed needs a corpus file or directory, not stdin (each rank reads its own share of it)",
     ),
 ]
 
