@@ -96,12 +96,43 @@ def compute(
     if method == "pca":
         coords, params = _pca(x, dims, seed), {}
     else:
+        _check_directions(vectors, x, method)
         reduced = _pca(x, min(50, x.shape[1], n), seed) if x.shape[1] > 50 else x
         coords, params = (_tsne if method == "tsne" else _umap)(reduced, dims, seed, threads)
     coords = np.ascontiguousarray(coords, dtype=np.float32)
     if not np.isfinite(coords).all():
         raise EmbedError(f"{method} produced non-finite coordinates for {n} words; try another method or fewer points")
     return Projection(method, dims, coords, round(time.perf_counter() - started, 3), {"seed": seed, **params})
+
+
+def _check_directions(vectors: Vectors, x: np.ndarray, method: str) -> None:
+    """Raise EmbedError if a row of ``x`` (unit rows) is zero: its cosine distance to anything is undefined.
+
+    Imported files sometimes hold zero vectors (padding such as ``</s>``); openTSNE and umap-learn then fail
+    deep inside their neighbour search with a NaN error that names neither the word nor the fix.
+    """
+    zero = np.flatnonzero(~np.any(x, axis=1))
+    if len(zero):
+        raise EmbedError(
+            f"{method} measures cosine distances, but {len(zero)} of the {len(x):,} words have zero vectors"
+            f" (first: {vectors.word(int(zero[0]))!r}, rank {int(zero[0]) + 1}); project them with pca,"
+            " or drop those words from the model"
+        )
+
+
+def expected_seconds(method: str, n: int) -> float:
+    """A rough guess of the computation's time on 2 cores, to tell clients when to ask again.
+
+    From BENCHMARKS.md (issue 18, 10,000 words of runs/zh): PCA 1.2-1.4 s, t-SNE 30-37 s, UMAP 13 s once
+    numba has compiled it (55-65 s in a fresh process).
+
+    >>> expected_seconds("tsne", 10_000)
+    35.0
+    >>> expected_seconds("pca", 300)
+    1.0
+    """
+    per_point = {"pca": 0.00013, "tsne": 0.0035, "umap": 0.0015}[method]
+    return max(1.0, round(per_point * n, 1))
 
 
 def _pca(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
@@ -213,18 +244,30 @@ def get_or_compute(
 ) -> tuple[Projection, bool]:
     """``(projection, from_cache)``: the cached one in ``folder``, else computed (and saved when ``write``).
 
-    A folder that cannot be written is logged and the projection returned anyway (a read-only
-    model directory still gets its picture; it is recomputed after a restart).
+    Raises:
+        ConfigError: see :func:`check_request`; FormatError: a damaged cache (see :func:`load_cached`);
+            EmbedError: the computation failed (see :func:`compute`).
     """
     check_request(vectors, method, dims, n)
     if folder is not None:
         cached = load_cached(folder, vectors, method, dims, n)
         if cached is not None:
             return cached, True
+    return compute_and_save(vectors, folder, method, dims, n, threads, write), False
+
+
+def compute_and_save(
+    vectors: Vectors, folder: Path | None, method: str, dims: int, n: int, threads: int = 1, write: bool = True
+) -> Projection:
+    """:func:`compute`, then :func:`save` into ``folder`` when ``write`` (the cache is not read first).
+
+    A folder that cannot be written is logged and the projection returned anyway (a read-only
+    model directory still gets its picture; it is recomputed after a restart).
+    """
     projection = compute(vectors, method, dims, n, threads=threads)
     if folder is not None and write:
         try:
             save(projection, folder, vectors)
         except (EmbedError, OSError) as exc:
             logger.warning("projection not cached in %s: %s", folder, exc)
-    return projection, False
+    return projection

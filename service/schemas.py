@@ -376,6 +376,18 @@ class ProjectionResponse(BaseModel):
     params: dict[str, Any]
 
 
+class ProjectionPending(BaseModel):
+    """The 202 answer while a t-SNE or UMAP is computed in the background: ask again after ``retry_after``."""
+
+    status: Literal["computing"]
+    model: str
+    method: str
+    dims: int
+    n: int
+    elapsed: float = Field(description="Seconds since the computation started.")
+    retry_after: int = Field(description="Seconds to wait before asking again (also the Retry-After header).")
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
@@ -403,4 +415,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "Invalid request"),
         (503, "Models or classifiers still loading"),
     )
+}
+
+PROJECTION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": ProjectionPending, "description": "t-SNE or UMAP being computed: ask again after Retry-After"},
+    500: {
+        "model": ErrorResponse,
+        "description": "The computation failed (projection_failed) or a stored file is damaged",
+    },
+    503: {"model": ErrorResponse, "description": "Models still loading, or too many projections being computed"},
 }

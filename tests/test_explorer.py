@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from embed import project
 from embed.cli import main
-from embed.errors import ConfigError, FormatError
+from embed.errors import ConfigError, EmbedError, FormatError
 from embed.vectors import Vectors
 from tests.service.serving import run_server
 
@@ -76,6 +76,19 @@ def test_tsne_and_umap_separate_two_clusters() -> None:
         spread = max(a.std(0).max(), b.std(0).max())
         assert p.coords.shape == (120, 2) and gap > 3 * spread, method
         assert p.params["library"] in ("openTSNE", "umap-learn") and p.params["metric"] == "cosine"
+
+
+def test_tsne_and_umap_refuse_zero_vectors_and_name_the_word() -> None:
+    """An imported model may hold zero vectors (padding); cosine distances to them are undefined."""
+    matrix = np.random.default_rng(3).normal(size=(60, 8)).astype(np.float32)
+    matrix[4] = 0.0
+    v = Vectors.from_arrays([f"w{i}" for i in range(60)], matrix)
+    for method in ("tsne", "umap"):
+        with pytest.raises(EmbedError, match=rf"^{method} measures cosine distances, but 1 of the 60 words have zero"):
+            project.compute(v, method, 2, 60)
+    with pytest.raises(EmbedError, match=r"\(first: 'w4', rank 5\); project them with pca, or drop those words"):
+        project.compute(v, "tsne", 2, 60)
+    assert project.compute(v, "pca", 2, 60).coords.shape == (60, 2)  # no cosine: the zero vector is a point
 
 
 def test_cache_round_trip_and_staleness(tmp_path: Path) -> None:

@@ -2,9 +2,15 @@
 
 * ``GET /v1/models/{model}/projection?method=umap&dims=2&n=10000`` - the ``n`` most frequent words
   projected by PCA, t-SNE or UMAP (:mod:`embed.project`). Served from memory, else from
-  ``MODEL_DIR/projections`` (written by ``embed project`` or by an earlier request for the default
-  size), else computed (seconds for PCA, tens of seconds for t-SNE/UMAP) and cached. ``X-Embed-Cache``
-  says which (memory, disk, computed).
+  ``MODEL_DIR/projections`` (written by ``embed project`` or by an earlier computation of the default
+  size), else computed and kept in memory. ``X-Embed-Cache`` says which (memory, disk, computed; a
+  background computation's answer is then served from memory).
+  PCA (seconds at most) is computed within the request. t-SNE and UMAP take tens of seconds, so the first
+  request starts them on a background thread and answers ``202`` (``{"status": "computing", ...,
+  "retry_after": s}`` and a ``Retry-After`` header); asking again gives ``202`` until the answer is ready,
+  then ``200``, or once the error (``500 projection_failed``) if the computation failed. One computation per
+  key at a time, at most :data:`MAX_JOBS` at once (another key then gets ``503 projection_busy``). Each
+  worker process computes for itself.
 * ``POST /v1/models/{model}/projection/custom`` - the same words placed along two word-difference
   axes (``man -> woman`` x ``king -> queen``), as the Embedding Projector's custom projection.
 * ``GET /v1/models/{model}/meta`` - training parameters, corpus statistics, per-epoch loss and
@@ -16,6 +22,8 @@ from __future__ import annotations
 import gzip
 import logging
 import threading
+import time
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -25,25 +33,60 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from embed import project
-from embed.errors import FormatError
+from embed.errors import EmbedError, FormatError
 from service.answers import json_response
 from service.deps import ModelDep, SettingsDep
 from service.errors import ApiError
 from service.registry import LoadedModel
-from service.schemas import ERRORS, N_DESCRIPTION, CustomProjectionRequest, ProjectionResponse
+from service.schemas import (
+    ERRORS,
+    N_DESCRIPTION,
+    PROJECTION_RESPONSES,
+    CustomProjectionRequest,
+    ProjectionPending,
+    ProjectionResponse,
+)
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["explorer"], responses=ERRORS)
+
+Key = tuple[str, str, int, int]  # (model, method, dims, n)
+Bodies = tuple[bytes, bytes]  # the JSON answer and its gzip
+MAX_JOBS = 2
+"""Background t-SNE/UMAP computations at once per worker: each keeps a core busy for tens of seconds."""
 
 
 def _default_n(model: LoadedModel, n: int | None) -> int:
     return n if n is not None else min(project.DEFAULT_POINTS, len(model.searcher.vectors))
 
 
+@dataclass
+class _Job:
+    """A t-SNE or UMAP being computed on a background thread; ``error`` once it has failed."""
+
+    started: float  # time.monotonic()
+    expected: float  # seconds, project.expected_seconds
+    error: ApiError | None = None
+
+    def pending(self, key: Key) -> ProjectionPending:
+        elapsed = time.monotonic() - self.started
+        # ask again about when it should be done, but at least every 5 s and at most every second
+        retry = int(min(5.0, max(1.0, self.expected - elapsed)))
+        return ProjectionPending(
+            status="computing",
+            model=key[0],
+            method=key[1],
+            dims=key[2],
+            n=key[3],
+            elapsed=round(elapsed, 1),
+            retry_after=retry,
+        )
+
+
 class _Cache:
-    """Answers by (model, method, dims, n) as ready-made JSON bytes and their gzip, and one lock per
-    key so that two requests for a t-SNE being computed wait for the one computation.
+    """Answers by (model, method, dims, n) as ready-made JSON bytes and their gzip, the background jobs
+    computing others, and one lock per key that makes the check-then-start of each key atomic.
 
     The gzip is made once here: the app's GZipMiddleware (level 9) spent about 50 ms on each
     250 KB answer of 10,000 words, and leaves a body that is already encoded alone.
@@ -54,15 +97,31 @@ class _Cache:
     MAX_ENTRIES = 32
 
     def __init__(self) -> None:
-        self.bodies: dict[tuple[str, str, int, int], tuple[bytes, bytes]] = {}
-        self._locks: dict[tuple[str, str, int, int], threading.Lock] = {}
+        self.bodies: dict[Key, Bodies] = {}
+        self.jobs: dict[Key, _Job] = {}
+        self._locks: dict[Key, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def lock(self, key: tuple[str, str, int, int]) -> threading.Lock:
+    def lock(self, key: Key) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def put(self, key: tuple[str, str, int, int], bodies: tuple[bytes, bytes]) -> None:
+    def add_job(self, key: Key, expected: float) -> _Job:
+        """A new job for ``key`` (the caller holds the key's lock). Raises ApiError 503 at :data:`MAX_JOBS`."""
+        with self._guard:
+            running = sum(job.error is None for job in self.jobs.values())
+            if running >= MAX_JOBS:
+                raise ApiError(
+                    503,
+                    "projection_busy",
+                    f"{running} projections are being computed already; ask again in a minute, or write them"
+                    " beforehand with 'embed project MODEL_DIR --method tsne --method umap'",
+                    headers={"Retry-After": "30"},
+                )
+            job = self.jobs[key] = _Job(time.monotonic(), expected)
+            return job
+
+    def put(self, key: Key, bodies: Bodies) -> None:
         with self._guard:
             while len(self.bodies) >= self.MAX_ENTRIES:
                 oldest = next(iter(self.bodies))
@@ -91,37 +150,91 @@ def _payload(
     }
 
 
-def _build(model: LoadedModel, method: str, dims: int, n: int, threads: int) -> tuple[bytes, str]:
+def _bodies(model: LoadedModel, proj: project.Projection, n: int) -> Bodies:
+    body = orjson.dumps(_payload(model, proj.method, proj.coords, n, proj.seconds, proj.params))
+    return body, gzip.compress(body, compresslevel=6, mtime=0)
+
+
+def _compute(model: LoadedModel, method: str, dims: int, n: int, threads: int) -> Bodies:
     # Only the default size is written to the model directory (as `embed project` writes it): a request per
     # n must not fill the disk. Other sizes are read from there when `embed project --n` made them.
     write = n == _default_n(model, None)
     try:
-        proj, cached = project.get_or_compute(
+        proj = project.compute_and_save(
             model.searcher.vectors, model.path, method, dims, n, threads=threads, write=write
         )
-    except FormatError as exc:
-        raise ApiError(500, "projection_damaged", str(exc)) from None
-    body = orjson.dumps(_payload(model, method, proj.coords, n, proj.seconds, proj.params))
-    return body, "disk" if cached else "computed"
+    except EmbedError as exc:  # ConfigError is checked before any work
+        raise ApiError(500, "projection_failed", str(exc)) from None
+    return _bodies(model, proj, n)
+
+
+def _run_job(cache: _Cache, key: Key, job: _Job, model: LoadedModel, threads: int) -> None:
+    """The background thread: compute, then publish the answer, or keep the error for the next request."""
+    _, method, dims, n = key
+    error: ApiError | None = None
+    try:
+        bodies = _compute(model, method, dims, n, threads)
+    except ApiError as exc:
+        error = exc
+    except Exception as exc:  # a thread's end: nothing above would see it, so it becomes the next answer
+        logger.exception("%s of %s (%d-d, %d words) failed", method, model.name, dims, n)
+        error = ApiError(500, "projection_failed", f"{method} failed ({type(exc).__name__}: {exc}); see the server log")
+    with cache.lock(key):
+        if error is None:
+            cache.put(key, bodies)
+            del cache.jobs[key]
+        else:
+            job.error = error
 
 
 def _answer(
     cache: _Cache, model: LoadedModel, method: str, dims: int, n: int, threads: int
-) -> tuple[tuple[bytes, bytes], str]:
+) -> tuple[Bodies, str] | ProjectionPending:
+    """The answer for one key: ready bodies and their source, or the job computing it (started if need be).
+
+    Raises:
+        ApiError: the job failed (answered once: the request after it starts again), a damaged cached file,
+            or :data:`MAX_JOBS` already running.
+    """
     project.check_request(model.searcher.vectors, method, dims, n)  # ConfigError -> 422 before any lock
     key = (model.name, method, dims, n)
     with cache.lock(key):
         if key in cache.bodies:
             return cache.bodies[key], "memory"
-        body, source = _build(model, method, dims, n, threads)
-        bodies = (body, gzip.compress(body, compresslevel=6, mtime=0))
-        cache.put(key, bodies)
-        return bodies, source
+        job = cache.jobs.get(key)
+        if job is not None:
+            if job.error is not None:
+                del cache.jobs[key]
+                raise job.error
+            return job.pending(key)
+        if model.path is not None:
+            try:
+                stored = project.load_cached(model.path, model.searcher.vectors, method, dims, n)
+            except FormatError as exc:
+                raise ApiError(500, "projection_damaged", str(exc)) from None
+            if stored is not None:
+                bodies = _bodies(model, stored, n)
+                cache.put(key, bodies)
+                return bodies, "disk"
+        if method == "pca":  # 1-4 s for 10,000-20,000 words: within the request, as a 202 would cost a poll
+            bodies = _compute(model, method, dims, n, threads)
+            cache.put(key, bodies)
+            return bodies, "computed"
+        return _start(cache, key, model, threads)
+
+
+def _start(cache: _Cache, key: Key, model: LoadedModel, threads: int) -> ProjectionPending:
+    job = cache.add_job(key, project.expected_seconds(key[1], key[3]))
+    # a daemon: a shutdown does not wait for a t-SNE; nothing is half-written (project.save is atomic)
+    name = f"projection-{key[1]}-{key[2]}d-{key[3]}"
+    threading.Thread(target=_run_job, args=(cache, key, job, model, threads), name=name, daemon=True).start()
+    return job.pending(key)
 
 
 @router.get(
     "/models/{model}/projection",
     response_model=ProjectionResponse,
+    responses=PROJECTION_RESPONSES,
     summary="The most frequent words projected to 2-D or 3-D (PCA, t-SNE, UMAP), cached",
 )
 async def get_projection(
@@ -136,9 +249,13 @@ async def get_projection(
     key = (model.name, method, dims, _default_n(model, n))
     cached = cache.bodies.get(key)  # the common case answers without a thread hop
     if cached is not None:
-        bodies, source = cached, "memory"
+        answer: tuple[Bodies, str] | ProjectionPending = (cached, "memory")
     else:
-        bodies, source = await run_in_threadpool(_answer, cache, model, method, dims, key[3], settings.threads)
+        answer = await run_in_threadpool(_answer, cache, model, method, dims, key[3], settings.threads)
+    if isinstance(answer, ProjectionPending):
+        headers = {"Retry-After": str(answer.retry_after), "Cache-Control": "no-store"}
+        return Response(answer.model_dump_json(), status_code=202, media_type="application/json", headers=headers)
+    bodies, source = answer
     headers = {"X-Embed-Cache": source, "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
         return Response(bodies[1], media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})

@@ -1,7 +1,7 @@
 // The embed explorer: vanilla JS modules talking to the JSON API under /v1 (no CDN, no build step).
 // This module: models and the API key, neighbours (table + map), analogies (table + arrows), wiring.
 import { $, api, ApiError, asApiError, clearError, enc, KEY_STORE, model, setParams, showError } from "./core.js";
-import { clearNeighbours as unlightCloud, initCloud, loadCloud, showNeighbours } from "./cloud.js";
+import { clearNeighbours as unlightCloud, explorer, initCloud, loadCloud, showNeighbours } from "./cloud.js";
 import { drawMap } from "./map.js";
 import { classify, loadClassifiers, loadModelPage } from "./panels.js";
 
@@ -43,39 +43,54 @@ function fillTable(table, rows, onPick) {
 
 // ---- neighbours ------------------------------------------------------------------------------
 
-// Hides the previous query's table, map and (`cloud`) lit points, so that an error never sits above stale results.
-function clearNeighbours(cloud = true) {
+// Hides the previous query's table, map and lit points, so that an error never sits above stale results.
+function clearNeighbours() {
   $("neighbours").hidden = true;
   $("neighbours").tBodies[0].textContent = "";
   $("oov-note").hidden = true;
   $("scatter").textContent = "";
-  if (cloud) unlightCloud();
+  unlightCloud();
+}
+
+let lastQuery = 0; // numbers the neighbour queries: an answer that arrives after a newer query was asked is dropped
+
+// textContent only when it changes: every write is a DOM mutation, and a repaint of what is around it
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 async function findNeighbours() {
   const word = $("word").value.trim();
   if (!word) return;
-  clearNeighbours(false); // the cloud is relit once the answer is in (a redraw costs ~20-50 ms), or cleared on error
+  const query = ++lastQuery;
+  // The URL says what was asked (a failed query's error shows again on reload). Set now, while the answer is on
+  // its way: a new URL makes Chromium fetch and parse the favicon again (bench/explorer.py's trace, 2026-12-01).
+  setParams({ model: model(), word });
+  // The previous answer stays until this one replaces it (or an error clears it): hiding the table at the click
+  // and showing it again with the answer moved everything below it twice, two layouts and repaints per click.
   const metric = $("metric").value;
   const k = Math.max(1, Math.min(100, parseInt($("k").value, 10) || 10));
   let data;
   try {
     data = await api(`models/${enc(model())}/similar`, { word, k, metric });
   } catch (err) {
-    unlightCloud();
+    if (query !== lastQuery) return;
+    clearNeighbours();
     throw err;
   }
+  if (query !== lastQuery) return;
   const rows = data.results;
   // a subword model answers an unknown word from its character n-grams: say so
   $("oov-note").hidden = !data.oov;
-  $("oov-note").textContent = data.oov ? `"${word}" is not in the vocabulary: its vector is built from its character n-grams (oov)` : "";
-  $("neighbours").querySelector(".score-head").textContent = metric === "cosine" ? "cosine" : "distance";
+  setText($("oov-note"), data.oov ? `"${word}" is not in the vocabulary: its vector is built from its character n-grams (oov)` : "");
+  setText($("neighbours").querySelector(".score-head"), metric === "cosine" ? "cosine" : "distance");
   fillTable($("neighbours"), rows, pickWord);
-  setParams({ model: model(), word });
   showNeighbours(word, rows.map((r) => r.word));
   const words = [word, ...rows.map((r) => r.word)];
   const vectors = await api(`models/${enc(model())}/vectors`, { words });
+  if (query !== lastQuery) return;
   drawMap($("scatter"), words, vectors.vectors.map((v) => v.vector), { onPick: pickWord, label: `map of ${word} and its neighbours` });
+  explorer.mapFor = word; // bench/explorer.py: this query's work is done
 }
 
 function pickWord(word) {
