@@ -308,7 +308,7 @@ def test_damaged_compressed_streams(kv: KeyedVectors, tmp_path: Path, fmt: str, 
         (b"1099511627777 20\n", "line 1: header row count 1099511627777 exceeds 2**40"),
         (b"hello world\nfoo bar\n", "accepted formats: word2vec-bin, word2vec-txt (fastText .vec), glove"),
         (
-            gzip.compress(b"3 2\na 1 2\n"),
+            gzip.compress(b"3 2\na 1 2\n", mtime=0),
             "starts like a .gz file but its name does not end in .gz; rename it to bad.txt.gz",
         ),
         (b"2 3\na 1 2 3\n b 1 2 3\n", "line 3: starts with whitespace"),
