@@ -3,6 +3,7 @@ import gzip
 import io
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -134,9 +135,16 @@ def test_jieba_in_worker_processes_gives_the_same_stream(tmp_path):
         path.write_text(
             "".join(line for _, line in zip(range(5000), fin, strict=False)), encoding="utf-8"
         )  # > 2 batches
-    one, two = Corpus(path, tokenizer="jieba"), Corpus(path, tokenizer="jieba", workers=2)
-    assert list(two) == list(one)
-    assert two.stats == one.stats and one.stats.lines == 5000
+    # In a fresh interpreter, as `embed train` runs: the pool forks, and forking this test process would copy
+    # pytest-xdist's threads and the locks they hold (a forked worker can then hang for good).
+    code = (
+        "import sys; from embed.corpus import Corpus; "
+        "one, two = Corpus(sys.argv[1], tokenizer='jieba'), Corpus(sys.argv[1], tokenizer='jieba', workers=2); "
+        "same = list(two) == list(one) and two.stats == one.stats; print(same, one.stats.lines)"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["True", "5000"]
 
 
 def test_token_spool_tokenizes_once_and_cleans_up(tmp_path):

@@ -39,6 +39,8 @@ def zh_model(tmp_path_factory) -> Path:
             "1",
             "--min-count",
             "2",
+            "--workers",
+            "1",  # in process: no forked jieba pool inside a pytest-xdist worker (see test_corpus's jieba test)
             "--quiet",
             "--show",
             "宝玉",
