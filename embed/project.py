@@ -26,6 +26,7 @@ import numpy as np
 
 from embed.errors import ConfigError, EmbedError, FormatError
 from embed.io import atomic_file, atomic_write_text, read_versioned_json
+from embed.neighbours import normalise
 from embed.vectors import Vectors
 
 logger = logging.getLogger(__name__)
@@ -173,8 +174,46 @@ def _umap(x: np.ndarray, dims: int, seed: int, threads: int) -> tuple[np.ndarray
     # random_state fixes the layout, which makes umap-learn single-threaded (n_jobs=1 says so; it warns
     # otherwise). Unseeded with 2 threads was no faster: 12.5 s vs 13.1 s for 10,000 words (2026-12-01).
     del threads
-    model = umap.UMAP(n_components=dims, n_neighbors=neighbours, metric="cosine", random_state=seed, n_jobs=1)
-    return np.asarray(model.fit_transform(x)), {"n_neighbors": neighbours, "metric": "cosine", "library": "umap-learn"}
+    # The exact neighbour graph, handed over: umap-learn would otherwise build an approximate one with
+    # pynndescent, whose numba compilation is most of a fresh process's time (10,000 words of runs/zh:
+    # fit 48.1 s -> 28.4 s, 2026-12-01; BENCHMARKS.md, issue 18).
+    knn = cosine_knn(x, neighbours)
+    model = umap.UMAP(
+        n_components=dims,
+        n_neighbors=neighbours,
+        metric="cosine",
+        random_state=seed,
+        n_jobs=1,
+        precomputed_knn=(*knn, None),
+    )
+    params = {"n_neighbors": neighbours, "metric": "cosine", "knn": "exact", "library": "umap-learn"}
+    return np.asarray(model.fit_transform(x)), params
+
+
+def cosine_knn(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest rows by cosine, itself first (umap-learn's convention): ``int64 (n, k)`` ids
+    and ``float32 (n, k)`` cosine distances (``1 - cos``, clipped at 0), nearest first.
+
+    >>> ids, d = cosine_knn(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]), 2)
+    >>> ids.tolist(), d[:, 0].tolist()
+    ([[0, 1], [1, 0], [2, 1]], [0.0, 0.0, 0.0])
+    """
+    u = normalise(x)
+    n = u.shape[0]
+    ids = np.empty((n, k), dtype=np.int64)
+    dist = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, block):
+        sim = u[start : start + block] @ u.T
+        rows = np.arange(sim.shape[0])
+        sim[rows, rows + start] = np.inf  # itself first, whatever rounding gives
+        part = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (sim.shape[0], 1))
+        top = np.take_along_axis(sim, part, axis=1)
+        order = np.argsort(-top, axis=1, kind="stable")
+        ids[start : start + block] = np.take_along_axis(part, order, axis=1)
+        d = 1.0 - np.take_along_axis(top, order, axis=1)
+        d[:, 0] = 0.0
+        dist[start : start + block] = np.maximum(d, 0.0)
+    return ids, dist
 
 
 # --- cache -------------------------------------------------------------------------------------
