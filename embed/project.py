@@ -124,8 +124,8 @@ def _check_directions(vectors: Vectors, x: np.ndarray, method: str) -> None:
 def expected_seconds(method: str, n: int) -> float:
     """A rough guess of the computation's time on 2 cores, to tell clients when to ask again.
 
-    From BENCHMARKS.md (issue 18, 10,000 words of runs/zh): PCA 1.2-1.4 s, t-SNE 30-37 s, UMAP 13 s once
-    numba has compiled it (55-65 s in a fresh process).
+    From BENCHMARKS.md (issue 18, 10,000 words of runs/zh): PCA 1.0-1.4 s, t-SNE 24-37 s, UMAP 13 s once
+    numba has compiled it (24 s in a fresh process since it gets the exact neighbour graph; 55-65 s before).
 
     >>> expected_seconds("tsne", 10_000)
     35.0
