@@ -161,9 +161,10 @@ class TorchTrainer:
             seconds = time.perf_counter() - e0
             if epoch == 0:
                 seconds += state.setup_seconds(t0, e0)
-            loss = probe.loss(state.input_vectors(w_in).cpu().numpy(), w_out.cpu().numpy())
+            if run.sync is None or run.sync.rank == 0:
+                loss = probe.loss(state.input_vectors(w_in).cpu().numpy(), w_out.cpu().numpy())
             if run.sync is not None:  # rank 0's probe (the start of the corpus) speaks for every rank
-                loss = float(run.sync.broadcast(loss, src=0))
+                loss = float(run.sync.broadcast(loss if run.sync.rank == 0 else None, src=0))
             stats = EpochStats(
                 epoch=epoch,
                 loss=loss,
