@@ -17,7 +17,7 @@ from embed.config import TrainConfig
 from embed.corpus import Corpus
 from embed.train import train
 from embed.train.torch_kernels import ns_loss
-from embed.train.torch_subwords import SHARED_CAP, cbow_subword_step, expand, subword_step
+from embed.train.torch_subwords import SHARED_CAP, Scatter, cbow_subword_step, expand, scatter_plan, subword_step
 from tests.cli_helpers import train_cli
 from tests.conftest import KJV, needs_system
 
@@ -36,10 +36,10 @@ def _bags() -> tuple[np.ndarray, np.ndarray]:
     return np.array([0, 3, 5, 8, 9]), np.array([0, 4, 7, 1, 7, 2, 7, 9, 3])
 
 
-@pytest.mark.parametrize("runs", [False, True])
-def test_subword_step_is_fasttexts_update_checked_with_autograd(runs: bool) -> None:
+@pytest.mark.parametrize("runs", [False, True, "with starts"])
+def test_subword_step_is_fasttexts_update_checked_with_autograd(runs: bool | str) -> None:
     """Every bag row gets -lr * dL/dh (fastText's Model::update for skip-gram/CBOW): autograd through a mean
-    whose backward passes dh unscaled to each row. Without duplicate rows in the batch (uniq=None)."""
+    whose backward passes dh unscaled to each row. Without duplicate rows in the batch (scatter=None)."""
     gen = torch.Generator().manual_seed(0)
     d, lr, group = 5, 0.05, 2
     offsets, rows = _bags()
@@ -61,12 +61,13 @@ def test_subword_step_is_fasttexts_update_checked_with_autograd(runs: bool) -> N
 
     w_in_step, w_out_step = w_in.clone(), w_out.clone()
     pb = None if pair_bag is None else torch.from_numpy(pair_bag)
-    subword_step(w_in_step, w_out_step, flat, owner, starts, pb, targets, negs, lr, group, False)
+    pair_starts = torch.tensor([0, 2, 3, 5]) if runs == "with starts" else None  # where each run of pair_bag begins
+    subword_step(w_in_step, w_out_step, flat, owner, starts, pb, targets, negs, lr, group, False, None, pair_starts)
     assert torch.allclose(w_in_step - w_in, -lr * w.grad, atol=1e-12)
 
 
 def test_shared_rows_steps_are_divided_by_their_scale() -> None:
-    """With ``uniq`` a row shared by several bags has its summed step divided by its scale.
+    """With a Scatter, a row shared by several bags has its summed step divided by its scale.
 
     Here the scale is its count: the mean.
     """
@@ -78,35 +79,37 @@ def test_shared_rows_steps_are_divided_by_their_scale() -> None:
     targets, negs = torch.tensor([1, 2, 3, 0]), torch.tensor([[2], [3], [0], [1]])
     summed_in, summed_out = w_in.clone(), w_out.clone()
     subword_step(summed_in, summed_out, flat, owner, starts, None, targets, negs, 0.1, 1, False)
-    uniq, inverse, counts = np.unique(flat_np, return_inverse=True, return_counts=True)
+    plan = scatter_plan(flat_np, owner_np)
+    _, counts = np.unique(flat_np, return_counts=True)  # per distinct row, ascending as plan["rows"]
+    plan["weight"] = np.repeat(1.0 / counts, counts).astype(np.float32)  # scale = count: the mean
     mean_in, mean_out = w_in.clone(), w_out.clone()
-    subword_step(
-        mean_in,
-        mean_out,
-        flat,
-        owner,
-        starts,
-        None,
-        targets,
-        negs,
-        0.1,
-        1,
-        False,
-        uniq=torch.from_numpy(uniq),
-        inverse=torch.from_numpy(inverse),
-        counts=torch.from_numpy(counts.astype(np.float32)),
-    )
+    scatter = Scatter(**{k: torch.from_numpy(a) for k, a in plan.items()})
+    subword_step(mean_in, mean_out, flat, owner, starts, None, targets, negs, 0.1, 1, False, scatter)
     assert torch.allclose(mean_in[7] - w_in[7], (summed_in[7] - w_in[7]) / 3, atol=1e-6)  # row 7 is in 3 bags
     assert torch.allclose(mean_in[4], summed_in[4]) and torch.allclose(mean_out, summed_out)
 
 
-def _scale(flat: np.ndarray, weights: np.ndarray | None = None) -> dict[str, torch.Tensor]:
-    """``uniq``/``inverse``/``counts`` as SubwordState._unique gives them (``weights``: bags per entry)."""
-    uniq, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
-    if weights is not None:
-        counts = np.bincount(inverse, weights=weights, minlength=uniq.size)
-    scale = np.maximum(counts.astype(np.float32) / SHARED_CAP, 1.0)
-    return {"uniq": torch.from_numpy(uniq), "inverse": torch.from_numpy(inverse), "counts": torch.from_numpy(scale)}
+def _scatter(flat: np.ndarray, owner: np.ndarray, weights: np.ndarray | None = None) -> Scatter:
+    """The :class:`Scatter` SubwordState builds (``weights``: bags per entry)."""
+    return Scatter(**{k: torch.from_numpy(a) for k, a in scatter_plan(flat, owner, weights).items()})
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_scatter_sums_each_rows_steps_capped_at_shared_cap_bags(weighted: bool) -> None:
+    """Scatter.add equals adding every entry's step, each row's sum divided by max(1, bags / SHARED_CAP)."""
+    rng = np.random.default_rng(3)
+    flat = np.concatenate([rng.integers(0, 30, 400), np.arange(30, 40)])  # rows 0-29 over the cap, 30-39 once
+    owner = rng.integers(0, 50, flat.size)
+    weights = rng.integers(1, 4, flat.size) if weighted else None
+    steps = torch.randn(50, 4, dtype=torch.float64)
+    w_in = torch.randn(40, 4, dtype=torch.float64)
+    bags = np.bincount(flat, weights=weights, minlength=40)
+    want = torch.zeros_like(w_in).index_add_(0, torch.from_numpy(flat), steps[torch.from_numpy(owner)])
+    want /= torch.from_numpy(np.maximum(bags / SHARED_CAP, 1.0))[:, None]
+    got = w_in.clone()
+    _scatter(flat, owner, weights).add(got, steps)
+    assert bags.max() > SHARED_CAP and bags.min() < SHARED_CAP
+    assert torch.allclose(got - w_in, want, atol=1e-6)
 
 
 def test_cbow_step_on_distinct_context_words_equals_the_step_on_every_slots_bag() -> None:
@@ -130,17 +133,17 @@ def test_cbow_step_on_distinct_context_words_equals_the_step_on_every_slots_bag(
     t = torch.from_numpy
     subword_step(
         want_in, want_out, t(flat), t(example[owner]), t(ctx_starts[first]), None, targets, negs, 0.1, group, True,
-        **_scale(flat),
+        _scatter(flat, example[owner]),
     )  # fmt: skip
     words, slot_word, per_word = np.unique(contexts, return_inverse=True, return_counts=True)
     wflat, wowner, wstarts = expand(offsets, rows, words)
     sizes = np.bincount(example, weights=(offsets[words + 1] - offsets[words])[slot_word], minlength=b)
     got_in, got_out = w_in.clone(), w_out.clone()
     cbow_subword_step(
-        got_in, got_out, t(wflat), t(wstarts), t(wowner), t(slot_word), t(example), t(sizes), targets, negs, 0.1,
-        group, **_scale(wflat, per_word[wowner]),
+        got_in, got_out, t(wflat), t(wstarts), t(slot_word), t(example), t(sizes), targets, negs, 0.1,
+        group, _scatter(wflat, wowner, per_word[wowner]),
     )  # fmt: skip
-    assert _scale(flat)["counts"].max() > 1  # the cap is exercised
+    assert _scatter(flat, example[owner]).weight.min() < 1  # the cap is exercised
     assert torch.allclose(got_in, want_in, atol=1e-12) and torch.allclose(got_out, want_out, atol=1e-12)
     assert not torch.equal(got_in, w_in)
 
