@@ -18,8 +18,10 @@ Skip-gram runs in fastText's direction: the centre word's bag predicts each cont
 Consecutive pairs share their centre (:func:`embed.pairs.chunk_skipgram_pairs` orders them
 by centre), so a batch computes each run of equal centres' bag once, sums the run's steps and
 scatters them once - a bag of ~20 rows is gathered and scattered per centre, not per pair.
-Everything else (corpus, token cache, subsampling, windows, shared negatives, learning-rate
-schedule, device, checkpoints) is :mod:`embed.train.torch_backend`'s.
+The pairs that share one draw of negatives have different centres (:func:`strided_groups`),
+so each of a centre's pairs meets its own negatives, as in fastText. Everything else (corpus,
+token cache, subsampling, windows, negatives, learning-rate schedule, device, checkpoints) is
+:mod:`embed.train.torch_backend`'s.
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ from embed.vocab import Vocab
 # steps diverged (KJV, dim 50: probe loss 1e8 after one epoch). Its mean collapsed the space
 # instead (mean cosine of random words 0.99, CBOW neighbours all > 0.999). Capping the sum at 8
 # bags' worth trained best (KJV, dim 50, 2 epochs, 2026-12-01: probe loss 2.556 vs gensim's 2.635,
-# mean cosine 0.51). Rows in at most SHARED_CAP bags get exactly fastText's summed update.
-SHARED_CAP = 8
+# mean cosine 0.51). With negatives drawn per centre's pair (strided_groups), 16 did better on the
+# first 2M enwiki tokens (Google 48.4% vs 46.9% at 8 and 44.6% at 4; 32 and 64: 48.4%, 48.9%, with
+# WS353 falling to 0.448 / 0.444 from 0.460), and the full extract came within fastText's C++ on all
+# three scores (BENCHMARKS.md, issue 17). Rows in at most SHARED_CAP bags get exactly fastText's update.
+SHARED_CAP = 16
 
 
 def spec_of(config: TrainConfig) -> SubwordSpec:
@@ -115,6 +120,19 @@ def scatter_plan(flat: np.ndarray, owner: np.ndarray, weights: np.ndarray | None
     return {"source": owner[order], "starts": starts, "rows": sorted_rows[starts], "weight": scale[seg]}
 
 
+def strided_groups(n: int, group: int) -> tuple[np.ndarray, np.ndarray]:
+    """A layout of ``n`` examples in which consecutive groups of ``group`` take examples ``n / group`` apart.
+
+    ``order[k]`` is the example at position ``k``; ``pos[i]`` the position of example ``i`` (its inverse).
+
+    >>> [a.tolist() for a in strided_groups(6, 2)]
+    [[0, 3, 1, 4, 2, 5], [0, 2, 4, 1, 3, 5]]
+    """
+    order = np.arange(n).reshape(group, -1).T.ravel()
+    pos = np.arange(n).reshape(-1, group).T.ravel()
+    return order, pos
+
+
 def subword_step(
     w_in: torch.Tensor,
     w_out: torch.Tensor,
@@ -129,6 +147,7 @@ def subword_step(
     spread: bool,
     scatter: Scatter | None = None,
     pair_starts: torch.Tensor | None = None,
+    pair_rows: torch.Tensor | None = None,
 ) -> None:
     """One batched SGD step with bag-of-rows inputs; updates ``w_in`` and ``w_out`` in place.
 
@@ -140,14 +159,17 @@ def subword_step(
         targets: (B,) rows of ``w_out`` to predict; ``negs`` (B // group, k) shared negatives.
         scatter: the batch's :class:`Scatter` (its sources are bags), which applies :data:`SHARED_CAP`;
             None adds every row's full summed step (fastText's rule, no cap).
-        pair_starts: (R,) where each bag's examples begin when ``pair_bag`` is sorted (skip-gram's runs):
-            their steps are then summed by one ``embedding_bag`` (2x faster than ``index_add_`` on CPU).
+        pair_starts: (R,) where each bag's examples begin in ``pair_rows`` (B,), the examples of bag 0, then
+            of bag 1, ... (default: ``pair_bag`` is sorted, examples in order): their steps are then summed
+            by one ``embedding_bag`` (2x faster than ``index_add_`` on CPU).
     """
     h_bags = torch.nn.functional.embedding_bag(flat, w_in, starts, mode="mean")  # (R, d)
     h = h_bags if pair_bag is None else h_bags.index_select(0, pair_bag)
     dh = ns_step(h, targets, negs, w_out, lr, group, spread=spread)
     if pair_starts is not None:
-        dh = torch.nn.functional.embedding_bag(torch.arange(dh.shape[0], device=dh.device), dh, pair_starts, mode="sum")
+        if pair_rows is None:
+            pair_rows = torch.arange(dh.shape[0], device=dh.device)
+        dh = torch.nn.functional.embedding_bag(pair_rows, dh, pair_starts, mode="sum")
     elif pair_bag is not None:
         dh = torch.zeros_like(h_bags).index_add_(0, pair_bag, dh)
     if scatter is None:
@@ -204,34 +226,43 @@ class SubwordState(_State):
         return Scatter(**{k: self._tensor(a) for k, a in scatter_plan(flat, owner, weights).items()})
 
     def _skipgram_chunk(self, ids: np.ndarray, sent: np.ndarray, n: int, w_in: Any, w_out: Any) -> None:
+        """Skip-gram in fastText's direction; the examples sharing negatives have different centres.
+
+        Consecutive pairs share their centre, so the word-only rule (a group of consecutive pairs
+        shares one draw of negatives) would show a centre's bag the same ``negative`` rows for all its
+        ~2 x window contexts. Here a batch's pairs are laid out so that group ``j`` holds pairs
+        ``j, j + G, j + 2G, ...`` (``G`` groups): each pair of a centre meets its own negatives, as in
+        fastText. Full enwiki: +3.9 Google points, +0.027 SimLex (BENCHMARKS.md, issue 17).
+        """
         centres, contexts = chunk_skipgram_pairs(ids, sent, self.config.window, self.rng)
         m = centres.size
         negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
-        tx, tn = self._tensor(contexts), self._tensor(negs)
+        tn = self._tensor(negs)
         for start, stop, group in self._batches(m):
             c = centres[start:stop]
             new = np.ones(c.size, dtype=bool)
             new[1:] = c[1:] != c[:-1]
             run = np.cumsum(new) - 1
+            order, pos = strided_groups(c.size, group)
             flat, owner, starts = expand(self.offsets, self.rows, c[new])
             g0 = start // NEG_GROUP
             g1 = g0 + (stop - start) // group
             lr = self.lr(start / max(m, 1), n)
-            tf, to, ts = self._tensor(flat), self._tensor(owner), self._tensor(starts)
             subword_step(
                 w_in,
                 w_out,
-                tf,
-                to,
-                ts,
-                self._tensor(run),
-                tx[start:stop],
+                self._tensor(flat),
+                self._tensor(owner),
+                self._tensor(starts),
+                self._tensor(run[order]),
+                self._tensor(contexts[start:stop][order]),
                 tn[g0:g1],
                 lr,
                 group,
                 False,
                 self._scatter(flat, owner),
                 self._tensor(np.flatnonzero(new)),
+                self._tensor(pos),
             )
 
     def _cbow_chunk(self, ids: np.ndarray, sent: np.ndarray, n: int, w_in: Any, w_out: Any) -> None:

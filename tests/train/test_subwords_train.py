@@ -17,7 +17,15 @@ from embed.config import TrainConfig
 from embed.corpus import Corpus
 from embed.train import train
 from embed.train.torch_kernels import ns_loss
-from embed.train.torch_subwords import SHARED_CAP, Scatter, cbow_subword_step, expand, scatter_plan, subword_step
+from embed.train.torch_subwords import (
+    SHARED_CAP,
+    Scatter,
+    cbow_subword_step,
+    expand,
+    scatter_plan,
+    strided_groups,
+    subword_step,
+)
 from tests.cli_helpers import train_cli
 from tests.conftest import KJV, needs_system
 
@@ -64,6 +72,17 @@ def test_subword_step_is_fasttexts_update_checked_with_autograd(runs: bool | str
     pair_starts = torch.tensor([0, 2, 3, 5]) if runs == "with starts" else None  # where each run of pair_bag begins
     subword_step(w_in_step, w_out_step, flat, owner, starts, pb, targets, negs, lr, group, False, None, pair_starts)
     assert torch.allclose(w_in_step - w_in, -lr * w.grad, atol=1e-12)
+
+
+def test_skipgram_groups_sharing_negatives_take_pairs_of_different_centres() -> None:
+    """A batch of skip-gram pairs comes in runs of one centre; laid out by strided_groups, each group of 8
+    (one draw of negatives) holds pairs 512 apart, so a centre's ~6 pairs meet different negatives."""
+    centres = np.repeat(np.arange(700), np.random.default_rng(0).integers(2, 11, 700))[:4096]
+    order, pos = strided_groups(centres.size, 8)
+    assert np.array_equal(order[pos], np.arange(centres.size)) and np.array_equal(np.sort(order), np.arange(4096))
+    groups = centres[order].reshape(-1, 8)
+    assert all(len(set(g)) == 8 for g in groups.tolist())
+    assert np.array_equal(groups[3], centres[3::512])
 
 
 def test_shared_rows_steps_are_divided_by_their_scale() -> None:
