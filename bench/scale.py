@@ -1,13 +1,19 @@
-"""1 process vs 2 processes (torchrun, gloo) of the torch backend, 1 thread each (issue 7).
+"""1 process vs W processes (torchrun, gloo) of the torch backend, 1 thread each (issues 7 and 20).
 
     python -m bench.scale [--tokens 3000000] [--epochs 5] [--sync-every 1] [--sync-mode average]
+                          [--world 2] [--arch skipgram] [--one-by-two]
+
+``--world 2,4,8`` runs each world size after the one 1-process anchor (W > 2 ranks share the 2
+cores: their words/s mean nothing, their vectors are what is judged). ``--one-by-two`` adds
+1 process x 2 threads (what a user of one 2-core machine could run instead of 2 x 1).
 
 Corpus: the first ``--tokens`` tokens of the text8-style enwiki extract (``0``: all ~16.2M).
 Both runs use the issue's parameters (dim 100, window 5, 5 negatives, min-count 5, sample
 1e-3) with ``--workers 1``; words/s = tokens x epochs / (vocabulary pass + training) as
 recorded by rank 0 in meta.json, and the wall time of the whole command (imports, torchrun
 start-up and the evaluation excluded by ``--no-eval``). Quality: Google analogies (restrict
-30,000), WS353, SimLex-999 of the written vectors.
+30,000), WS353, SimLex-999 of the written vectors. Peak RSS: the largest ``ru_maxrss`` of the run's
+processes (under torchrun: its largest rank).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,8 +34,19 @@ from bench.train import limit_corpus
 def run(cmd: list[str], out: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
+    # a fresh interpreter per run, so that RUSAGE_CHILDREN's maximum is this run's
+    probe = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
+    probe += " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *cmd],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
+    peak_mb = int(done.stdout.split()[-1]) / 1024
     import embed
 
     meta = json.loads((out / "meta.json").read_text())
@@ -38,6 +56,7 @@ def run(cmd: list[str], out: Path) -> dict:
         "wps": meta["timings"]["words_per_sec"],
         "quality": q,
         "dist": meta["backend"].get("distributed"),
+        "peak_rss_mb": peak_mb,
     }
 
 
@@ -47,6 +66,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--sync-every", type=int, default=1)
     ap.add_argument("--sync-mode", default="average")
+    ap.add_argument("--world", default="2", help="comma-separated numbers of processes, e.g. 2,4,8")
+    ap.add_argument("--arch", default="skipgram", choices=("skipgram", "cbow"))
+    ap.add_argument("--one-by-two", action="store_true", help="also 1 process x 2 threads")
     args = ap.parse_args()
     corpus = text8_normalise(ENWIKI, OUT / "enwiki_text8.txt")
     if args.tokens:
@@ -56,8 +78,8 @@ def main() -> None:
         str(corpus),
         "--backend",
         "torch",
-        "--workers",
-        "1",
+        "--arch",
+        args.arch,
         "--epochs",
         str(args.epochs),
         "--tokenizer",
@@ -66,22 +88,32 @@ def main() -> None:
         "--no-eval",
         "--overwrite",
     ]
-    one = run(embed_command(*common, "--out", str(OUT / "scale-1")), OUT / "scale-1")
+    one = run(embed_command(*common, "--workers", "1", "--out", str(OUT / "scale-1")), OUT / "scale-1")
+    rows = [("1 x 1", one)]
+    if args.one_by_two:
+        out = OUT / "scale-1x2"
+        rows.append(("1 x 2 (threads)", run(embed_command(*common, "--workers", "2", "--out", str(out)), out)))
     sync = ["--distributed", "--sync-every", str(args.sync_every), "--sync-mode", args.sync_mode]
-    two = run(embed_command(*common, *sync, "--out", str(OUT / "scale-2"), procs=2), OUT / "scale-2")
+    for w in (int(x) for x in args.world.split(",")):
+        out = OUT / f"scale-{w}"
+        cmd = embed_command(*common, "--workers", "1", *sync, "--out", str(out), procs=w)
+        rows.append((f"{w} x 1 (torchrun, gloo)", run(cmd, out)))
     print(
-        f"\n{today()}, {machine()}, git {git_rev()}, corpus {corpus.name}, {args.epochs} epochs, sync every"
-        f" {args.sync_every} round(s), {args.sync_mode}"
+        f"\n{today()}, {machine()}, git {git_rev()}, corpus {corpus.name}, {args.arch}, {args.epochs} epochs, sync"
+        f" every {args.sync_every} round(s), {args.sync_mode}"
     )
-    print("| processes x threads | words/s (rank 0 meta) | wall s | speed-up | analogy | WS353 | SimLex |")
-    print("|---|---|---|---|---|---|---|")
-    for name, r in (("1 x 1", one), ("2 x 1 (torchrun, gloo)", two)):
+    print("| processes x threads | words/s (rank 0) | wall s | speed-up | analogy | WS353 | SimLex | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in rows:
         q = r["quality"]
         print(
             f"| {name} | {r['wps']:,.0f} | {r['wall']:.1f} | {r['wps'] / one['wps']:.2f} | {q['google']:.1%} |"
-            f" {q['ws353']:.3f} | {q['simlex999']:.3f} |"
+            f" {q['ws353']:.3f} | {q['simlex999']:.3f} | {r['peak_rss_mb']:,.0f} |"
         )
-    print(f"sync: {two['dist']}")
+    for name, r in rows[1:]:
+        print(f"{name} sync: {r['dist']}")
+    tag = f"scale-{args.tokens or 'all'}-{args.arch}-{args.sync_mode}-w{args.world.replace(',', '_')}.json"
+    (OUT / tag).write_text(json.dumps({name: r for name, r in rows}, indent=1, default=str))
 
 
 if __name__ == "__main__":

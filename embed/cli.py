@@ -216,9 +216,10 @@ def _remove_stale(out: Path) -> None:
 )
 @opt.choice_option(
     "--sync-mode",
-    choices=["average", "sum"],
+    choices=["average", "sum", "capped"],
     default="average",
-    help="--distributed: add the ranks' mean or summed row changes.",
+    help="--distributed: add the ranks' mean or summed row changes, or (capped) their sum scaled to at most 2"
+    " ranks' worth per row.",
 )
 @click.pass_context
 @_with_signal_cleanup

@@ -37,12 +37,15 @@ and negatives from their own seeded generator (``seed + rank``) and start from t
 **Synchronisation (HogBatch-style model averaging of touched rows).** After every
 ``sync_every`` rounds, and at the end of every epoch, the ranks:
 
-1. ``all_reduce(MAX)`` a ``uint8`` mask over the vocabulary of the rows each touched since
-   the last sync (input rows: the chunk's words; output rows: its words and the negatives);
+1. ``all_reduce(SUM)`` a ``uint8`` mask over the vocabulary of the rows each touched since
+   the last sync (input rows: the chunk's words; output rows: its words and the negatives):
+   per row, how many ranks touched it;
 2. ``all_reduce(SUM)`` the change of those rows of ``w_in`` and ``w_out`` since the last sync;
-3. add the mean change (``mode="average"``, the default: the model average of the ranks'
-   rows) or the summed change (``mode="sum"``: every rank's step kept in full, as Hogwild
-   threads would) to the rows as they were at the last sync.
+3. add to the rows as they were at the last sync the mean change (``mode="average"``, the
+   default: the model average of the ranks' rows), the summed change (``mode="sum"``: every
+   rank's step kept in full, as Hogwild threads would), or the summed change scaled down to
+   :data:`SYNC_CAP` ranks' worth where more ranks touched the row (``mode="capped"``: a row
+   one rank touched keeps its step, a frequent row does not get ``W`` stale steps at once).
 
 Communication per sync and rank: ``V`` bytes for the mask plus ``2 x R x d x 4`` bytes for
 the rows (``R`` touched rows), each all-reduced (a ring all-reduce moves about twice that).
@@ -80,7 +83,21 @@ from embed.corpus import Corpus, CorpusShard, CorpusStats
 from embed.errors import ConfigError, CorpusError, EmbedError
 from embed.vocab import Vocab, WordCounts
 
-SYNC_MODES = ("average", "sum")
+SYNC_MODES = ("average", "sum", "capped")
+# mode="capped": a row's summed change is divided by max(1, ranks that touched it / SYNC_CAP). Summing
+# 2 ranks' steps kept quality (full enwiki: +0.9 analogy points), but at 4 and 8 ranks the sum diverged
+# (3M tokens: analogy 0.0%, WS353 0.10; BENCHMARKS.md, issue 20), as 4-8 stale steps on frequent rows.
+SYNC_CAP = 2
+
+
+def combine(delta: Any, ranks: Any, mode: str, world: int) -> Any:
+    """The change to add to rows at the last sync: ``delta`` (R, d) the ranks' summed change, ``ranks`` (R,)
+    how many ranks touched each row (at least 1), per ``mode`` (module docstring); in place."""
+    if mode == "average":
+        return delta.div_(world)
+    if mode == "capped":
+        return delta.div_((ranks.to(delta.dtype) / SYNC_CAP).clamp_(min=1.0).unsqueeze(1))
+    return delta
 
 
 def init_from_env(device: str) -> tuple[int, int]:
@@ -227,6 +244,10 @@ class RowSync:
             raise OptionError(
                 "{sync_mode} must be one of {modes}; got {mode!r}", modes=", ".join(SYNC_MODES), mode=self.mode
             )
+        if self.world > 255:
+            raise OptionError(
+                "--distributed runs at most 255 ranks (a row's count of ranks is one byte); start fewer processes"
+            )
 
     @classmethod
     def from_process_group(cls, every: int = 1, mode: str = "average") -> RowSync:
@@ -255,16 +276,15 @@ class RowSync:
 
         assert self._touched is not None
         mask = torch.from_numpy(self._touched).to(w_in.device)
-        dist.all_reduce(mask, op=dist.ReduceOp.MAX)
+        dist.all_reduce(mask)  # per row: how many ranks touched it (uint8: world <= 255, checked at start)
         rows = mask.nonzero().squeeze(1)
+        ranks = mask.index_select(0, rows)
         if rows.numel() == 0:  # every rank sees the same mask, so every rank skips alike
             return
         for w, base in zip((w_in, w_out), self._base, strict=False):
             delta = w.index_select(0, rows) - base.index_select(0, rows)
             dist.all_reduce(delta)
-            if self.mode == "average":
-                delta /= self.world
-            new = base.index_select(0, rows) + delta
+            new = base.index_select(0, rows) + combine(delta, ranks, self.mode, self.world)
             w.index_copy_(0, rows, new)
             base.index_copy_(0, rows, new)
         self._touched[:] = 0

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 import embed
 from embed.cli import main
 from embed.corpus import Corpus
-from embed.train.distributed import RoundPlan
+from embed.errors import ConfigError
+from embed.train.distributed import SYNC_CAP, RoundPlan, RowSync, combine
 from embed.train.token_cache import TokenCache
 from embed.vocab import Vocab, WordCounts
 from tests.conftest import KJV
@@ -57,6 +58,21 @@ def test_two_ranks_train_one_model_with_the_single_process_vocabulary(tmp_path: 
     for e in ranks:  # about half the corpus each: its byte range, the cut scans and a 128 KiB fingerprint sample
         assert 0.45 * size < e["bytes_read_counting"] < 0.56 * size, e
         assert e["bytes_read_total"] == e["bytes_read_counting"]  # training read the token spool, not the corpus
+
+
+def test_sync_modes_combine_the_ranks_summed_row_changes() -> None:
+    """average: the mean over all ranks; sum: every step in full; capped: the sum, scaled to SYNC_CAP ranks' worth
+    only for rows more ranks touched (a row one rank touched keeps its step, one all 8 touched gets 2/8 of the sum)."""
+    import torch
+
+    delta = torch.tensor([[8.0, -4.0], [8.0, -4.0], [8.0, -4.0]])
+    ranks = torch.tensor([1, SYNC_CAP, 8], dtype=torch.uint8)
+    assert torch.equal(combine(delta.clone(), ranks, "average", 8), delta / 8)
+    assert torch.equal(combine(delta.clone(), ranks, "sum", 8), delta)
+    got = combine(delta.clone(), ranks, "capped", 8)
+    assert torch.equal(got[:2], delta[:2]) and torch.equal(got[2], delta[2] * SYNC_CAP / 8)
+    with pytest.raises(ConfigError, match="at most 255 ranks"):
+        RowSync(world=256, mode="capped")
 
 
 def test_bounded_counting_over_ranks_keeps_the_single_process_pruning(tmp_path: Path) -> None:
