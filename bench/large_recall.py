@@ -8,6 +8,8 @@ then 500 random words (seeded) are asked through the HNSW index and through the 
 (:class:`embed.search.Searcher`, as the server does); recall@10 and the median time per
 query are printed for each efSearch. One thread, as a server worker runs. ``--use-index`` searches the
 model's own ``index/`` instead of building one (e.g. the 2M-word model of ``bench.large``).
+``--warm N`` first asks N other random words (at the first efSearch), so that a memory-mapped
+index's page faults are paid before the timings (a server's steady state).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ def main() -> None:
     p.add_argument("--words", type=int, default=500)
     p.add_argument("--ef-search", default="64,128")
     p.add_argument("--use-index", action="store_true", help="search MODEL_DIR/index instead of building an HNSW index")
+    p.add_argument("--warm", type=int, default=0, help="ask this many other words first (page faults)")
     args = p.parse_args()
 
     import faiss
@@ -48,10 +51,18 @@ def main() -> None:
     set_threads(1)
     searcher = Searcher(vectors, index)
     rng = np.random.default_rng(0)
-    words = [vectors.word(int(i)) for i in rng.choice(len(vectors), args.words, replace=False)]
+    picked = rng.choice(len(vectors), args.words + args.warm, replace=False)
+    words = [vectors.word(int(i)) for i in picked[: args.words]]
+    efs = [int(x) for x in args.ef_search.split(",")]
+    faiss.downcast_index(index.ann).hnsw.efSearch = efs[0]
+    t0 = time.perf_counter()
+    for i in picked[args.words :]:
+        searcher.by_word(vectors.word(int(i)), 10, exact=False)
+    if args.warm:
+        print(f"warm-up: {args.warm:,} words in {time.perf_counter() - t0:.0f}s")
     exact = {w: searcher.by_word(w, 10, exact=True).words for w in words}
     print("| efSearch | recall@10 | median ms / query (ANN) |\n|---|---|---|")
-    for ef in (int(x) for x in args.ef_search.split(",")):
+    for ef in efs:
         faiss.downcast_index(index.ann).hnsw.efSearch = ef
         times, recall = [], []
         for w in words:
