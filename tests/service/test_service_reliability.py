@@ -127,6 +127,11 @@ def _workers(supervisor: int) -> list[int]:
     return [k for k in kids if b"pipe_handle" in Path(f"/proc/{k}/cmdline").read_bytes()]
 
 
+def _after(log: str, marker: str) -> str:
+    """The part of ``log`` from ``marker`` on."""
+    return log[log.index(marker) :]
+
+
 def test_a_worker_killed_under_load_is_replaced_without_losing_requests(kjv_indexed: Path) -> None:
     """kill -9 one of two workers while 4 clients keep asking: uvicorn's supervisor starts a new one,
     which loads before it accepts (service/workers.py). Only requests on the killed worker's
@@ -167,8 +172,12 @@ def test_a_worker_killed_under_load_is_replaced_without_losing_requests(kjv_inde
         assert sum(failed.values()) <= len(threads), failed  # the killed worker's in-flight requests
         after = httpx.get(server.url + "/readyz").json()
         assert after == {"status": "ready"} and first[0] not in now and first[1] in now
-        log = server.log()
-        replaced = log[log.index(f"Child process [{first[0]}] died") :]
+        # the replacement process exists before it has loaded: wait for its startup to complete in the log
+        while "Application startup complete" not in (
+            replaced := _after(server.log(), f"Child process [{first[0]}] died")
+        ):
+            assert time.monotonic() < deadline, "the replacement worker never completed its startup"
+            time.sleep(0.05)
         # the new worker loaded every model before uvicorn called its startup complete (and so before it accepted)
         assert replaced.count("loaded model") == len(models) and replaced.rindex("loaded model") < replaced.index(
             "Application startup complete"
