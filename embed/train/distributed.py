@@ -278,9 +278,9 @@ class RowSync:
         mask = torch.from_numpy(self._touched).to(w_in.device)
         dist.all_reduce(mask)  # per row: how many ranks touched it (uint8: world <= 255, checked at start)
         rows = mask.nonzero().squeeze(1)
-        ranks = mask.index_select(0, rows)
         if rows.numel() == 0:  # every rank sees the same mask, so every rank skips alike
             return
+        ranks = mask.index_select(0, rows)
         for w, base in zip((w_in, w_out), self._base, strict=False):
             delta = w.index_select(0, rows) - base.index_select(0, rows)
             dist.all_reduce(delta)

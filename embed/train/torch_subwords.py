@@ -75,6 +75,18 @@ def expand(offsets: np.ndarray, rows: np.ndarray, words: np.ndarray) -> tuple[np
     return flat, owner, starts
 
 
+def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of equal neighbours in ``values`` (sorted, or grouped): each run's first position and each entry's run.
+
+    >>> [a.tolist() for a in runs(np.array([4, 4, 7, 9, 9, 9]))]
+    [[0, 2, 3], [0, 0, 1, 2, 2, 2]]
+    """
+    new = np.empty(values.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(values[1:], values[:-1], out=new[1:])
+    return np.flatnonzero(new), np.cumsum(new) - 1
+
+
 class Scatter(NamedTuple):
     """How a batch's input-row steps are summed per distinct row and added to ``w_in`` (:func:`scatter_plan`).
 
@@ -110,11 +122,7 @@ def scatter_plan(flat: np.ndarray, owner: np.ndarray, weights: np.ndarray | None
     """
     order = np.argsort(flat)
     sorted_rows = flat[order]
-    new = np.empty(sorted_rows.size, dtype=bool)
-    new[:1] = True
-    np.not_equal(sorted_rows[1:], sorted_rows[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    seg = np.cumsum(new) - 1
+    starts, seg = runs(sorted_rows)
     bags = np.bincount(seg, weights=None if weights is None else weights[order], minlength=starts.size)
     scale = 1.0 / np.maximum(bags.astype(np.float32) / SHARED_CAP, 1.0)
     return {"source": owner[order], "starts": starts, "rows": sorted_rows[starts], "weight": scale[seg]}
@@ -159,19 +167,18 @@ def subword_step(
         targets: (B,) rows of ``w_out`` to predict; ``negs`` (B // group, k) shared negatives.
         scatter: the batch's :class:`Scatter` (its sources are bags), which applies :data:`SHARED_CAP`;
             None adds every row's full summed step (fastText's rule, no cap).
-        pair_starts: (R,) where each bag's examples begin in ``pair_rows`` (B,), the examples of bag 0, then
-            of bag 1, ... (default: ``pair_bag`` is sorted, examples in order): their steps are then summed
-            by one ``embedding_bag`` (2x faster than ``index_add_`` on CPU).
+        pair_starts: (R,) with ``pair_bag``: where each bag's examples begin in ``pair_rows`` (B,), the
+            examples of bag 0, then of bag 1, ... (default: ``pair_bag`` is sorted, examples in order); their
+            steps are summed by one ``embedding_bag`` (2x faster than ``index_add_`` on CPU).
     """
     h_bags = torch.nn.functional.embedding_bag(flat, w_in, starts, mode="mean")  # (R, d)
     h = h_bags if pair_bag is None else h_bags.index_select(0, pair_bag)
     dh = ns_step(h, targets, negs, w_out, lr, group, spread=spread)
-    if pair_starts is not None:
+    if pair_bag is not None:
+        assert pair_starts is not None, "pair_bag comes with pair_starts"
         if pair_rows is None:
             pair_rows = torch.arange(dh.shape[0], device=dh.device)
         dh = torch.nn.functional.embedding_bag(pair_rows, dh, pair_starts, mode="sum")
-    elif pair_bag is not None:
-        dh = torch.zeros_like(h_bags).index_add_(0, pair_bag, dh)
     if scatter is None:
         w_in.index_add_(0, flat, dh.index_select(0, owner))
     else:
@@ -240,11 +247,9 @@ class SubwordState(_State):
         tn = self._tensor(negs)
         for start, stop, group in self._batches(m):
             c = centres[start:stop]
-            new = np.ones(c.size, dtype=bool)
-            new[1:] = c[1:] != c[:-1]
-            run = np.cumsum(new) - 1
+            run_starts, run = runs(c)
             order, pos = strided_groups(c.size, group)
-            flat, owner, starts = expand(self.offsets, self.rows, c[new])
+            flat, owner, starts = expand(self.offsets, self.rows, c[run_starts])
             g0 = start // NEG_GROUP
             g1 = g0 + (stop - start) // group
             lr = self.lr(start / max(m, 1), n)
@@ -261,7 +266,7 @@ class SubwordState(_State):
                 group,
                 False,
                 self._scatter(flat, owner),
-                self._tensor(np.flatnonzero(new)),
+                self._tensor(run_starts),
                 self._tensor(pos),
             )
 

@@ -44,33 +44,42 @@ def _bags() -> tuple[np.ndarray, np.ndarray]:
     return np.array([0, 3, 5, 8, 9]), np.array([0, 4, 7, 1, 7, 2, 7, 9, 3])
 
 
-@pytest.mark.parametrize("runs", [False, True, "with starts"])
-def test_subword_step_is_fasttexts_update_checked_with_autograd(runs: bool | str) -> None:
+@pytest.mark.parametrize("layout", [None, "runs", "strided"])
+def test_subword_step_is_fasttexts_update_checked_with_autograd(layout: str | None) -> None:
     """Every bag row gets -lr * dL/dh (fastText's Model::update for skip-gram/CBOW): autograd through a mean
-    whose backward passes dh unscaled to each row. Without duplicate rows in the batch (scatter=None)."""
+    whose backward passes dh unscaled to each row. Without duplicate rows in the batch (scatter=None).
+    ``runs``: pairs in runs of one bag, as skip-gram's centres; ``strided``: those pairs laid out by
+    strided_groups, as SubwordState trains them (pair_rows tells where each pair went)."""
     gen = torch.Generator().manual_seed(0)
     d, lr, group = 5, 0.05, 2
     offsets, rows = _bags()
     w_in = torch.randn(10, d, generator=gen, dtype=torch.float64)
     w_out = torch.randn(4, d, generator=gen, dtype=torch.float64)
     words = np.array([0, 1, 2, 3])
-    pair_bag = np.array([0, 0, 1, 2, 2, 3]) if runs else None
-    bag_words = words
-    targets = torch.tensor([1, 2, 3, 0, 1, 2] if runs else [1, 2, 3, 0])
-    negs = torch.tensor([[2, 3], [0, 1], [3, 1]] if runs else [[2, 3], [0, 1]])
-    flat, owner, starts = (torch.from_numpy(a) for a in expand(offsets, rows, bag_words))
+    pair_bag = np.array([0, 0, 1, 2, 2, 3]) if layout else None
+    targets = np.array([1, 2, 3, 0, 1, 2] if layout else [1, 2, 3, 0])
+    negs = torch.tensor([[2, 3], [0, 1], [3, 1]] if layout else [[2, 3], [0, 1]])
+    pair_starts = torch.tensor([0, 2, 3, 5]) if layout else None  # where each run of pair_bag begins
+    pair_rows = None
+    if layout == "strided":
+        order, pos = strided_groups(targets.size, group)
+        assert pair_bag is not None
+        pair_bag, targets, pair_rows = pair_bag[order], targets[order], torch.from_numpy(pos)
+    flat, owner, starts = (torch.from_numpy(a) for a in expand(offsets, rows, words))
 
     w = w_in.clone().requires_grad_(True)
-    sums = torch.zeros(len(bag_words), d, dtype=torch.float64).index_add(0, owner, w[flat])
+    sums = torch.zeros(len(words), d, dtype=torch.float64).index_add(0, owner, w[flat])
     n = torch.bincount(owner).to(torch.float64)[:, None]
     h_bags = sums / n + sums * (1 - 1 / n) - (sums * (1 - 1 / n)).detach()  # value: the mean; gradient: as a sum
     h = h_bags if pair_bag is None else h_bags[torch.from_numpy(pair_bag)]
-    ns_loss(h, targets, negs, w_out, group).backward()
+    ns_loss(h, torch.from_numpy(targets), negs, w_out, group).backward()
 
     w_in_step, w_out_step = w_in.clone(), w_out.clone()
     pb = None if pair_bag is None else torch.from_numpy(pair_bag)
-    pair_starts = torch.tensor([0, 2, 3, 5]) if runs == "with starts" else None  # where each run of pair_bag begins
-    subword_step(w_in_step, w_out_step, flat, owner, starts, pb, targets, negs, lr, group, False, None, pair_starts)
+    subword_step(
+        w_in_step, w_out_step, flat, owner, starts, pb, torch.from_numpy(targets), negs, lr, group, False, None,
+        pair_starts, pair_rows,
+    )  # fmt: skip
     assert torch.allclose(w_in_step - w_in, -lr * w.grad, atol=1e-12)
 
 
