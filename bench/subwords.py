@@ -10,9 +10,6 @@ Settings for every system: skip-gram, dim 100, window 5, 5 negatives, min-count 
 process (its own peak RSS; fastText's is measured by the parent with RUSAGE_CHILDREN).
 words/s = raw tokens x epochs / wall time (vocabulary pass included).
 
-Systems: embed-torch (the step's ops share the 2 threads; bit-reproducible), embed-torch-hogwild
-(`--hogwild`: 2 threads train batches side by side, as gensim's), gensim, fasttext.
-
 * main: words/s, peak RSS, Google analogies (restrict-vocab 30,000), WS353, SimLex-999.
 * heldout: drop every token of ~3,000 mid-frequency words (ranks 2,000-30,000; all such words
   of WS353 and SimLex-999 first, then random ones) from the corpus, train on the rest, and
@@ -123,7 +120,7 @@ def _vectors_of(system: str, model: Any) -> Any:
     from embed.subwords import Subwords, SubwordSpec
     from embed.vectors import Vectors
 
-    if system.startswith("embed-torch"):
+    if system == "embed-torch":
         return model.vectors
     kv = model.wv if system == "gensim" else model
     spec = SubwordSpec(kv.min_n, kv.max_n, kv.bucket)
@@ -135,13 +132,12 @@ def _vectors_of(system: str, model: Any) -> Any:
 def _train(system: str, corpus: Path, arch: str = "skipgram") -> tuple[Any, float, int]:
     """Train one system; returns vectors, seconds and raw tokens."""
     t0 = time.perf_counter()
-    if system in ("embed-torch", "embed-torch-hogwild"):
+    if system == "embed-torch":
         from embed.config import TrainConfig
         from embed.corpus import Corpus
         from embed.train import train
 
-        hogwild = system == "embed-torch-hogwild"
-        config = TrainConfig(backend="torch", tokenizer="whitespace", subwords=True, arch=arch, hogwild=hogwild, **P)  # type: ignore[arg-type]
+        config = TrainConfig(backend="torch", tokenizer="whitespace", subwords=True, arch=arch, **P)  # type: ignore[arg-type]
         result = train(Corpus(corpus, tokenizer="whitespace"), config)
         return _vectors_of(system, result), time.perf_counter() - t0, result.vocab.total_tokens
     if system == "gensim":

@@ -154,11 +154,6 @@ def _remove_stale(out: Path) -> None:
     help="Initial learning rate [default: 0.025 skip-gram, 0.05 CBOW].",
 )
 @opt.workers_option()
-@opt.flag_option(
-    "--hogwild",
-    help="torch backend on CPU: the --workers threads train batches side by side without locks (as gensim's"
-    " threads do); faster, but the vectors are no longer bit-identical from run to run.",
-)
 @opt.seed_option()
 @_tokenizer_opt
 @opt.flag_option(

@@ -68,10 +68,6 @@ class TrainConfig:
     vector is the mean of its own row and its character ``minn``..``maxn``-gram rows, hashed
     into ``bucket`` rows (fastText's defaults 3, 6, 2,000,000; for jieba-tokenised Chinese
     use 1 and 2, see BENCHMARKS.md).
-
-    ``hogwild=True`` (torch backend, CPU): ``workers`` threads train batches side by side on the
-    shared weights without locks, as gensim's and fastText's threads do, instead of sharing each
-    batch's operations. Faster on CPU; the vectors are no longer bit-identical from run to run.
     """
 
     arch: Arch = "skipgram"
@@ -91,7 +87,6 @@ class TrainConfig:
     backend: Backend = "gensim"
     device: str = "cpu"
     batch_size: int = 4096
-    hogwild: bool = False
     subwords: bool = False
     minn: int = 3
     maxn: int = 6
@@ -113,13 +108,6 @@ class TrainConfig:
                 f"device={self.device!r} applies to the torch backend only (gensim trains on CPU); "
                 "drop --device or use --backend torch"
             )
-        if self.hogwild and self.backend != "torch":
-            raise ConfigError(
-                "hogwild applies to the torch backend only (gensim's workers are lock-free threads already);"
-                " drop --hogwild or use --backend torch"
-            )
-        if self.hogwild and self.device == "cuda":
-            raise ConfigError("hogwild applies to CPU training only (a GPU runs one batch at a time); drop --hogwild")
         if self.max_vocab is not None and self.max_vocab < 1:
             raise ConfigError(f"max_vocab must be >= 1 or unset, got {self.max_vocab}")
         if self.count_limit is not None and self.count_limit < 1000:

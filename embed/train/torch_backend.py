@@ -15,19 +15,6 @@ Threads: ``config.workers`` becomes ``torch.set_num_threads`` for the duration o
 (restored afterwards); inter-op threads are limited to 1 (the step is one stream of ops).
 Determinism: one seeded ``numpy.random.Generator`` draws windows, subsampling and
 negatives; same seed, device and thread count give the same vectors.
-
-``config.hogwild`` (CPU): instead, ``workers`` Python threads each run whole batches of a chunk
-on one torch thread, side by side on the shared weights without locks (Hogwild, Recht et al.
-2011; gensim's and fastText's threads). torch releases the GIL inside its ops, and a step's
-small ops parallelise poorly across cores: on 2 cores, subword skip-gram on the full enwiki
-extract took 411 s this way against 646 s with 2 intra-op threads, 1.21x gensim ``FastText``'s
-words/s in the same run (BENCHMARKS.md, issue 17). The generator is
-drawn from the main thread only, chunk by chunk, so every random choice is the same; what varies
-from run to run is the order in which concurrent batches' float additions land (and an update
-two threads make to one row at the same instant may be lost, as in gensim), so the vectors are
-not bit-identical. Threads join at the end of every chunk: snapshots and syncs see no batch in flight.
-Two batches in flight put twice the stale steps on a frequent word's output row, so with the
-threads an output row's summed step in a batch is capped at :data:`HOGWILD_OUT_CAP` examples' worth.
 """
 
 from __future__ import annotations
@@ -35,8 +22,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,12 +59,6 @@ CBOW_DIVISOR = 4
 # Full enwiki benchmark, 2026-12-01, analogy / relative speed: consecutive 33.7% / 1.0,
 # every 2nd 33.9%, every 3rd 35.0% / 0.92, spread over the whole chunk 34.3% / 0.77-0.86.
 CBOW_SPACING = 3
-# With --hogwild, an output row used by more than this many examples of one batch has its summed
-# step scaled to this many examples' worth (torch_kernels.cap_out_steps). Two threads' 4,096-pair
-# batches in flight put twice a frequent word's stale steps on its output row: on the bundled
-# Bible (skip-gram with subwords, 3 epochs) that diverged (loss nan in epoch 2; word-only: loss
-# ~1e13 after 1 epoch, as one 8,192-pair batch does). Capped at 64: loss 2.500, as without --hogwild.
-HOGWILD_OUT_CAP = 64
 
 
 def resolve_device(name: str) -> str:
@@ -128,24 +108,20 @@ class TorchTrainer:
         import torch
 
         device = resolve_device(config.device)
-        hogwild = hogwild_threads(config, device)
         threads = torch.get_num_threads()
-        torch.set_num_threads(1 if hogwild > 1 else config.workers)
+        torch.set_num_threads(config.workers)
         try:
             torch.set_num_interop_threads(1)
         except RuntimeError:  # can only be set before the first parallel op; harmless then
             pass
-        pool = ThreadPoolExecutor(hogwild, thread_name_prefix="embed-hogwild") if hogwild > 1 else None
         try:
             from embed.tmp import scratch_dir, token_prefix
 
             # tokens-<pid>-* in the per-user scratch directory: found and removed by the next
             # ``embed train`` if this process is SIGKILLed (embed.tmp.remove_stale).
             with tempfile.TemporaryDirectory(prefix=token_prefix(), dir=scratch_dir()) as tmp:
-                return self._fit(corpus, vocab, config, callbacks, device, Path(tmp), run, pool)
+                return self._fit(corpus, vocab, config, callbacks, device, Path(tmp), run)
         finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
             torch.set_num_threads(threads)
 
     def _fit(
@@ -157,7 +133,6 @@ class TorchTrainer:
         device: str,
         tmp: Path,
         run: RunOptions,
-        pool: ThreadPoolExecutor | None,
     ) -> TrainResult:
         import torch
 
@@ -165,7 +140,6 @@ class TorchTrainer:
         probe = LossProbe(corpus, vocab, config.arch, config.window, config.negative, config.seed, sample=config.sample)
         cache = TokenCache(corpus, vocab, tmp / "tokens.u32")
         state, w_in, w_out = _start(config, vocab, cache, device, run.sync)
-        state.pool, state.out_cap = pool, (HOGWILD_OUT_CAP if pool is not None else None)
         epochs: list[EpochStats] = []
         first_epoch, skip = 0, 0
         if run.resume is not None:
@@ -203,37 +177,21 @@ class TorchTrainer:
         v, words = len(vocab), vocab.words
         matrix, subwords = state.input_vectors(w_in).cpu().numpy(), state.subwords(w_in, v)
         vectors = Vectors.from_arrays(words, matrix, counts=vocab.counts.tolist(), subwords=subwords)
-        info = self._info(config, device, torch, pool is not None)
-        if run.sync is not None:
-            info["distributed"] = run.sync.info(v, config.dim)
+        info = self._info(config, device, torch) | ({"distributed": run.sync.info(v, config.dim)} if run.sync else {})
         return TrainResult(vectors, vocab, epochs, time.perf_counter() - t0, backend_info=info, config=config)
 
     @staticmethod
-    def _info(config: TrainConfig, device: str, torch: Any, hogwild: bool) -> dict[str, Any]:
+    def _info(config: TrainConfig, device: str, torch: Any) -> dict[str, Any]:
         return {
             "backend": "torch",
             "torch": torch.__version__,
             "device": device,
             "threads": config.workers,
-            "hogwild": hogwild,
             "batch_size": config.batch_size,
             "negative_group": NEG_GROUP,
             "chunk_tokens": CHUNK_TOKENS,
             "token_cache": "temporary uint32 file",
         }
-
-
-def hogwild_threads(config: TrainConfig, device: str) -> int:
-    """How many Hogwild threads train side by side: ``workers`` with ``hogwild`` on CPU, else 1.
-
-    ``--device auto`` that found a GPU trains there, one batch at a time (a warning says so).
-    """
-    if not config.hogwild:
-        return 1
-    if device != "cpu":
-        logger.warning("--hogwild applies to CPU training; on %s the batches run one at a time", device)
-        return 1
-    return config.workers
 
 
 def _start(
@@ -334,8 +292,6 @@ class _State:
         self.sync: RowSync | None = None
         self.plan: RoundPlan | None = None  # a data-parallel run's rounds (set with ``sync``)
         self.at_sync = False  # the weights were just synced (a data-parallel snapshot may be taken)
-        self.pool: ThreadPoolExecutor | None = None  # Hogwild threads (config.hogwild), set by fit
-        self.out_cap: int | None = None  # HOGWILD_OUT_CAP with the pool
 
     @property
     def epoch_tokens(self) -> int:
@@ -455,19 +411,6 @@ class _State:
             if stop > main:
                 yield main, stop, stop - main
 
-    def _each_batch(self, batches: Iterable[tuple[int, int, int]], step: Callable[[int, int, int], None]) -> None:
-        """``step(start, stop, group)`` for every batch: in order, or spread over the Hogwild threads.
-
-        Returns when every batch is done; the first error a thread raised is raised here. ``step``
-        must not draw from the generator (the chunk's draws are made before, on this thread).
-        """
-        if self.pool is None:
-            for batch in batches:
-                step(*batch)
-            return
-        for future in [self.pool.submit(step, *batch) for batch in batches]:
-            future.result()
-
     def _skipgram_chunk(self, ids: np.ndarray, sent: np.ndarray, n: int, w_in: Any, w_out: Any) -> None:
         from embed.train.torch_kernels import skipgram_step
 
@@ -477,14 +420,10 @@ class _State:
         if self.sync is not None:
             self.sync.mark(ids, negs)
         tc, tx, tn = self._tensor(centres), self._tensor(contexts), self._tensor(negs)
-
-        def step(start: int, stop: int, group: int) -> None:
+        for start, stop, group in self._batches(m):
             g0 = start // NEG_GROUP
             g1 = g0 + (stop - start) // group
-            lr = self.lr(start / max(m, 1), n)
-            skipgram_step(w_in, w_out, tx[start:stop], tc[start:stop], tn[g0:g1], lr, group, out_cap=self.out_cap)
-
-        self._each_batch(self._batches(m), step)
+            skipgram_step(w_in, w_out, tx[start:stop], tc[start:stop], tn[g0:g1], self.lr(start / max(m, 1), n), group)
 
     def _cbow_chunk(self, ids: np.ndarray, sent: np.ndarray, n: int, w_in: Any, w_out: Any) -> None:
         from embed.train.torch_kernels import cbow_step
@@ -510,8 +449,7 @@ class _State:
         local_example = example - first[example]
         local_starts = offsets[:-1] - offsets[first]
         tc, tx, te, tn, ts = (self._tensor(a) for a in (centres, contexts, local_example, negs, local_starts))
-
-        def step(start: int, stop: int, group: int) -> None:
+        for start, stop, group in batches:
             a, b = int(offsets[start]), int(offsets[stop])
             g0 = start // NEG_GROUP
             g1 = g0 + (stop - start) // group
@@ -525,7 +463,4 @@ class _State:
                 tn[g0:g1],
                 self.lr(start / max(m, 1), n),
                 group,
-                out_cap=self.out_cap,
             )
-
-        self._each_batch(batches, step)

@@ -58,7 +58,6 @@ def ns_step(
     lr: float,
     group: int,
     spread: bool = False,
-    out_cap: int | None = None,
 ) -> torch.Tensor:
     """One batched SGD step on the output weights; returns the step for ``h``.
 
@@ -71,10 +70,6 @@ def ns_step(
         spread: the examples sharing ``negs[i]`` are ``i, i + B/group, i + 2B/group, ...``
             (CBOW) instead of ``group * i ... group * i + group - 1`` (skip-gram). Either
             way the groups are strided views, not copies.
-        out_cap: an output row used by more than ``out_cap`` examples of the batch (as a
-            target, or as a negative of its group's ``group`` examples) has its summed step
-            scaled down to ``out_cap`` examples' worth (:func:`cap_out_steps`); None adds
-            every step in full.
 
     Returns:
         ``dh`` (B, d): ``lr`` times the negative gradient of the loss w.r.t. ``h`` (add it to
@@ -96,35 +91,9 @@ def ns_step(
         _grouped(dh, group, spread).add_(torch.bmm(g_neg, n_rows))
     else:
         _grouped(dh, group, spread).baddbmm_(g_neg, n_rows)
-    if out_cap is not None:
-        cap_out_steps(d_out_t, d_out_n, targets, negs, w_out.shape[0], group, out_cap)
     w_out.index_add_(0, targets, d_out_t)
     w_out.index_add_(0, negs.reshape(-1), d_out_n)
     return dh
-
-
-def cap_out_steps(
-    d_out_t: torch.Tensor,
-    d_out_n: torch.Tensor,
-    targets: torch.Tensor,
-    negs: torch.Tensor,
-    v: int,
-    group: int,
-    cap: int,
-) -> None:
-    """Scale, in place, the steps of output rows used by more than ``cap`` examples to ``cap`` examples' worth.
-
-    A row's uses are its count among ``targets`` plus ``group`` for each group whose negatives hold it;
-    ``d_out_t`` (B, d) are the target rows' steps, ``d_out_n`` (B/g * k, d) the negative rows' (each
-    already summed over its group). The Hogwild threads (``--hogwild``) apply it: two threads' batches
-    in flight double a frequent word's summed stale steps, and on the bundled Bible that diverged.
-    """
-    uses = torch.bincount(targets, minlength=v).to(d_out_t.dtype)
-    flat = negs.reshape(-1)
-    uses.index_add_(0, flat, torch.full((flat.numel(),), float(group), dtype=d_out_t.dtype, device=flat.device))
-    scale = torch.clamp(cap / uses.clamp_(min=1.0), max=1.0)
-    d_out_t.mul_(scale.index_select(0, targets)[:, None])
-    d_out_n.mul_(scale.index_select(0, flat)[:, None])
 
 
 def ns_loss(
@@ -146,14 +115,10 @@ def skipgram_step(
     negs: torch.Tensor,
     lr: float,
     group: int,
-    out_cap: int | None = None,
 ) -> None:
-    """Skip-gram: ``in[context]`` predicts the centre (word2vec.c's order); updates both matrices in place.
-
-    ``out_cap``: as :func:`ns_step`'s.
-    """
+    """Skip-gram: ``in[context]`` predicts the centre (word2vec.c's order); updates both matrices in place."""
     h = w_in.index_select(0, contexts)
-    dh = ns_step(h, centres, negs, w_out, lr, group, out_cap=out_cap)
+    dh = ns_step(h, centres, negs, w_out, lr, group)
     w_in.index_add_(0, contexts, dh)
 
 
@@ -167,7 +132,6 @@ def cbow_step(
     negs: torch.Tensor,
     lr: float,
     group: int,
-    out_cap: int | None = None,
 ) -> None:
     """CBOW: the mean of the context input vectors predicts the centre.
 
@@ -177,7 +141,6 @@ def cbow_step(
         starts: (B,) int64 offset in ``contexts`` of each example's first context (every
             example has at least one).
         centres: (B,) targets.
-        out_cap: as :func:`ns_step`'s.
 
     The mean is one ``embedding_bag`` (a fused gather-and-average; ``index_add_`` into a
     zero matrix and a division cost twice as much on CPU). As in word2vec.c (and gensim
@@ -188,5 +151,5 @@ def cbow_step(
     # Neighbouring CBOW examples share most of their contexts, so their ``h`` are nearly
     # equal: sharing negatives among them pushed the same rows with ~group identical
     # updates (analogy 6.6% vs 9.6% unshared, 3M tokens). Group examples b/group apart.
-    dh = ns_step(h, centres, negs, w_out, lr, group, spread=True, out_cap=out_cap)
+    dh = ns_step(h, centres, negs, w_out, lr, group, spread=True)
     w_in.index_add_(0, contexts, dh.index_select(0, example))

@@ -156,7 +156,6 @@ def subword_step(
     scatter: Scatter | None = None,
     pair_starts: torch.Tensor | None = None,
     pair_rows: torch.Tensor | None = None,
-    out_cap: int | None = None,
 ) -> None:
     """One batched SGD step with bag-of-rows inputs; updates ``w_in`` and ``w_out`` in place.
 
@@ -171,11 +170,10 @@ def subword_step(
         pair_starts: (R,) with ``pair_bag``: where each bag's examples begin in ``pair_rows`` (B,), the
             examples of bag 0, then of bag 1, ... (default: ``pair_bag`` is sorted, examples in order); their
             steps are summed by one ``embedding_bag`` (2x faster than ``index_add_`` on CPU).
-        out_cap: as :func:`embed.train.torch_kernels.ns_step`'s.
     """
     h_bags = torch.nn.functional.embedding_bag(flat, w_in, starts, mode="mean")  # (R, d)
     h = h_bags if pair_bag is None else h_bags.index_select(0, pair_bag)
-    dh = ns_step(h, targets, negs, w_out, lr, group, spread=spread, out_cap=out_cap)
+    dh = ns_step(h, targets, negs, w_out, lr, group, spread=spread)
     if pair_bag is not None:
         assert pair_starts is not None, "pair_bag comes with pair_starts"
         if pair_rows is None:
@@ -200,7 +198,6 @@ def cbow_subword_step(
     lr: float,
     group: int,
     scatter: Scatter,
-    out_cap: int | None = None,
 ) -> None:
     """One batched CBOW step whose input bag is every row of every context word's bag (fastText's CBOW).
 
@@ -215,13 +212,12 @@ def cbow_subword_step(
         slot_word, slot_example: (C,) each context slot's word (in 0..W) and example (in 0..B).
         bag_sizes: (B,) float, each example's total bag size (rows over all its slots).
         scatter: as :func:`subword_step`'s, its sources the distinct words, each row counted once per slot.
-        out_cap: as :func:`embed.train.torch_kernels.ns_step`'s.
     """
     sums = torch.nn.functional.embedding_bag(flat, w_in, word_starts, mode="sum")  # (W, d)
     b, d = targets.shape[0], w_in.shape[1]
     h = torch.zeros(b, d, dtype=w_in.dtype, device=w_in.device).index_add_(0, slot_example, sums[slot_word])
     h.div_(bag_sizes[:, None])
-    dh = ns_step(h, targets, negs, w_out, lr, group, spread=True, out_cap=out_cap)
+    dh = ns_step(h, targets, negs, w_out, lr, group, spread=True)
     scatter.add(w_in, torch.zeros_like(sums).index_add_(0, slot_word, dh.index_select(0, slot_example)))
 
 
@@ -249,8 +245,7 @@ class SubwordState(_State):
         m = centres.size
         negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
         tn = self._tensor(negs)
-
-        def step(start: int, stop: int, group: int) -> None:
+        for start, stop, group in self._batches(m):
             c = centres[start:stop]
             run_starts, run = runs(c)
             order, pos = strided_groups(c.size, group)
@@ -273,10 +268,7 @@ class SubwordState(_State):
                 self._scatter(flat, owner),
                 self._tensor(run_starts),
                 self._tensor(pos),
-                out_cap=self.out_cap,
             )
-
-        self._each_batch(self._batches(m), step)
 
     def _cbow_chunk(self, ids: np.ndarray, sent: np.ndarray, n: int, w_in: Any, w_out: Any) -> None:
         """CBOW as fastText's: an example's input is one bag, every row of every context word's bag.
@@ -293,8 +285,7 @@ class SubwordState(_State):
         offsets = np.concatenate([[0], np.cumsum(np.bincount(example, minlength=m))])
         negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
         tc, tn = self._tensor(centres), self._tensor(negs)
-
-        def step(start: int, stop: int, group: int) -> None:
+        for start, stop, group in self._batches(m):
             a, b = int(offsets[start]), int(offsets[stop])
             words, slot_word, slots = np.unique(contexts[a:b], return_inverse=True, return_counts=True)
             flat, owner, word_starts = expand(self.offsets, self.rows, words)
@@ -316,10 +307,7 @@ class SubwordState(_State):
                 self.lr(start / max(m, 1), n),
                 group,
                 self._scatter(flat, owner, weights=slots[owner]),
-                out_cap=self.out_cap,
             )
-
-        self._each_batch(self._batches(m), step)
 
     def input_vectors(self, w_in: torch.Tensor) -> torch.Tensor:
         """Each vocabulary word's input vector (the mean of its bag), ``(V, dim)`` - what the store keeps."""

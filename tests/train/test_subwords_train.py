@@ -199,19 +199,6 @@ def test_subword_training_gives_misspellings_their_words(small_kjv: Path, backen
     assert "king" in [w for w, _ in v.most_similar("kingz", topn=5)]
 
 
-def test_hogwild_subword_skipgram_on_the_bible_trains_as_one_batch_at_a_time_does(small_kjv: Path) -> None:
-    """Two threads' batches in flight diverged here before their output rows were capped (HOGWILD_OUT_CAP)."""
-    losses = {}
-    for hogwild in (False, True):
-        config = TrainConfig(
-            backend="torch", subwords=True, bucket=50_000, dim=32, epochs=2, workers=2, min_count=3, hogwild=hogwild
-        )
-        result = train(Corpus(small_kjv), config)
-        losses[hogwild] = result.epochs[-1].loss
-    assert abs(losses[True] - losses[False]) < 0.03 * losses[False], losses
-    assert "king" in [w for w, _ in result.vectors.most_similar("kingz", topn=5)]
-
-
 def test_torch_subwords_are_deterministic(small_kjv: Path) -> None:
     config = TrainConfig(backend="torch", subwords=True, bucket=20_000, dim=16, epochs=1, workers=1)
     a, b = (train(Corpus(small_kjv), config).vectors for _ in range(2))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from embed.errors import ConfigError
 from embed.pairs import chunk_cbow_examples, chunk_skipgram_pairs, skipgram_pairs_from_windows
 from embed.train import train
 from embed.train.torch_backend import _Sampler
-from embed.train.torch_kernels import cap_out_steps, cbow_step, ns_loss, ns_step
+from embed.train.torch_kernels import cbow_step, ns_loss, ns_step
 from embed.vocab import Vocab
 from tests.cli_helpers import train_cli
 
@@ -164,67 +163,6 @@ def test_torch_is_deterministic_for_seed_device_and_threads(tmp_path: Path, work
     ).vectors.matrix
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
-
-
-# Every chunk loop (word-only and subword, skip-gram and CBOW) runs its batches through _State._each_batch.
-@pytest.mark.parametrize(("arch", "subwords"), [("skipgram", True), ("cbow", False)])
-def test_hogwild_threads_train_batches_side_by_side_as_well_as_one_at_a_time(
-    tmp_path: Path, arch: str, subwords: bool
-) -> None:
-    """--hogwild: the batches run on the pool's threads, and the vectors learn what one batch at a time learns."""
-    import threading
-
-    from embed.train.base import Callbacks
-
-    class Threads(Callbacks):
-        def __init__(self) -> None:
-            self.seen: set[str] = set()
-
-        def on_progress(self, epoch: int, words: int) -> None:
-            self.seen |= {t.name for t in threading.enumerate()}
-
-    corpus = Corpus(_planted_corpus(tmp_path / "planted.txt", sentences=600))
-    extra: dict[str, Any] = {"subwords": True, "bucket": 5000} if subwords else {}
-    results = {}
-    for hogwild in (False, True):
-        config = TrainConfig(
-            arch=arch,
-            backend="torch",
-            dim=20,
-            epochs=3,
-            min_count=1,
-            sample=0,
-            workers=2,
-            batch_size=64,
-            hogwild=hogwild,
-            **extra,
-        )  # type: ignore[arg-type]
-        watch = Threads()
-        results[hogwild] = train(corpus, config, watch)
-        assert any(n.startswith("embed-hogwild") for n in watch.seen) == hogwild, watch.seen
-    assert results[True].backend_info["hogwild"] and not results[False].backend_info["hogwild"]
-    one, hog = results[False].epochs[-1].loss, results[True].epochs[-1].loss
-    assert abs(hog - one) < 0.05 * one, (one, hog)
-    for word in ("a0", "b3"):
-        neighbours = [w for w, _ in results[True].vectors.most_similar(positive=[word], topn=5)]
-        assert all(w[0] == word[0] for w in neighbours), (word, neighbours)
-
-
-def test_cap_out_steps_scales_rows_used_by_more_than_cap_examples() -> None:
-    """Hand-worked: row 0 is the target of 3 examples and a negative of one group of 2 (5 uses), cap 2."""
-    targets = torch.tensor([0, 0, 0, 1])
-    negs = torch.tensor([[0], [2]])  # group 2: examples 0-1 share row 0, examples 2-3 share row 2
-    d_out_t, d_out_n = torch.ones(4, 3), torch.ones(2, 3)
-    cap_out_steps(d_out_t, d_out_n, targets, negs, v=3, group=2, cap=2)
-    assert d_out_t[:, 0].tolist() == pytest.approx([0.4, 0.4, 0.4, 1.0])  # row 0: 2 / 5; row 1: 1 use, kept
-    assert d_out_n[:, 0].tolist() == pytest.approx([0.4, 1.0])  # row 2: 2 uses, not more than the cap
-
-
-def test_hogwild_is_refused_where_it_does_not_apply() -> None:
-    with pytest.raises(ConfigError, match="torch backend only"):
-        TrainConfig(backend="gensim", hogwild=True)
-    with pytest.raises(ConfigError, match="CPU training only"):
-        TrainConfig(backend="torch", device="cuda", hogwild=True)
 
 
 def test_cuda_requested_without_cuda_is_refused(tmp_path: Path) -> None:

@@ -27,7 +27,6 @@ NON_DEFAULT: dict[str, list[str]] = {
     "epochs": ["--epochs", "2"],
     "alpha": ["--alpha", "0.03"],
     "workers": ["--workers", "1"],
-    "hogwild": ["--hogwild"],
     "seed": ["--seed", "3"],
     "tokenizer": ["--tokenizer", "whitespace"],
     "text_format": ["--text"],
@@ -41,7 +40,6 @@ NON_DEFAULT: dict[str, list[str]] = {
 # Options one backend refuses, with the words its message must contain.
 REFUSED = {
     ("gensim", "device"): "torch backend only",
-    ("gensim", "hogwild"): "torch backend only",
     ("gensim", "checkpoint_every"): "need --backend torch",
     ("gensim", "checkpoint_dir"): "--checkpoint-dir needs --checkpoint-every",
 }
