@@ -42,20 +42,31 @@ logger = logging.getLogger(__name__)
 
 
 class DivergedError(OptionError):
-    """The weights went non-finite (NaN or inf): the learning rate is too high for this corpus."""
+    """The weights blew up (NaN, inf, or a probe loss far above an untrained model's): the learning rate or
+    the batch is too large for this corpus."""
+
+
+# An untrained model's probe loss is (negative + 1) ln 2 (every score 0; 4.16 for 5 negatives) and
+# training lowers it. An epoch ending above this many times that has blown up, though still finite:
+# torch skip-gram with 8,192-pair batches on the bundled Bible ended its first epoch at loss ~1e13-1e28
+# with every neighbour at cosine 1.00, and went on to write the model (2026-12-02, BENCHMARKS.md issue 17).
+# gensim at --alpha 1 (the most the CLI takes) ends at ~1,080 on the first 3,000 KJV lines: refused too.
+DIVERGED_LOSS_FACTOR = 10.0
 
 
 class _DivergenceGuard(Callbacks):
-    """Passes the hooks on, but stops training at the first epoch whose probe loss is not finite.
+    """Passes the hooks on, but stops training at the first epoch whose probe loss is not finite, or
+    above :data:`DIVERGED_LOSS_FACTOR` times an untrained model's.
 
     The probe loss (:mod:`embed.train.loss`) is a numerically stable function of the
     weights, so NaN or inf there means NaN or inf in them; stopping at once saves the
     remaining epochs, which cannot recover.
     """
 
-    def __init__(self, inner: Callbacks, alpha: float) -> None:
+    def __init__(self, inner: Callbacks, alpha: float, negative: int = 5) -> None:
         self.inner = inner
         self.alpha = alpha
+        self.limit = DIVERGED_LOSS_FACTOR * (negative + 1) * math.log(2)
 
     def on_train_begin(self, total_words: int, epochs: int) -> None:
         self.inner.on_train_begin(total_words, epochs)
@@ -64,9 +75,9 @@ class _DivergenceGuard(Callbacks):
         self.inner.on_progress(epoch, words)
 
     def on_epoch_end(self, stats: EpochStats) -> None:
-        if not math.isfinite(stats.loss):
+        if not math.isfinite(stats.loss) or stats.loss > self.limit:
             raise DivergedError(
-                "training diverged at epoch {epoch} (loss {loss}); lower {alpha} (now {now:g})",
+                "training diverged at epoch {epoch} (loss {loss:.4g}); lower {alpha} (now {now:g})",
                 epoch=stats.epoch + 1,
                 loss=stats.loss,
                 now=self.alpha,
@@ -237,7 +248,7 @@ def train(
     source = _source(corpus)  # a path's Corpus reports the same str(path)
     if run.sync is None:  # a data-parallel run checks on every rank at once (distributed.open_shard)
         check_run(config, run, source)
-    callbacks = _DivergenceGuard(callbacks or Callbacks(), config.start_alpha)
+    callbacks = _DivergenceGuard(callbacks or Callbacks(), config.start_alpha, config.negative)
     shard = None
     if run.sync is not None:  # this rank's share, once the ranks agree they run one training
         every = run.checkpointer.every if run.checkpointer is not None else None
