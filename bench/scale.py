@@ -39,13 +39,15 @@ def run(cmd: list[str], out: Path) -> dict:
     probe += " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     done = subprocess.run(
         [sys.executable, "-c", probe, *cmd],
-        check=True,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
     )
     wall = time.perf_counter() - t0
+    if done.returncode != 0:  # e.g. `--sync-mode sum` at 4 or 8 ranks: "training diverged at epoch N (loss ...)"
+        errors = [line for line in done.stderr.splitlines() if "Error" in line] or done.stderr.splitlines()[-1:]
+        return {"wall": wall, "error": errors[-1] if errors else f"exit {done.returncode}"}
     peak_mb = int(done.stdout.split()[-1]) / 1024
     import embed
 
@@ -105,13 +107,16 @@ def main() -> None:
     print("| processes x threads | words/s (rank 0) | wall s | speed-up | analogy | WS353 | SimLex | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for name, r in rows:
+        if "error" in r:
+            print(f"| {name} | failed: {r['error']} | {r['wall']:.1f} | | | | | |")
+            continue
         q = r["quality"]
         print(
             f"| {name} | {r['wps']:,.0f} | {r['wall']:.1f} | {r['wps'] / one['wps']:.2f} | {q['google']:.1%} |"
             f" {q['ws353']:.3f} | {q['simlex999']:.3f} | {r['peak_rss_mb']:,.0f} |"
         )
     for name, r in rows[1:]:
-        print(f"{name} sync: {r['dist']}")
+        print(f"{name} sync: {r.get('dist')}")
     tag = f"scale-{args.tokens or 'all'}-{args.arch}-{args.sync_mode}-w{args.world.replace(',', '_')}.json"
     (OUT / tag).write_text(json.dumps({name: r for name, r in rows}, indent=1, default=str))
 
