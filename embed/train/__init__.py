@@ -63,7 +63,7 @@ class _DivergenceGuard(Callbacks):
     remaining epochs, which cannot recover.
     """
 
-    def __init__(self, inner: Callbacks, alpha: float, negative: int = 5) -> None:
+    def __init__(self, inner: Callbacks, alpha: float, negative: int) -> None:
         self.inner = inner
         self.alpha = alpha
         self.limit = DIVERGED_LOSS_FACTOR * (negative + 1) * math.log(2)
