@@ -120,9 +120,10 @@ def _with_signal_cleanup(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _remove_stale(out: Path) -> None:
     """Delete token files and ``.OUT.tmp-<pid>-*`` directories that SIGKILLed runs left behind."""
-    from embed.tmp import remove_stale
+    from embed.tmp import SERVING_PREFIX, remove_stale
 
-    removed = remove_stale(out)
+    # A killed server's worker marker (an empty file) is removed too, but it is no run's temporary output.
+    removed = [p for p in remove_stale(out) if not p.name.startswith(SERVING_PREFIX)]
     if removed:
         shown = ", ".join(str(p) for p in removed[:3]) + (f" and {len(removed) - 3} more" if len(removed) > 3 else "")
         click.echo(f"removed {len(removed)} stale temporary file(s) of killed embed runs: {shown}", err=True)

@@ -188,6 +188,7 @@ def serve(
     import uvicorn
 
     from embed.runtime import worker_environment
+    from embed.tmp import serving_marker
 
     workers_env = worker_environment(threads)
     # Its wait policy first: with --workers 1 this process serves, and the classifier check below loads torch.
@@ -206,13 +207,16 @@ def serve(
     json_access = access_log and log_format == "json"  # the service's JSON records replace uvicorn's text line
     os.environ["EMBED_ACCESS_LOG"] = "1" if json_access else "0"
     os.environ.update(workers_env)  # read by the worker processes before numpy and faiss start their thread pools
-    uvicorn.run(
-        "service.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=access_log and not json_access,
-        log_level=log_level,
-        timeout_graceful_shutdown=30,
-    )
+    try:
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log and not json_access,
+            log_level=log_level,
+            timeout_graceful_shutdown=30,
+        )
+    finally:  # the workers' "a sibling has loaded" marker (service/workers.py) names this process, the supervisor
+        serving_marker(os.getpid()).unlink(missing_ok=True)

@@ -85,6 +85,12 @@ def token_prefix() -> str:
     return f"{TOKENS_PREFIX}{os.getpid()}-"
 
 
+def serving_marker(supervisor: int) -> Path:
+    """``serving-<supervisor pid>-loaded`` in the scratch directory (service/workers.py writes it; ``embed serve``
+    removes its own when uvicorn's supervisor returns, :func:`remove_stale` those of supervisors that were killed)."""
+    return _scratch_path() / f"{SERVING_PREFIX}{supervisor}-loaded"
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process ``pid`` exists (one of another user counts as alive)."""
     if pid <= 0:

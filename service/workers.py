@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from embed.errors import OutputError
-from embed.tmp import SERVING_PREFIX, remove_stale, scratch_dir
+from embed.tmp import remove_stale, scratch_dir, serving_marker
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +27,11 @@ def _marker() -> Path | None:
     if multiprocessing.parent_process() is None:
         return None
     try:
-        return scratch_dir() / f"{SERVING_PREFIX}{os.getppid()}-loaded"
+        scratch_dir()  # created 0700 and checked to be this user's
     except OutputError as exc:  # no usable scratch directory: every worker loads in the background
         logger.warning("%s", exc)
         return None
+    return serving_marker(os.getppid())
 
 
 def is_replacement() -> bool:

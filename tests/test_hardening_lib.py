@@ -357,6 +357,8 @@ def test_the_next_run_removes_what_a_sigkilled_one_left(small_corpus: Path, tmp_
     half_model = tmp_path / f".m.tmp-{proc.pid}-x1y2"  # as atomic_dir names it, had the kill come while saving
     half_model.mkdir()
     (half_model / "vectors.npy").write_bytes(b"partial")
+    dead_server = scratch / f"serving-{proc.pid}-loaded"  # a killed `embed serve --workers 2` leaves its marker
+    dead_server.write_text("")
     live = [scratch / f"tokens-{os.getpid()}-mine.txt", tmp_path / f".m.tmp-{os.getpid()}-mine"]  # a live PID's
     live[0].write_text("x\n")
     live[1].mkdir()
@@ -368,7 +370,7 @@ def test_the_next_run_removes_what_a_sigkilled_one_left(small_corpus: Path, tmp_
     assert head == "removed 3 stale temporary file(s) of killed embed runs" and sorted(listed.split(", ")) == sorted(
         map(str, removed)
     )
-    assert not any(p.exists() for p in removed)
+    assert not any(p.exists() for p in removed) and not dead_server.exists()  # removed, not reported as a run's
     assert all(p.exists() for p in live)
     assert sorted(p.name for p in scratch.iterdir()) == [live[0].name]
     assert (out / "meta.json").exists()

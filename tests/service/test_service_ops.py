@@ -269,6 +269,25 @@ def test_json_access_log_from_embed_serve(kjv_indexed: Path, tmp_path: Path) -> 
     )
 
 
+def test_embed_serve_removes_its_worker_marker_when_it_stops(kjv_indexed: Path, tmp_path: Path) -> None:
+    """With --workers 2 the first worker to load leaves serving-<supervisor pid>-loaded (service/workers.py);
+    the supervisor deletes it on SIGTERM, so the next `embed train` has no killed run's file to report."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "embed", "serve", str(kjv_indexed), "--port", str(port), "--workers", "2"]
+    process = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = tmp_path / f"embed-{os.getuid()}" / f"serving-{process.pid}-loaded"
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():  # written just after a worker's load, which /readyz may report first
+            assert process.poll() is None and time.monotonic() < deadline, "no worker marker was written"
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert not marker.exists() and list(marker.parent.iterdir()) == []
+
+
 def test_gzip_for_large_answers_only(base_url: str) -> None:
     big = httpx.post(
         base_url + SIMILAR, json={"word": "god", "k": 100}, headers={"Accept-Encoding": "gzip"}

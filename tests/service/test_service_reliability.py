@@ -132,12 +132,13 @@ def _after(log: str, marker: str) -> str:
     return log[log.index(marker) :]
 
 
-def test_a_worker_killed_under_load_is_replaced_without_losing_requests(kjv_indexed: Path) -> None:
+def test_a_worker_killed_under_load_is_replaced_without_losing_requests(kjv_indexed: Path, tmp_path: Path) -> None:
     """kill -9 one of two workers while 4 clients keep asking: uvicorn's supervisor starts a new one,
     which loads before it accepts (service/workers.py). Only requests on the killed worker's
     connections fail (at most one per client: the one in flight); none gets a 5xx or a 503."""
     models = {f"m{i}": kjv_indexed for i in range(8)}  # eight loads: the replacement takes a moment to be ready
-    server = start_server(models, workers=2)
+    # Its own TMPDIR: plain uvicorn leaves the workers' marker behind, which other tests' `embed train` would remove.
+    server = start_server(models, workers=2, env={"TMPDIR": str(tmp_path)})
     try:
         first = _workers(server.process.pid)
         assert len(first) == 2
