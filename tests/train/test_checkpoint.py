@@ -21,13 +21,15 @@ from tests.conftest import KJV, ROOT
 ARGS = ["--backend", "torch", "--epochs", "2", "--dim", "32", "--workers", "1", "--seed", "5", "-q", "--no-eval"]
 
 
-def _embed(*args: str) -> subprocess.CompletedProcess[str]:
+def _env(tmpdir: Path | None = None) -> dict[str, str]:
+    """The subprocess environment; ``tmpdir``: its own TMPDIR, so what a killed run leaves in embed's scratch
+    directory stays out of other tests' runs (the next ``embed train`` there removes it and says so)."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), **({"TMPDIR": str(tmpdir)} if tmpdir else {})}
+
+
+def _embed(*args: str, tmpdir: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "embed", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-m", "embed", *args], capture_output=True, text=True, cwd=ROOT, env=_env(tmpdir)
     )
 
 
@@ -55,7 +57,7 @@ def test_kill_9_mid_epoch_then_resume_gives_the_uninterrupted_vectors(uninterrup
     proc = subprocess.Popen(
         [sys.executable, "-m", "embed", "train", str(KJV), *ARGS, "--out", str(out), "--checkpoint-every", "0.001"],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=_env(tmp_path),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -73,9 +75,10 @@ def test_kill_9_mid_epoch_then_resume_gives_the_uninterrupted_vectors(uninterrup
     position = _positions(ckpt)[-1]
     assert position["epoch"] == 1 and position["chunk"] >= 1
 
-    r = _embed("train", str(KJV), "--resume", str(ckpt), "-q", "--no-eval")
+    r = _embed("train", str(KJV), "--resume", str(ckpt), "-q", "--no-eval", tmpdir=tmp_path)
     assert r.returncode == 0, r.stderr
     assert f"wrote {out}" in r.stdout  # --out comes from the checkpoint
+    assert list((tmp_path / f"embed-{os.getuid()}").iterdir()) == []  # the killed run's token files are gone
     assert not ckpt.exists()  # removed once the model is written
     resumed, plain = embed.load(out), embed.load(uninterrupted)
     assert resumed.words == plain.words

@@ -44,7 +44,9 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_killed_rank_is_restarted_and_the_run_resumes_bit_identically(uninterrupted: Path, tmp_path: Path) -> None:
     out, ckpt = tmp_path / "model", tmp_path / "model.checkpoint"
     cmd = torchrun(*ARGS, "--out", str(out), "--checkpoint-every", "0.001", max_restarts=1)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env={**ENV, "TMPDIR": str(tmp_path)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while (pos := _position(ckpt)) is None or pos["epoch"] < 1:  # a snapshot inside the second epoch
         assert proc.poll() is None, f"training ended before a rank could be killed: {proc.communicate()[1][-3000:]}"
@@ -70,7 +72,14 @@ def test_a_killed_rank_is_restarted_and_the_run_resumes_bit_identically(uninterr
 def test_a_failed_job_resumes_with_resume_and_the_same_world_size(uninterrupted: Path, tmp_path: Path) -> None:
     out, ckpt = tmp_path / "model", tmp_path / "ckpt"
     cmd = torchrun(*ARGS, "--out", str(out), "--checkpoint-every", "0.001", "--checkpoint-dir", str(ckpt))
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env={**ENV, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while (pos := _position(ckpt)) is None or (pos["epoch"], pos["chunk"]) < (0, 2):
         assert proc.poll() is None, f"training ended before a rank could be killed: {proc.communicate()[1][-3000:]}"
