@@ -38,8 +38,12 @@ def test_oov_words_are_answered_and_marked(base: str) -> None:
         f"{base}/sub/similar", json={"queries": [{"word": "kingz", "k": 3}, {"word": "queen", "k": 2}]}
     ).json()
     assert batch["errors"] == 0 and batch["results"][0]["oov_words"] == ["kingz"] and "oov" not in batch["results"][1]
-    # The single query took the fast path, the batch the route: the same answer.
-    assert {k: batch["results"][0][k] for k in got} == got
+    # The single query took the fast path, the batch the route: the same answer. The batch's scores come from one
+    # matrix product over both queries, which may round in the last float32 bit (seen on an AMD EPYC's BLAS kernels).
+    routed = batch["results"][0]
+    assert {k: routed[k] for k in got if k != "results"} == {k: v for k, v in got.items() if k != "results"}
+    assert [(r["word"], r["rank"]) for r in routed["results"]] == [(r["word"], r["rank"]) for r in got["results"]]
+    np.testing.assert_allclose([r["score"] for r in routed["results"]], [r["score"] for r in got["results"]], rtol=1e-6)
     sim = httpx.post(f"{base}/sub/similarity", json={"a": "kingz", "b": "king"}).json()
     assert sim["oov_words"] == ["kingz"] and sim["similarity"] == pytest.approx(
         float(toy().similarity("kingz", "king")), abs=1e-5
