@@ -26,17 +26,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.common import ENWIKI, OUT, ROOT, embed_command, git_rev, machine, text8_normalise, today
 from bench.train import limit_corpus
 
+SCORES = (("google", ".1%"), ("ws353", ".3f"), ("simlex999", ".3f"))
 
-def run(cmd: list[str], out: Path) -> dict:
+
+def run(cmd: list[str], out: Path) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
     # a fresh interpreter per run, so that RUSAGE_CHILDREN's maximum is this run's
-    probe = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
-    probe += " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    # (its exit status is the run's, and no traceback of its own buries the run's one-line error)
+    probe = "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode;"
+    probe += " rc and sys.exit(rc); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     done = subprocess.run(
         [sys.executable, "-c", probe, *cmd],
         cwd=ROOT,
@@ -46,7 +50,8 @@ def run(cmd: list[str], out: Path) -> dict:
     )
     wall = time.perf_counter() - t0
     if done.returncode != 0:  # e.g. `--sync-mode sum` at 4 or 8 ranks: "training diverged at epoch N (loss ...)"
-        errors = [line for line in done.stderr.splitlines() if "Error" in line] or done.stderr.splitlines()[-1:]
+        lines = done.stderr.splitlines()  # embed's one-line "Error: ..." first (torchrun adds its own after it)
+        errors = [x for x in lines if x.startswith("Error:")] or [x for x in lines if "Error" in x] or lines[-1:]
         return {"wall": wall, "error": errors[-1] if errors else f"exit {done.returncode}"}
     peak_mb = int(done.stdout.split()[-1]) / 1024
     import embed
@@ -106,14 +111,19 @@ def main() -> None:
     )
     print("| processes x threads | words/s (rank 0) | wall s | speed-up | analogy | WS353 | SimLex | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
+
+    def speedup(r: dict[str, Any]) -> str:  # none when the 1-process baseline itself failed
+        return f"{r['wps'] / one['wps']:.2f}" if "wps" in one else "-"
+
     for name, r in rows:
         if "error" in r:
             print(f"| {name} | failed: {r['error']} | {r['wall']:.1f} | | | | | |")
             continue
-        q = r["quality"]
+        q = r["quality"]  # a score the model's vocabulary cannot cover (a tiny --tokens) is missing: "-"
+        google, ws, simlex = (f"{q[k]:{spec}}" if k in q else "-" for k, spec in SCORES)
         print(
-            f"| {name} | {r['wps']:,.0f} | {r['wall']:.1f} | {r['wps'] / one['wps']:.2f} | {q['google']:.1%} |"
-            f" {q['ws353']:.3f} | {q['simlex999']:.3f} | {r['peak_rss_mb']:,.0f} |"
+            f"| {name} | {r['wps']:,.0f} | {r['wall']:.1f} | {speedup(r)} | {google} | {ws} | {simlex} |"
+            f" {r['peak_rss_mb']:,.0f} |"
         )
     for name, r in rows[1:]:
         print(f"{name} sync: {r.get('dist')}")
