@@ -119,11 +119,17 @@ class WordIndex:
         return table[0][row, :k], table[1][row, :k]
 
     def search(
-        self, queries: np.ndarray, k: int, metric: Metric, exact: bool = True
+        self, queries: np.ndarray, k: int, metric: Metric, exact: bool = True, ef_search: int | None = None
     ) -> tuple[np.ndarray, np.ndarray, str]:
         """Top-``k`` rows for ``queries`` ``(q, dim)``, one call for the whole batch.
 
-        Cosine queries must be unit length (see :meth:`Vectors.query_vector`).
+        Cosine queries must be unit length (see :meth:`Vectors.query_vector`). ``ef_search``: the HNSW
+        search breadth for this call (at least ``k``; FAISS's per-call ``SearchParametersHNSW``, so
+        concurrent calls do not disturb each other); None keeps the index's stored value. Only an HNSW
+        search reads it; an exact search ignores it.
+
+        Raises:
+            ConfigError: ``ef_search`` given and the ANN index that would answer is not HNSW.
 
         Returns:
             ``ids`` int64 ``(q, k)`` (-1 where fewer exist), ``scores`` float32 ``(q, k)``
@@ -141,7 +147,12 @@ class WordIndex:
             return ids, scores, "flat"
         if _threads is not None:
             faiss.omp_set_num_threads(_threads)  # per calling thread; see set_threads
-        scores, ids = ann.search(q, min(k, ann.ntotal))
+        if ef_search is not None and self.config.kind != "hnsw":
+            raise ConfigError(f"ef_search applies to an HNSW index; this model's index is {self.config.kind}")
+        params = (
+            None if ef_search is None else faiss.SearchParametersHNSW(efSearch=max(ef_search, k))  # type: ignore[attr-defined]  # not stubbed
+        )
+        scores, ids = ann.search(q, min(k, ann.ntotal), params=params)
         if metric == "euclidean":
             scores = np.sqrt(np.maximum(scores, 0.0))
         return ids, scores, self.config.kind

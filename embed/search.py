@@ -31,6 +31,8 @@ from embed.vectors import Vectors
 # An exact scan of at most this many multiply-adds (rows x dim) counts as cheap: ~0.1 ms on one core,
 # e.g. a 10k-word x 100-dim model's OOV query (bench/subwords_http.py).
 CHEAP_SCAN = 2_000_000
+# An HNSW search at most this wide counts as cheap: ~2.5 ms at 2M x 300 words (BENCHMARKS.md, issue 15).
+CHEAP_EF = 256
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Query:
     k: int = 10
     metric: Metric = "cosine"
     exact: bool | None = None
+    ef_search: int | None = None  # HNSW search breadth for this query; None: the index's stored value
 
 
 class Searcher:
@@ -102,21 +105,31 @@ class Searcher:
         words = [q.word] if q.word is not None else [*q.positive, *q.negative]
         return tuple(w for w in words if isinstance(w, str) and self.is_oov(w))
 
-    def is_cheap(self, word: str | None, k: int, metric: str, exact: bool | None) -> bool:
-        """A by-word query answered by a table, the ANN index or a small exact scan (well under a millisecond)."""
+    def is_cheap(self, word: str | None, k: int, metric: str, exact: bool | None, ef_search: int | None = None) -> bool:
+        """A by-word query answered by a table, the ANN index (at most :data:`CHEAP_EF` wide) or a small exact
+        scan (a few milliseconds at most)."""
         if word is None:
             return False
         small = len(self.vectors) * self.vectors.dim <= CHEAP_SCAN
-        return small or self.is_lookup(word, k, metric) or not self.use_exact(exact, metric)
+        narrow = ef_search is None or ef_search <= CHEAP_EF
+        return small or self.is_lookup(word, k, metric) or (narrow and not self.use_exact(exact, metric))
 
     def use_exact(self, exact: bool | None, metric: str) -> bool:
         if not self.index.has_ann(metric):
             return True
         return exact if exact is not None else len(self.vectors) <= self.exact_max_words
 
-    def by_word(self, word: str, k: int = 10, metric: Metric = "cosine", exact: bool | None = None) -> Hits:
-        """Top-``k`` neighbours of one word: a table look-up when one covers ``k``."""
-        return self.batch([Query(word=word, k=k, metric=metric, exact=exact)])[0]
+    def by_word(
+        self,
+        word: str,
+        k: int = 10,
+        metric: Metric = "cosine",
+        exact: bool | None = None,
+        ef_search: int | None = None,
+    ) -> Hits:
+        """Top-``k`` neighbours of one word: a table look-up when one covers ``k``. ``ef_search``: the HNSW
+        search breadth, when the HNSW index answers (None: the index's stored value)."""
+        return self.batch([Query(word=word, k=k, metric=metric, exact=exact, ef_search=ef_search)])[0]
 
     def by_words(
         self,
@@ -174,7 +187,7 @@ class Searcher:
     def _answer(self, queries: Sequence[Query], keep_errors: bool) -> list[Hits | NotInVocabError | ConfigError]:
         """``keep_errors=False``: the first bad query raises, before any search is run."""
         out: list[Hits | NotInVocabError | ConfigError | None] = [None] * len(queries)
-        groups: dict[tuple[Metric, bool], list[tuple[int, np.ndarray, set[int], int]]] = defaultdict(list)
+        groups: dict[tuple[Metric, bool, int | None], list[tuple[int, np.ndarray, set[int], int]]] = defaultdict(list)
         for i, q in enumerate(queries):
             try:
                 prepared = self._prepare(q)
@@ -186,10 +199,20 @@ class Searcher:
             if isinstance(prepared, Hits):
                 out[i] = prepared
             else:
-                groups[(q.metric, self.use_exact(q.exact, q.metric))].append((i, *prepared, q.k))
-        for (metric, exact), items in groups.items():
+                exact = self.use_exact(q.exact, q.metric)
+                groups[(q.metric, exact, None if exact else q.ef_search)].append((i, *prepared, q.k))
+        for (metric, exact, ef_search), items in groups.items():
             k_all = max(k + len(ex) for _, _, ex, k in items) + self._nonfinite
-            ids, scores, method = self.index.search(np.stack([v for _, v, _, _ in items]), k_all, metric, exact)
+            try:
+                ids, scores, method = self.index.search(
+                    np.stack([v for _, v, _, _ in items]), k_all, metric, exact, ef_search
+                )
+            except ConfigError as e:
+                if not keep_errors:
+                    raise
+                for i, *_ in items:
+                    out[i] = e
+                continue
             for (i, _, exclude, k), row_ids, row_scores in zip(items, ids.tolist(), scores.tolist(), strict=False):
                 words, kept = [], []
                 for j, s in zip(row_ids, row_scores, strict=False):

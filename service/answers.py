@@ -30,7 +30,14 @@ def results(hits: Hits) -> list[dict[str, Any]]:
 
 def _query(q: SimilarQuery) -> Query:
     return Query(
-        word=q.word, positive=q.positive, negative=q.negative, vector=q.vector, k=q.k, metric=q.metric, exact=q.exact
+        word=q.word,
+        positive=q.positive,
+        negative=q.negative,
+        vector=q.vector,
+        k=q.k,
+        metric=q.metric,
+        exact=q.exact,
+        ef_search=q.ef_search,
     )
 
 
@@ -81,4 +88,4 @@ def answer_batch(model: LoadedModel, queries: list[SimilarQuery]) -> dict[str, A
 def is_cheap(model: LoadedModel, q: SimilarQuery) -> bool:
     """A table look-up (microseconds) or a by-word ANN search (~0.1-0.3 ms): answered on the event loop, not in a
     thread."""
-    return model.searcher.is_cheap(q.word, q.k, q.metric, q.exact)
+    return model.searcher.is_cheap(q.word, q.k, q.metric, q.exact, q.ef_search)

@@ -111,6 +111,14 @@ class SimilarQuery(_Request):
         "where there is one; null (default): exact where cheap (a table covers the query, or at most 200,000 words), "
         "else approximate. The response's 'exact' says which.",
     )
+    ef_search: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="HNSW search breadth for this query (FAISS's efSearch; at least k is used): wider is slower "
+        "and finds more of the true neighbours. Used only when the HNSW index answers; null (default): the value "
+        "'embed index --ef-search' stored. 422 when the model's approximate index is IVF.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> SimilarQuery:

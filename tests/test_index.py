@@ -104,6 +104,32 @@ def test_ann_recall_against_exact(model_dir: Path) -> None:
     assert index.search(queries[:1], 10, "euclidean", exact=False)[2] == "flat"
 
 
+def test_ef_search_per_call_widens_the_search_and_leaves_the_index_as_stored(model_dir: Path) -> None:
+    """A per-call efSearch of at least the vocabulary visits every row: the exact answer; the stored value stays."""
+    vectors = load(model_dir)
+    index = build_index(vectors, IndexConfig(kind="hnsw", k_max=10, tables="off", ef_search=16))
+    queries = normalise(vectors.matrix[:100] + 0.3)
+    exact_ids, _, _ = index.search(queries, 10, "cosine", exact=True)
+    narrow, _, _ = index.search(queries, 10, "cosine", exact=False)
+    wide, _, method = index.search(queries, 10, "cosine", exact=False, ef_search=len(vectors))
+    assert method == "hnsw" and index.ann is not None
+    np.testing.assert_array_equal(wide, exact_ids)
+    hits = sum(len(set(a) & set(b)) for a, b in zip(narrow.tolist(), exact_ids.tolist(), strict=True))
+    assert hits < exact_ids.size  # efSearch 16 misses some: the wide search was not the stored breadth
+    assert faiss_ef(index) == 16
+    # An exact search ignores it; an IVF index refuses it, naming the field.
+    assert index.search(queries, 10, "cosine", exact=True, ef_search=5)[2] == "flat"
+    ivf = build_index(vectors, IndexConfig(kind="ivf", k_max=10, tables="off"))
+    with pytest.raises(ConfigError, match="ef_search applies to an HNSW index; this model's index is ivf"):
+        ivf.search(queries, 10, "cosine", exact=False, ef_search=64)
+
+
+def faiss_ef(index: object) -> int:
+    import faiss
+
+    return int(faiss.downcast_index(index.ann).hnsw.efSearch)  # type: ignore[attr-defined]
+
+
 def test_stale_index_is_refused(tmp_path: Path, vecs: Vectors) -> None:
     out = tmp_path / "m"
     save_model_dir(out, vecs, {"params": {}})

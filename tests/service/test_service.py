@@ -119,6 +119,22 @@ def test_approximate_queries_use_hnsw_with_high_recall(client: httpx.Client, kjv
     assert hits / (10 * len(WORDS)) >= 0.9
 
 
+def test_ef_search_widens_one_query(client: httpx.Client, kjv: Vectors) -> None:
+    """ef_search 4096 (of 5,278 words) makes the HNSW answer the exact one; bad values are 422s naming it."""
+    url = "/v1/models/kjv/similar"
+    for word in WORDS:
+        q = {"vector": (kjv[word] * 1.5 + 0.01).tolist(), "k": 10}
+        exact = client.post(url, json={**q, "exact": True}).json()
+        wide = client.post(url, json={**q, "exact": False, "ef_search": 4096}).json()
+        assert (wide["method"], wide["exact"]) == ("hnsw", False)
+        assert {r["word"] for r in wide["results"]} == {r["word"] for r in exact["results"]}
+    batch = client.post(url, json={"queries": [{**q, "exact": False, "ef_search": 4096}]}).json()
+    assert batch["results"][0] == wide
+    for bad, text in ((0, "greater than or equal to 1"), (5000, "less than or equal to 4096"), ("x", "a valid int")):
+        r = client.post(url, json={"word": "god", "ef_search": bad})
+        error(r, 422, "invalid_request", f"ef_search: Input should be {text}")
+
+
 def test_similarity_analogy_vectors(client: httpx.Client, kjv: Vectors, rand_dir: Path) -> None:
     body = client.post("/v1/models/kjv/similarity", json={"a": "god", "b": "lord"}).json()
     assert body["score_name"] == "cosine_similarity" and body["similarity"] == pytest.approx(
