@@ -204,12 +204,21 @@ def embed_server(model: Path, n_workers: int) -> Iterator[dict[str, Any]]:
         proc.wait(60)
 
 
-def recall(url: str, model: str, words: list[str], truth: list[set[str]], exact: bool | None = None) -> dict[str, Any]:
-    """Overlap of the service's top-10 with brute force; the methods the service says it used."""
+def recall(
+    url: str,
+    model: str,
+    words: list[str],
+    truth: list[set[str]],
+    exact: bool | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Overlap of the service's top-10 with brute force; the methods the service says it used.
+
+    ``extra``: more fields of every body (e.g. ``{"ef_search": 256}``)."""
     hits, methods, t0 = 0, Counter[str](), time.perf_counter()
     with httpx.Client(base_url=url, timeout=300) as c:
         for w, want in zip(words, truth, strict=False):
-            body = {"word": w, "k": 10} if exact is None else {"word": w, "k": 10, "exact": exact}
+            body = {"word": w, "k": 10, **(extra or {})} | ({} if exact is None else {"exact": exact})
             resp = c.post(f"/v1/models/{model}/similar", json=body)
             if resp.status_code != 200:
                 raise StepFailed(f"{body} -> {resp.status_code}: {resp.text[:300]}")
