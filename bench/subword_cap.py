@@ -16,7 +16,7 @@ import sys
 import time
 
 from bench.common import ENWIKI, OUT, ROOT, text8_normalise
-from bench.subwords import P, _subset
+from bench.subwords import P, subset
 
 
 def child(cap: int, corpus: str, arch: str) -> None:
@@ -43,7 +43,7 @@ def main() -> None:
     ap.add_argument("--caps", default="4,8,16,32,64")
     ap.add_argument("--arch", default="skipgram", choices=("skipgram", "cbow"))
     args = ap.parse_args()
-    corpus = _subset(text8_normalise(ENWIKI, OUT / "enwiki_text8.txt"), args.tokens)
+    corpus = subset(text8_normalise(ENWIKI, OUT / "enwiki_text8.txt"), args.tokens)
     for cap in (int(c) for c in args.caps.split(",")):
         code = f"from bench.subword_cap import child; child({cap}, {str(corpus)!r}, {args.arch!r})"
         subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

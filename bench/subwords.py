@@ -65,7 +65,7 @@ FASTTEXT_FLAGS = {
 ZH_OOV = ("曹孟德", "贾宝玉", "孙行者", "诸葛孔明")
 
 
-def _subset(src: Path, tokens: int | None, drop: set[str] | None = None) -> Path:
+def subset(src: Path, tokens: int | None, drop: set[str] | None = None) -> Path:
     """The first ``tokens`` tokens of ``src`` (all when None), lines kept, ``drop`` words removed."""
     name = f"enwiki-{tokens or 'all'}{'-heldout' if drop else ''}.txt"
     dst = OUT / name
@@ -267,7 +267,7 @@ def main() -> None:
     args = ap.parse_args()
     parts, systems = args.parts.split(","), args.systems.split(",")
     full = text8_normalise(ENWIKI, OUT / "enwiki_text8.txt")
-    corpus = _subset(full, args.tokens)
+    corpus = subset(full, args.tokens)
     report: dict[str, Any] = {
         "date": today(),
         "machine": machine(),
@@ -288,7 +288,7 @@ def main() -> None:
             save()
     if "heldout" in parts:
         held = _heldout_words(corpus)
-        cut = _subset(corpus, None, set(held)) if args.tokens is None else _subset_named(corpus, set(held), args.tokens)
+        cut = subset(corpus, None, set(held)) if args.tokens is None else _subset_named(corpus, set(held), args.tokens)
         report["heldout"] = {"words": len(held), "sample": held[:20]}
         for s in systems:
             report["heldout"][s] = _run("child", {"system": s, "corpus": str(cut), "heldout": held, "arch": args.arch})
