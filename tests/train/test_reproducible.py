@@ -75,7 +75,7 @@ def _digests() -> dict[str, str]:
     return found
 
 
-RUNS = {
+RUNS: dict[str, dict[str, Any]] = {
     "skipgram": {"arch": "skipgram"},
     "cbow": {"arch": "cbow"},
     "subwords": {"arch": "skipgram", "subwords": True, "bucket": 2000},
