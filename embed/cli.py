@@ -77,9 +77,7 @@ _SIGNAL_OWNER: list[int] = []  # the PID that installed _raise_interrupt
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
-    if os.getpid() not in _SIGNAL_OWNER:
-        # A forked child (jieba's pool) inherits the handler; Pool.terminate() SIGTERMs its
-        # workers, which must die quietly as they would without it.
+    if os.getpid() not in _SIGNAL_OWNER:  # a forked child that _default_signals_in_child missed
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
@@ -88,6 +86,22 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def _default_signals_in_child() -> None:
+    """A forked child (jieba's pool workers) gets SIGINT/SIGTERM's default action back, not _raise_interrupt.
+
+    A Python-level handler only runs between bytecodes: a worker that takes Pool.terminate()'s SIGTERM just
+    before it blocks on the pool's queue lock sleeps there for ever, with the handler pending, and the parent
+    waits on it (seen: ``embed train --tokenizer jieba`` hung in Pool.__exit__). The kernel's default action
+    kills it wherever it is.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is _raise_interrupt:
+            signal.signal(sig, signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_default_signals_in_child)
 
 
 @contextmanager

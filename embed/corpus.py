@@ -353,9 +353,14 @@ class Corpus:
         # fork: spawn and forkserver re-import the caller's __main__, which breaks scripts without
         # an ``if __name__ == "__main__"`` guard. This runs in the vocabulary pass, before any
         # training thread starts.
-        with multiprocessing.get_context("fork").Pool(self.workers, initializer=_init_jieba) as pool:
+        pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=_init_jieba)
+        try:
             for lines, tokenized in pool.imap(_tokenize_batch, _batches(self.lines(), _PARALLEL_BATCH)):
                 yield from zip(lines, tokenized, strict=False)
+            pool.close()  # the workers take the pool's sentinel and exit: no signal on the normal path
+            pool.join()
+        finally:
+            pool.terminate()  # an error, or a consumer that stopped early (SIGTERMs what is left)
 
     def close(self) -> None:
         if self._spool is not None:

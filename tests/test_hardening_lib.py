@@ -294,6 +294,29 @@ def test_current_umask_is_read_without_changing_it() -> None:
 # --- 4. temporary files of interrupted and killed runs ----------------------------------------
 
 
+def test_a_forked_child_gets_the_default_signal_actions_back() -> None:
+    """jieba's pool workers are forked while embed's SIGTERM handler is installed; they must not keep it.
+
+    A Python-level handler runs only between bytecodes, so a worker that took Pool.terminate()'s SIGTERM just
+    before blocking on the pool's queue lock slept there for ever (``embed train --tokenizer jieba`` hung).
+    """
+    from embed import cli
+
+    with cli._interrupt_on_signals():
+        assert signal.getsignal(signal.SIGTERM) is cli._raise_interrupt
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report its handlers and leave at once
+            os.write(write, repr([signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)]).encode())
+            os._exit(0)
+        os.close(write)
+        seen = os.read(read, 200).decode()
+        os.close(read)
+        os.waitpid(pid, 0)
+        assert signal.getsignal(signal.SIGTERM) is cli._raise_interrupt  # the parent keeps its own
+    assert seen.startswith("[<Handlers.SIG_DFL: 0>, ") and "_raise_interrupt" not in seen, seen
+
+
 def _wait_for_torch_tokens(scratch: Path, proc: subprocess.Popen[str], timeout: float = 60) -> list[Path]:
     """Poll until the torch backend's ``tokens-<pid>-*`` directory exists: training has begun."""
     deadline = time.monotonic() + timeout
