@@ -49,6 +49,9 @@ K = Annotated[
     int, Field(ge=1, le=1000, strict=False, description="How many neighbours (1-1000)."), BeforeValidator(_json_number)
 ]
 
+# A JSON integer as K is (256 and 256.0 pass, "256" does not); the field's description is on SimilarQuery.
+EfSearch = Annotated[int, Field(ge=1, le=4096, strict=False), BeforeValidator(_json_number)]
+
 
 class _Request(BaseModel):
     # strict: "5" is not a k, 0 is not false; what the schema says is what is accepted (schemathesis checks both ways)
@@ -111,13 +114,11 @@ class SimilarQuery(_Request):
         "where there is one; null (default): exact where cheap (a table covers the query, or at most 200,000 words), "
         "else approximate. The response's 'exact' says which.",
     )
-    ef_search: int | None = Field(
+    ef_search: EfSearch | None = Field(
         None,
-        ge=1,
-        le=4096,
-        description="HNSW search breadth for this query (FAISS's efSearch; at least k is used): wider is slower "
-        "and finds more of the true neighbours. Used only when the HNSW index answers; null (default): the value "
-        "'embed index --ef-search' stored. 422 when the model's approximate index is IVF.",
+        description="HNSW search breadth for this query (FAISS's efSearch, 1-4096; at least k is used): wider is "
+        "slower and finds more of the true neighbours. Used only when the HNSW index answers; null (default): the "
+        "value 'embed index --ef-search' stored. 422 when the model's approximate index is IVF.",
     )
 
     @model_validator(mode="after")

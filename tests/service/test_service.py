@@ -130,9 +130,16 @@ def test_ef_search_widens_one_query(client: httpx.Client, kjv: Vectors) -> None:
         assert {r["word"] for r in wide["results"]} == {r["word"] for r in exact["results"]}
     batch = client.post(url, json={"queries": [{**q, "exact": False, "ef_search": 4096}]}).json()
     assert batch["results"][0] == wide
-    for bad, text in ((0, "greater than or equal to 1"), (5000, "less than or equal to 4096"), ("x", "a valid int")):
+    # A JSON integer, as the schema says: 4096.0 is one (JSON Schema), "64" and 64.5 are not.
+    assert client.post(url, json={**q, "exact": False, "ef_search": 4096.0}).json() == wide
+    for bad, text in (
+        (0, "Input should be greater than or equal to 1"),
+        (5000, "Input should be less than or equal to 4096"),
+        ("64", "Value error, expected a JSON integer, not a string or boolean"),
+        (64.5, "Input should be a valid integer, got a number with a fractional part"),
+    ):
         r = client.post(url, json={"word": "god", "ef_search": bad})
-        error(r, 422, "invalid_request", f"ef_search: Input should be {text}")
+        error(r, 422, "invalid_request", f"ef_search: {text}")
 
 
 def test_similarity_analogy_vectors(client: httpx.Client, kjv: Vectors, rand_dir: Path) -> None:
