@@ -111,6 +111,11 @@ class WordIndex:
     def has_ann(self, metric: str) -> bool:
         return self.ann is not None and self.config.metric == metric
 
+    def check_ef_search(self, ef_search: int | None) -> None:
+        """Raises ConfigError when ``ef_search`` is given and the ANN index is not HNSW (see :meth:`search`)."""
+        if ef_search is not None and self.config.kind != "hnsw":
+            raise ConfigError(f"ef_search applies to an HNSW index; this model's index is {self.config.kind}")
+
     def lookup(self, row: int, k: int, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The exact top-``k`` of word ``row`` from the table, or None when there is none for ``k``."""
         table = self.tables.get(metric)
@@ -147,8 +152,7 @@ class WordIndex:
             return ids, scores, "flat"
         if _threads is not None:
             faiss.omp_set_num_threads(_threads)  # per calling thread; see set_threads
-        if ef_search is not None and self.config.kind != "hnsw":
-            raise ConfigError(f"ef_search applies to an HNSW index; this model's index is {self.config.kind}")
+        self.check_ef_search(ef_search)
         params = (
             None if ef_search is None else faiss.SearchParametersHNSW(efSearch=max(ef_search, k))  # type: ignore[attr-defined]  # not stubbed
         )

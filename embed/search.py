@@ -189,8 +189,11 @@ class Searcher:
         out: list[Hits | NotInVocabError | ConfigError | None] = [None] * len(queries)
         groups: dict[tuple[Metric, bool, int | None], list[tuple[int, np.ndarray, set[int], int]]] = defaultdict(list)
         for i, q in enumerate(queries):
+            exact = self.use_exact(q.exact, q.metric)
             try:
                 prepared = self._prepare(q)
+                if not exact and not isinstance(prepared, Hits):
+                    self.index.check_ef_search(q.ef_search)
             except (NotInVocabError, ConfigError) as e:
                 if not keep_errors:
                     raise
@@ -199,20 +202,12 @@ class Searcher:
             if isinstance(prepared, Hits):
                 out[i] = prepared
             else:
-                exact = self.use_exact(q.exact, q.metric)
                 groups[(q.metric, exact, None if exact else q.ef_search)].append((i, *prepared, q.k))
         for (metric, exact, ef_search), items in groups.items():
             k_all = max(k + len(ex) for _, _, ex, k in items) + self._nonfinite
-            try:
-                ids, scores, method = self.index.search(
-                    np.stack([v for _, v, _, _ in items]), k_all, metric, exact, ef_search
-                )
-            except ConfigError as e:
-                if not keep_errors:
-                    raise
-                for i, *_ in items:
-                    out[i] = e
-                continue
+            ids, scores, method = self.index.search(
+                np.stack([v for _, v, _, _ in items]), k_all, metric, exact, ef_search
+            )
             for (i, _, exclude, k), row_ids, row_scores in zip(items, ids.tolist(), scores.tolist(), strict=False):
                 words, kept = [], []
                 for j, s in zip(row_ids, row_scores, strict=False):

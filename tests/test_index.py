@@ -12,7 +12,7 @@ from embed.errors import ConfigError, FormatError, NotInVocabError
 from embed.index import INDEX_DIR, IndexConfig, build_index, load_index, save_index
 from embed.io import load, save_model_dir
 from embed.neighbours import exact_topk, normalise
-from embed.search import Searcher
+from embed.search import Query, Searcher
 from embed.vectors import Vectors
 
 
@@ -122,6 +122,19 @@ def test_ef_search_per_call_widens_the_search_and_leaves_the_index_as_stored(mod
     ivf = build_index(vectors, IndexConfig(kind="ivf", k_max=10, tables="off"))
     with pytest.raises(ConfigError, match="ef_search applies to an HNSW index; this model's index is ivf"):
         ivf.search(queries, 10, "cosine", exact=False, ef_search=64)
+
+
+def test_ef_search_on_an_ivf_model_is_that_query_s_error(vecs: Vectors) -> None:
+    """In a batch the IVF refusal stands in the query's place; the others, exact ones asking it too, are answered."""
+    searcher = Searcher(vecs, build_index(vecs, IndexConfig(kind="ivf", k_max=10, tables="off")))
+    w = vecs.index_to_key[:3]
+    got = searcher.batch_or_errors(
+        [Query(word=w[0], exact=False, ef_search=64), Query(word=w[1], exact=False), Query(word=w[2], ef_search=64)]
+    )
+    assert isinstance(got[0], ConfigError) and "this model's index is ivf" in str(got[0])
+    assert got[1].method == "ivf" and got[2].method == "flat"  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="ef_search applies to an HNSW index"):
+        searcher.batch([Query(word=w[1], exact=False), Query(word=w[0], exact=False, ef_search=64)])
 
 
 def faiss_ef(index: object) -> int:
