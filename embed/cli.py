@@ -73,14 +73,8 @@ _tokenizer_opt = opt.tokenizer_option("simple: Unicode lower-cased words; whites
 _arch_opt = opt.choice_option("--arch", choices=ARCHES, default="skipgram")
 
 
-_SIGNAL_OWNER: list[int] = []  # the PID that installed _raise_interrupt
-
-
 def _raise_interrupt(signum: int, frame: Any) -> None:
-    if os.getpid() not in _SIGNAL_OWNER:  # a forked child that _default_signals_in_child missed
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-        return
+    # Only this process runs it: a forked child has the default actions back (_default_signals_in_child).
     # Later signals are ignored so that the clean-up this starts (token files, the temporary
     # model directory) is not cut short; kill -9 still works, and the next run removes its leftovers.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -112,7 +106,6 @@ def _interrupt_on_signals() -> Iterator[None]:
         yield
         return
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    _SIGNAL_OWNER[:] = [os.getpid()]
     for sig, old in saved.items():
         if old is not signal.SIG_IGN:  # nohup/background jobs ignore SIGINT on purpose
             signal.signal(sig, _raise_interrupt)
