@@ -105,9 +105,9 @@ def child(args: argparse.Namespace) -> None:
             got = ids[0]
         else:
             _, ids = index.search(q, RERANK + 1)
-            cand = ids[0][ids[0] >= 0]
-            scores = normalise(np.asarray(vectors.matrix[np.sort(cand)], dtype=np.float32)) @ q[0]
-            got = np.sort(cand)[np.argsort(-scores, kind="stable")]
+            cand = np.sort(ids[0][ids[0] >= 0])  # ascending rows: one forward pass over the memory map
+            scores = normalise(np.asarray(vectors.matrix[cand], dtype=np.float32)) @ q[0]
+            got = cand[np.argsort(-scores, kind="stable")]
         return got[got != row][:k]
 
     hnsw.hnsw.efSearch = 64

@@ -168,8 +168,14 @@ def step_serve(r: Run) -> dict[str, dict[str, Any]]:
     pick = sample_rows(r.data, min(20_000, r.data.rows), rng)
     words = [r.data.word(i) for i in pick.tolist()]
 
+    written: dict[str, Path] = {}
+
     def bodies(name: str, extra: dict[str, Any]) -> Path:
-        return write_bodies(r.workdir / f"bodies-{name}.txt", [{"word": w, "k": 10, **extra} for w in words])
+        if name not in written:  # the warm-up and the stored-efSearch run send the same bodies
+            written[name] = write_bodies(
+                r.workdir / f"bodies-{name}.txt", [{"word": w, "k": 10, **extra} for w in words]
+            )
+        return written[name]
 
     efs = [None if e == "stored" else int(e) for e in r.ef_search.split(",")]
     if "serve" in r.steps:
@@ -192,7 +198,7 @@ def step_serve(r: Run) -> dict[str, dict[str, Any]]:
                 "recall_exact": recall(srv["url"], "model", asked[:50], truth[:50], exact=True),
             }
             if r.warm:
-                fig["warm_up"] = wrk(srv["url"], target, bodies("word", {}), 16, r.warm)
+                fig["warm_up"] = wrk(srv["url"], target, bodies("word-efstored", {}), 16, r.warm)
             fig["runs"] = []
             for ef in efs:
                 extra = {} if ef is None else {"ef_search": ef}
