@@ -1,7 +1,7 @@
 """1 process vs W processes (torchrun, gloo) of the torch backend, 1 thread each (issues 7 and 20).
 
     python -m bench.scale [--tokens 3000000] [--epochs 5] [--sync-every 1] [--sync-mode average]
-                          [--world 2] [--arch skipgram] [--one-by-two]
+                          [--world 2] [--arch skipgram] [--one-by-two] [--seed N]
 
 ``--world 2,4,8`` runs each world size after the one 1-process anchor (W > 2 ranks share the 2
 cores: their words/s mean nothing, their vectors are what is judged). ``--one-by-two`` adds
@@ -76,6 +76,7 @@ def main() -> None:
     ap.add_argument("--world", default="2", help="comma-separated numbers of processes, e.g. 2,4,8")
     ap.add_argument("--arch", default="skipgram", choices=("skipgram", "cbow"))
     ap.add_argument("--one-by-two", action="store_true", help="also 1 process x 2 threads")
+    ap.add_argument("--seed", type=int, default=None, help="embed train --seed for every run (default: embed's)")
     args = ap.parse_args()
     corpus = text8_normalise(ENWIKI, OUT / "enwiki_text8.txt")
     if args.tokens:
@@ -94,6 +95,7 @@ def main() -> None:
         "-q",
         "--no-eval",
         "--overwrite",
+        *(["--seed", str(args.seed)] if args.seed is not None else []),
     ]
     one = run(embed_command(*common, "--workers", "1", "--out", str(OUT / "scale-1")), OUT / "scale-1")
     rows = [("1 x 1", one)]
@@ -107,7 +109,7 @@ def main() -> None:
         rows.append((f"{w} x 1 (torchrun, gloo)", run(cmd, out)))
     print(
         f"\n{today()}, {machine()}, git {git_rev()}, corpus {corpus.name}, {args.arch}, {args.epochs} epochs, sync"
-        f" every {args.sync_every} round(s), {args.sync_mode}"
+        f" every {args.sync_every} round(s), {args.sync_mode}, seed {args.seed if args.seed is not None else 'default'}"
     )
     print("| processes x threads | words/s (rank 0) | wall s | speed-up | analogy | WS353 | SimLex | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
@@ -127,7 +129,8 @@ def main() -> None:
         )
     for name, r in rows[1:]:
         print(f"{name} sync: {r.get('dist')}")
-    tag = f"scale-{args.tokens or 'all'}-{args.arch}-{args.sync_mode}-w{args.world.replace(',', '_')}.json"
+    seed = f"-seed{args.seed}" if args.seed is not None else ""
+    tag = f"scale-{args.tokens or 'all'}-{args.arch}-{args.sync_mode}-w{args.world.replace(',', '_')}{seed}.json"
     (OUT / tag).write_text(json.dumps({name: r for name, r in rows}, indent=1, default=str))
 
 

@@ -37,18 +37,22 @@ and negatives from their own seeded generator (``seed + rank``) and start from t
 **Synchronisation (HogBatch-style model averaging of touched rows).** After every
 ``sync_every`` rounds, and at the end of every epoch, the ranks:
 
-1. ``all_reduce(SUM)`` a ``uint8`` mask over the vocabulary of the rows each touched since
-   the last sync (input rows: the chunk's words; output rows: its words and the negatives):
-   per row, how many ranks touched it;
-2. ``all_reduce(SUM)`` the change of those rows of ``w_in`` and ``w_out`` since the last sync;
+1. ``all_reduce(SUM)`` two ``uint8`` masks over the vocabulary, one per matrix, of the rows
+   each touched since the last sync (rows of ``w_in``: the chunk's words; rows of ``w_out``:
+   its words and the negatives): per matrix and row, how many ranks touched it;
+2. ``all_reduce(SUM)`` the change of those rows of ``w_in`` and of ``w_out`` since the last sync;
 3. add to the rows as they were at the last sync the mean change (``mode="average"``, the
    default: the model average of the ranks' rows), the summed change (``mode="sum"``: every
    rank's step kept in full, as Hogwild threads would), or the summed change scaled down to
    :data:`SYNC_CAP` ranks' worth where more ranks touched the row (``mode="capped"``: a row
    one rank touched keeps its step, a frequent row does not get ``W`` stale steps at once).
 
-Communication per sync and rank: ``V`` bytes for the mask plus ``2 x R x d x 4`` bytes for
-the rows (``R`` touched rows), each all-reduced (a ring all-reduce moves about twice that).
+Communication per sync and rank: ``2 x V`` bytes for the masks plus ``(R_in + R_out) x d x 4``
+bytes for the rows (``R_in``, ``R_out``: the rows of each matrix any rank touched), each
+all-reduced (a ring all-reduce moves about twice that). The negatives reach most rows of
+``w_out``; the rows of ``w_in`` are the chunks' words only, so one mask per matrix sends fewer
+rows of ``w_in`` than a mask shared by both (``average`` and ``sum`` give the same vectors either
+way, as an untouched row's change is 0; ``capped`` counts a row's ranks in its own matrix).
 
 **Checkpoints.** Right after a sync every rank holds the same weights; there rank 0 decides
 whether a snapshot is due (its ``--checkpoint-every`` clock) and broadcasts the answer, the
@@ -72,6 +76,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -231,6 +236,7 @@ class RowSync:
     world: int = 1
     syncs: int = 0
     rows_synced: int = 0
+    seconds: float = 0.0  # this process's wall time in sync() (the all-reduces and the row copies)
     group: Any = field(default=None, repr=False)  # gloo group for metadata; None: the default group
     plan: RoundPlan | None = field(default=None, repr=False)
     ranks: list[dict[str, Any]] = field(default_factory=list, repr=False)  # each rank's shard, gathered
@@ -262,26 +268,30 @@ class RowSync:
         return (round_ + 1) % self.every == 0
 
     def start(self, w_in: Any, w_out: Any) -> None:
-        self._touched = np.zeros(w_in.shape[0], dtype=np.uint8)
+        self._touched = np.zeros((2, w_in.shape[0]), dtype=np.uint8)  # rows of w_in, rows of w_out
         self._base = [w_in.clone(), w_out.clone()]
 
-    def mark(self, *ids: np.ndarray) -> None:
+    def mark(self, inputs: np.ndarray, *outputs: np.ndarray) -> None:
+        """Rows this rank updated: ``inputs`` of ``w_in``, ``outputs`` (the words, the negatives) of ``w_out``."""
         assert self._touched is not None
-        for a in ids:
-            self._touched[a.ravel()] = 1
+        self._touched[0, inputs.ravel()] = 1
+        for a in outputs:
+            self._touched[1, a.ravel()] = 1
 
     def sync(self, w_in: Any, w_out: Any) -> None:
         import torch
         import torch.distributed as dist
 
         assert self._touched is not None
-        mask = torch.from_numpy(self._touched).to(w_in.device)
-        dist.all_reduce(mask)  # per row: how many ranks touched it (uint8: world <= 255, checked at start)
-        rows = mask.nonzero().squeeze(1)
-        if rows.numel() == 0:  # every rank sees the same mask, so every rank skips alike
+        t0 = time.perf_counter()
+        masks = torch.from_numpy(self._touched).to(w_in.device)
+        dist.all_reduce(masks)  # per matrix and row: how many ranks touched it (uint8: world <= 255, checked at start)
+        touched = [mask.nonzero().squeeze(1) for mask in masks]
+        synced = sum(int(rows.numel()) for rows in touched)
+        if synced == 0:  # every rank sees the same masks, so every rank skips alike
             return
-        ranks = mask.index_select(0, rows)
-        for w, base in zip((w_in, w_out), self._base, strict=False):
+        for w, base, mask, rows in zip((w_in, w_out), self._base, masks, touched, strict=True):
+            ranks = mask.index_select(0, rows)
             delta = w.index_select(0, rows) - base.index_select(0, rows)
             dist.all_reduce(delta)
             new = base.index_select(0, rows) + combine(delta, ranks, self.mode, self.world)
@@ -289,7 +299,8 @@ class RowSync:
             base.index_copy_(0, rows, new)
         self._touched[:] = 0
         self.syncs += 1
-        self.rows_synced += int(rows.numel())
+        self.rows_synced += synced
+        self.seconds += time.perf_counter() - t0
 
     def gather(self, obj: Any) -> list[Any]:
         """Every rank's ``obj`` (anything JSON can hold), in rank order, on every rank."""
@@ -378,9 +389,10 @@ class RowSync:
             "sync_mode": self.mode,
             "syncs": self.syncs,
             "rounds_per_epoch": self.plan.rounds if self.plan is not None else 0,
-            "mean_rows_per_sync": round(mean_rows, 1),
-            "mean_touched_fraction": round(mean_rows / max(vocab_size, 1), 4),
-            "bytes_per_sync_per_rank": int(vocab_size + 2 * mean_rows * dim * 4),
+            "mean_rows_per_sync": round(mean_rows, 1),  # of w_in and w_out together
+            "mean_touched_fraction": round(mean_rows / max(2 * vocab_size, 1), 4),
+            "bytes_per_sync_per_rank": int(2 * vocab_size + mean_rows * dim * 4),
+            "sync_seconds": round(self.seconds, 2),  # rank 0's, since the start or the resume
             "ranks": ranks,
         }
 

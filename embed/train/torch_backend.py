@@ -418,7 +418,7 @@ class _State:
         m = centres.size
         negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
         if self.sync is not None:
-            self.sync.mark(ids, negs)
+            self.sync.mark(ids, ids, negs)
         tc, tx, tn = self._tensor(centres), self._tensor(contexts), self._tensor(negs)
         for start, stop, group in self._batches(m):
             g0 = start // NEG_GROUP
@@ -440,7 +440,7 @@ class _State:
         offsets = np.concatenate([[0], np.cumsum(counts)])
         negs = self.sampler.draw((-(-m // NEG_GROUP) + 1, self.config.negative))
         if self.sync is not None:
-            self.sync.mark(ids, negs)
+            self.sync.mark(ids, ids, negs)
         batches = list(self._batches(m))
         # Batch-local indices, computed here once per chunk rather than by two torch ops per step.
         first = np.repeat(
