@@ -75,6 +75,34 @@ def test_sync_modes_combine_the_ranks_summed_row_changes() -> None:
         RowSync(world=256, mode="capped")
 
 
+def test_a_sync_sends_each_matrix_only_the_rows_trained_in_it() -> None:
+    """One mask per matrix: a row of w_in is sent when a rank trained it as an input row, a row of w_out when it was
+    an output row (a word or a negative), not every row either matrix touched; a round with no rows sends nothing."""
+    import torch
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        w_in, w_out = torch.zeros(5, 2), torch.zeros(5, 2)
+        sync = RowSync(world=1, mode="sum")
+        sync.start(w_in, w_out)
+        w_in[0] += 1.0
+        w_out[[1, 3]] += 2.0
+        sync.mark(np.array([0]), np.array([1]), np.array([3, 1]))
+        sync.sync(w_in, w_out)
+        assert sync.syncs == 1 and sync.rows_synced == 3  # 1 + 2; a mask shared by both matrices sent 3 + 3
+        assert sync.info(vocab_size=5, dim=2)["bytes_per_sync_per_rank"] == 2 * 5 + 3 * 2 * 4
+        assert w_in[0].tolist() == [1.0, 1.0] and w_out[3].tolist() == [2.0, 2.0]  # one rank's sum is its own step
+        sync.sync(w_in, w_out)  # nothing trained since: skipped, not counted
+        assert sync.syncs == 1
+        w_in[0] += 1.0  # trained again: the change since the last sync (from its new base) is sent
+        sync.mark(np.array([0]), np.array([0]))
+        sync.sync(w_in, w_out)
+        assert sync.syncs == 2 and sync.rows_synced == 5 and w_in[0].tolist() == [2.0, 2.0]
+    finally:
+        dist.destroy_process_group()
+
+
 def test_bounded_counting_over_ranks_keeps_the_single_process_pruning(tmp_path: Path) -> None:
     corpus, out = _head(tmp_path / "kjv5000.txt", 5000), tmp_path / "model"
     options = ["--count-limit", "1000", "--min-count", "2", "--dim", "8", "--epochs", "1", "--out", str(out)]
