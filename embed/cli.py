@@ -224,10 +224,10 @@ def _remove_stale(out: Path) -> None:
 )
 @opt.choice_option(
     "--sync-mode",
-    choices=["average", "sum", "capped"],
+    choices=["average", "sum", "capped", "momentum"],
     default="average",
-    help="--distributed: add the ranks' mean or summed row changes, or (capped) their sum scaled to at most 2"
-    " ranks' worth per row.",
+    help="--distributed: add the ranks' mean or summed row changes, (capped) their sum scaled to at most 2"
+    " ranks' worth per row, or (momentum) a block-momentum step, syncing every 200k tokens of all ranks.",
 )
 @click.pass_context
 @_with_signal_cleanup

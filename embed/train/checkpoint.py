@@ -6,6 +6,7 @@ A checkpoint directory holds one complete snapshot at a time::
     CKPT/snap-000012/state.json  config, corpus fingerprint, position, RNG state, epochs so far
     CKPT/snap-000012/w_in.npy    input vectors  (float32, allow_pickle=False)
     CKPT/snap-000012/w_out.npy   output vectors
+    CKPT/snap-000012/sync_step_in.npy, sync_step_out.npy   --sync-mode momentum only: the block steps
 
 A snapshot is written under a temporary name and renamed into place (:func:`embed.io.atomic_dir`),
 then ``latest.json`` is replaced; the previous snapshot is removed only after that. A ``kill -9`` at any moment
@@ -71,6 +72,7 @@ class Snapshot:
     w_in: np.ndarray
     w_out: np.ndarray
     distributed: dict[str, Any] | None = None
+    sync_steps: tuple[np.ndarray, np.ndarray] | None = None  # --sync-mode momentum's block steps (w_in, w_out)
 
     @property
     def world_size(self) -> int:
@@ -124,10 +126,14 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
         epochs = [dataclasses.asdict(EpochStats(**e)) for e in state["epochs"]]
         np.random.default_rng().bit_generator.state = state["rng"]  # the generator accepts it, or raises
         distributed = _check_distributed(state.get("distributed"))
+        steps = None
+        if distributed is not None and distributed["sync"]["mode"] == "momentum":
+            steps = tuple(np.load(snap / f"{n}.npy", allow_pickle=False) for n in ("sync_step_in", "sync_step_out"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:
         raise FormatError(f"{ckpt}: damaged checkpoint ({exc}); start the training again without --resume") from None
     in_rows = vocab_size + (config.bucket if config.subwords else 0)  # subwords: word rows, then n-gram rows
-    if w_out.shape != (vocab_size, config.dim) or w_in.shape != (in_rows, config.dim):
+    steps_fit = steps is None or (steps[0].shape == w_in.shape and steps[1].shape == w_out.shape)
+    if w_out.shape != (vocab_size, config.dim) or w_in.shape != (in_rows, config.dim) or not steps_fit:
         raise FormatError(
             f"{ckpt}: damaged checkpoint (weights {w_in.shape}/{w_out.shape} do not fit the vocabulary and dim);"
             " start the training again without --resume"
@@ -145,6 +151,7 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
         w_in=w_in,
         w_out=w_out,
         distributed=distributed,
+        sync_steps=None if steps is None else (steps[0], steps[1]),
     )
 
 
@@ -212,10 +219,12 @@ class Checkpointer:
         w_in: np.ndarray,
         w_out: np.ndarray,
         distributed: dict[str, Any] | None = None,
+        arrays: dict[str, np.ndarray] | None = None,
     ) -> Path:
         """Write one complete snapshot, then point ``latest.json`` at it and drop the previous one.
 
-        ``distributed``: what a data-parallel run needs besides (:func:`embed.train.distributed.snapshot_state`).
+        ``distributed``: what a data-parallel run needs besides (:func:`embed.train.distributed.snapshot_state`);
+        ``arrays``: more float32 arrays, each written as ``NAME.npy`` (the sync's block steps).
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         previous = self._current()
@@ -224,6 +233,8 @@ class Checkpointer:
         with atomic_dir(self.directory / name) as tmp:
             np.save(tmp / "w_in.npy", np.ascontiguousarray(w_in, dtype=np.float32), allow_pickle=False)
             np.save(tmp / "w_out.npy", np.ascontiguousarray(w_out, dtype=np.float32), allow_pickle=False)
+            for array, a in (arrays or {}).items():
+                np.save(tmp / f"{array}.npy", np.ascontiguousarray(a, dtype=np.float32), allow_pickle=False)
             state = {
                 "format": FORMAT,
                 "version": VERSION,

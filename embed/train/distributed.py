@@ -43,9 +43,16 @@ and negatives from their own seeded generator (``seed + rank``) and start from t
 2. ``all_reduce(SUM)`` the change of those rows of ``w_in`` and of ``w_out`` since the last sync;
 3. add to the rows as they were at the last sync the mean change (``mode="average"``, the
    default: the model average of the ranks' rows), the summed change (``mode="sum"``: every
-   rank's step kept in full, as Hogwild threads would), or the summed change scaled down to
+   rank's step kept in full, as Hogwild threads would), the summed change scaled down to
    :data:`SYNC_CAP` ranks' worth where more ranks touched the row (``mode="capped"``: a row
-   one rank touched keeps its step, a frequent row does not get ``W`` stale steps at once).
+   one rank touched keeps its step, a frequent row does not get ``W`` stale steps at once), or
+   a block-momentum step (``mode="momentum"``, BMUF: Chen and Huo 2016): every row moves by
+   ``G = (1 - 1/W) G + mean change``, kept between syncs. A row the ranks keep moving the same
+   way moves ``W`` times the mean change, as with ``sum``; a row each rank drives to the same
+   local target settles (its error shrinks by ``sqrt(1 - 1/W)`` per sync where summing multiplies it
+   by ``1 - W``). Block momentum needs many syncs, so in this mode each rank's chunk is
+   ``200k / W`` tokens (:meth:`RowSync.chunk_tokens`): a round is 200k tokens of all ranks, as
+   one chunk of a single process.
 
 Communication per sync and rank: ``2 x V`` bytes for the masks plus ``(R_in + R_out) x d x 4``
 bytes for the rows (``R_in``, ``R_out``: the rows of each matrix any rank touched), each
@@ -57,7 +64,8 @@ way, as an untouched row's change is 0; ``capped`` counts a row's ranks in its o
 **Checkpoints.** Right after a sync every rank holds the same weights; there rank 0 decides
 whether a snapshot is due (its ``--checkpoint-every`` clock) and broadcasts the answer, the
 ranks gather their generator states to rank 0, and rank 0 alone writes the snapshot
-(:class:`embed.train.checkpoint.Checkpointer`, atomic): the weights, the position (epoch,
+(:class:`embed.train.checkpoint.Checkpointer`, atomic): the weights (and ``momentum``'s steps ``G``,
+the same on every rank), the position (epoch,
 rounds done, global tokens processed), every rank's generator state, the world size, the sync
 settings and counters, and torchrun's run id. ``--resume`` restores each rank's own generator;
 a checkpoint of another world size is refused. When torchrun restarts the workers
@@ -88,7 +96,8 @@ from embed.corpus import Corpus, CorpusShard, CorpusStats
 from embed.errors import ConfigError, CorpusError, EmbedError
 from embed.vocab import Vocab, WordCounts
 
-SYNC_MODES = ("average", "sum", "capped")
+SYNC_MODES = ("average", "sum", "capped", "momentum")
+# mode="momentum": the block momentum 1 - 1/W (Chen and Huo 2016's rule), block learning rate 1.
 # mode="capped": a row's summed change is divided by max(1, ranks that touched it / SYNC_CAP). Summing
 # 2 ranks' steps kept quality (full enwiki: +0.9 analogy points), but at 4 and 8 ranks the sum diverged
 # (3M tokens: analogy 0.0%, WS353 0.10; BENCHMARKS.md, issue 20), as 4-8 stale steps on frequent rows.
@@ -242,6 +251,7 @@ class RowSync:
     ranks: list[dict[str, Any]] = field(default_factory=list, repr=False)  # each rank's shard, gathered
     _touched: np.ndarray | None = field(default=None, repr=False)
     _base: list[Any] = field(default_factory=list, repr=False)
+    _momentum: list[Any] = field(default_factory=list, repr=False)  # mode="momentum": each matrix's block step
 
     def __post_init__(self) -> None:
         if self.every < 1:
@@ -267,9 +277,31 @@ class RowSync:
         """After round ``round_`` (0-based, of this epoch): is this a sync point (the same answer on every rank)?"""
         return (round_ + 1) % self.every == 0
 
-    def start(self, w_in: Any, w_out: Any) -> None:
+    def chunk_tokens(self, single: int) -> int:
+        """Each rank's chunk, for a single process's chunk of ``single`` tokens: the same, or ``single / W``
+        in mode="momentum" (a round of all ranks is then one single-process chunk: many syncs)."""
+        return max(single // self.world, 1000) if self.mode == "momentum" else single
+
+    def start(self, w_in: Any, w_out: Any, steps: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Take the weights (the same on every rank) as the base of the next sync; ``steps``: mode="momentum"'s
+        ``G`` of each matrix from a snapshot (else zero)."""
         self._touched = np.zeros((2, w_in.shape[0]), dtype=np.uint8)  # rows of w_in, rows of w_out
         self._base = [w_in.clone(), w_out.clone()]
+        if self.mode == "momentum":
+            import torch
+
+            if steps is None:
+                self._momentum = [torch.zeros_like(w_in), torch.zeros_like(w_out)]
+            else:
+                self._momentum = [torch.from_numpy(a).to(w.device) for a, w in zip(steps, (w_in, w_out), strict=True)]
+
+    def steps(self) -> dict[str, np.ndarray]:
+        """What a snapshot must keep of the sync besides the weights: mode="momentum"'s ``G`` per matrix."""
+        if self.mode != "momentum":
+            return {}
+        return {
+            name: g.cpu().numpy() for name, g in zip(("sync_step_in", "sync_step_out"), self._momentum, strict=True)
+        }
 
     def mark(self, inputs: np.ndarray, *outputs: np.ndarray) -> None:
         """Rows this rank updated: ``inputs`` of ``w_in``, ``outputs`` (the words, the negatives) of ``w_out``."""
@@ -290,10 +322,13 @@ class RowSync:
         synced = sum(int(rows.numel()) for rows in touched)
         if synced == 0:  # every rank sees the same masks, so every rank skips alike
             return
-        for w, base, mask, rows in zip((w_in, w_out), self._base, masks, touched, strict=True):
+        for i, (w, base, mask, rows) in enumerate(zip((w_in, w_out), self._base, masks, touched, strict=True)):
             ranks = mask.index_select(0, rows)
             delta = w.index_select(0, rows) - base.index_select(0, rows)
             dist.all_reduce(delta)
+            if self.mode == "momentum":
+                self._block_step(w, base, self._momentum[i], rows, delta)
+                continue
             new = base.index_select(0, rows) + combine(delta, ranks, self.mode, self.world)
             w.index_copy_(0, rows, new)
             base.index_copy_(0, rows, new)
@@ -301,6 +336,13 @@ class RowSync:
         self.syncs += 1
         self.rows_synced += synced
         self.seconds += time.perf_counter() - t0
+
+    def _block_step(self, w: Any, base: Any, step: Any, rows: Any, delta: Any) -> None:
+        """mode="momentum": ``step = eta * step + mean change`` on every row, then ``w = base + step``."""
+        step.mul_(1.0 - 1.0 / self.world)
+        step.index_add_(0, rows, delta.div_(self.world))
+        base.add_(step)
+        w.copy_(base)
 
     def gather(self, obj: Any) -> list[Any]:
         """Every rank's ``obj`` (anything JSON can hold), in rank order, on every rank."""

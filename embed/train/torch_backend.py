@@ -177,7 +177,11 @@ class TorchTrainer:
         v, words = len(vocab), vocab.words
         matrix, subwords = state.input_vectors(w_in).cpu().numpy(), state.subwords(w_in, v)
         vectors = Vectors.from_arrays(words, matrix, counts=vocab.counts.tolist(), subwords=subwords)
-        info = self._info(config, device, torch) | ({"distributed": run.sync.info(v, config.dim)} if run.sync else {})
+        info = self._info(config, device, torch) | (
+            {"distributed": run.sync.info(v, config.dim) | {"chunk_tokens_per_rank": state.chunk_tokens}}
+            if run.sync
+            else {}
+        )
         return TrainResult(vectors, vocab, epochs, time.perf_counter() - t0, backend_info=info, config=config)
 
     @staticmethod
@@ -215,7 +219,8 @@ def _start(
     state.sync = sync
     if sync is not None:
         sync.start(w_in, w_out)
-        state.plan = sync.plan_rounds(cache.chunk_sizes(CHUNK_TOKENS))
+        state.chunk_tokens = sync.chunk_tokens(CHUNK_TOKENS)
+        state.plan = sync.plan_rounds(cache.chunk_sizes(state.chunk_tokens))
         state.total = max(state.plan.epoch_tokens * config.epochs, 1)  # the schedule counts every rank's tokens
     return state, w_in, w_out
 
@@ -230,7 +235,7 @@ def _restore(resume: Snapshot, state: _State, device: str) -> tuple[Any, Any]:
     w_in, w_out = torch.from_numpy(resume.w_in).to(device), torch.from_numpy(resume.w_out).to(device)
     if sync is not None and resume.distributed is not None:
         sync.restore(resume.distributed["sync"])
-        sync.start(w_in, w_out)  # a snapshot follows a sync: these are every rank's weights and the sync's base
+        sync.start(w_in, w_out, resume.sync_steps)  # a snapshot follows a sync: every rank's weights, the base
     return w_in, w_out
 
 
@@ -262,7 +267,7 @@ def _snapshot(
             checkpointer.save(*args)
             return
         try:
-            checkpointer.save(*args, distributed=ranks)
+            checkpointer.save(*args, distributed=ranks, arrays=sync.steps())
         except (OSError, EmbedError) as exc:
             error = exc
     if not sync.agree(error is None):
@@ -288,6 +293,7 @@ class _State:
         self.sampler = _Sampler(vocab, rng)
         self.total = max(len(cache) * config.epochs, 1)
         self.processed = 0
+        self.chunk_tokens = CHUNK_TOKENS  # a data-parallel rank's: RowSync.chunk_tokens
         self.chunk = 0
         self.sync: RowSync | None = None
         self.plan: RoundPlan | None = None  # a data-parallel run's rounds (set with ``sync``)
@@ -363,7 +369,7 @@ class _State:
         assert sync is not None and plan is not None
         base = epoch * plan.epoch_tokens
         self.chunk = 0
-        chunks = self.cache.chunks(CHUNK_TOKENS)
+        chunks = self.cache.chunks(self.chunk_tokens)
         for k in range(plan.rounds):
             mine = next(chunks) if k < plan.chunks[sync.rank] else None
             self.chunk = k + 1

@@ -53,9 +53,11 @@ def worker_pids(agent: int) -> dict[int, int]:
     return found
 
 
-def two_rank_checkpoint(ckpt: Path, run_id: str = "test-run", every: int = 1, rngs: int = 2) -> Path:
+def two_rank_checkpoint(
+    ckpt: Path, run_id: str = "test-run", every: int = 1, rngs: int = 2, mode: str = "average", steps: bool = True
+) -> Path:
     """A checkpoint directory as a 2-rank run writes it (tiny weights, ``rngs`` generator states), for the checks
-    that need no training."""
+    that need no training; ``mode="momentum"`` writes its block steps too unless ``steps`` is False."""
     import numpy as np
 
     from embed.config import TrainConfig
@@ -68,8 +70,10 @@ def two_rank_checkpoint(ckpt: Path, run_id: str = "test-run", every: int = 1, rn
     ranks = {
         "world_size": 2,
         "rng": [np.random.default_rng(r).bit_generator.state for r in range(rngs)],
-        "sync": {"every": every, "mode": "average", "syncs": 3, "rows_synced": 6},
+        "sync": {"every": every, "mode": mode, "syncs": 3, "rows_synced": 6},
         "run_id": run_id,
     }
-    Checkpointer(ckpt, 1.0).save(TrainConfig(dim=4, backend="torch"), vocab, 0, 1, 3, rng, [], w, w, distributed=ranks)
+    arrays = {"sync_step_in": w + 1, "sync_step_out": w + 2} if mode == "momentum" and steps else None
+    config = TrainConfig(dim=4, backend="torch")
+    Checkpointer(ckpt, 1.0).save(config, vocab, 0, 1, 3, rng, [], w, w, distributed=ranks, arrays=arrays)
     return ckpt

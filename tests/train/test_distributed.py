@@ -75,6 +75,33 @@ def test_sync_modes_combine_the_ranks_summed_row_changes() -> None:
         RowSync(world=256, mode="capped")
 
 
+def test_block_momentum_converges_where_summing_the_ranks_overshoots() -> None:
+    """mode="momentum" (block momentum, eta = 1 - 1/W): W ranks that each move a row to the same target (the sum
+    of their changes is W x the distance) bring it to the target, where summing multiplies the error by 1 - W per
+    sync; a steady change g per rank and sync becomes a step of W x g, as summing gives; a row nobody touched keeps
+    the decaying step."""
+    import torch
+
+    world, target = 4, torch.tensor([[1.0, -2.0]])
+    sync = RowSync(world=world, mode="momentum")
+    w, base, step, rows = torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(2, 2), torch.tensor([0])
+    summed = torch.zeros(1, 2)
+    for _ in range(60):
+        sync._block_step(w, base, step, rows, world * (target - base[:1]))  # all-reduced: W ranks' changes
+        summed += combine(world * (target - summed), torch.tensor([world]), "sum", world)
+    assert torch.allclose(w[:1], target, atol=1e-4) and torch.equal(w, base)
+    assert summed.abs().max() > 1e20  # |1 - W| = 3 per sync
+    w, base, step = torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(2, 2)
+    g = torch.tensor([[0.01, 0.02]])
+    for _ in range(100):
+        sync._block_step(w, base, step, rows, world * g)
+    assert torch.allclose(step[:1], world * g) and torch.equal(step[1], torch.zeros(2))
+    frozen = step.clone()
+    sync._block_step(w, base, step, torch.tensor([], dtype=torch.int64), torch.zeros(0, 2))
+    assert torch.allclose(step, frozen * (1 - 1 / world))  # untouched this round: the step decays, still applied
+    assert torch.equal(w, base)
+
+
 def test_a_sync_sends_each_matrix_only_the_rows_trained_in_it() -> None:
     """One mask per matrix: a row of w_in is sent when a rank trained it as an input row, a row of w_out when it was
     an output row (a word or a negative), not every row either matrix touched; a round with no rows sends nothing."""

@@ -136,6 +136,16 @@ def test_a_checkpoint_missing_a_ranks_generator_is_damaged(tmp_path: Path) -> No
         read_snapshot(ckpt)
 
 
+def test_a_momentum_checkpoint_keeps_its_block_steps_and_is_damaged_without_them(tmp_path: Path) -> None:
+    snapshot = read_snapshot(two_rank_checkpoint(tmp_path / "ckpt", mode="momentum"))
+    assert snapshot.sync_steps is not None
+    assert snapshot.sync_steps[0].tolist() == [[1.0] * 4] * 2 and snapshot.sync_steps[1].tolist() == [[2.0] * 4] * 2
+    assert read_snapshot(two_rank_checkpoint(tmp_path / "plain")).sync_steps is None  # the other modes keep none
+    ckpt = two_rank_checkpoint(tmp_path / "lost", mode="momentum", steps=False)
+    with pytest.raises(FormatError, match=r"lost: damaged checkpoint \(.*sync_step_in.npy.*start the training again"):
+        read_snapshot(ckpt)
+
+
 def test_a_damaged_compressed_corpus_stops_every_rank(tmp_path: Path) -> None:
     corpus = tmp_path / "c.txt.gz"
     corpus.write_bytes(gzip.compress(_lines(tmp_path / "plain.txt", 0, 3000).read_bytes())[:60_000])  # truncated

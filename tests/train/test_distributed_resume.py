@@ -23,6 +23,11 @@ ARGS = ["train", str(KJV), "--backend", "torch", "--distributed", "--workers", "
 ARGS += ["--epochs", "2", "--seed", "5", "-q", "--no-eval"]
 
 
+def state_dir(ckpt: Path) -> str:
+    """The snapshot directory ``latest.json`` names."""
+    return str(json.loads((ckpt / "latest.json").read_text())["snapshot"])
+
+
 def _position(ckpt: Path) -> dict[str, int] | None:
     """The position of the snapshot ``latest.json`` names, or None (none yet, or rotated away meanwhile)."""
     try:
@@ -33,17 +38,25 @@ def _position(ckpt: Path) -> dict[str, int] | None:
     return position
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=["average", "momentum"])
+def uninterrupted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """An uninterrupted run and its options, per sync mode (momentum: its block steps must be snapshotted too)."""
+    args = [*ARGS, "--sync-mode", request.param]
     out = tmp_path_factory.mktemp("dist-plain") / "plain"
-    r = run_torchrun(*ARGS, "--out", str(out))
+    r = run_torchrun(*args, "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
-    return out
+    info = json.loads((out / "meta.json").read_text())["backend"]["distributed"]
+    # momentum: a round is 200k tokens of all ranks (100k each), so more rounds and syncs than the other modes
+    assert info["chunk_tokens_per_rank"] == (100_000 if request.param == "momentum" else 200_000)
+    assert (info["rounds_per_epoch"], info["syncs"]) == ((5, 10) if request.param == "momentum" else (3, 6))
+    return out, args
 
 
-def test_a_killed_rank_is_restarted_and_the_run_resumes_bit_identically(uninterrupted: Path, tmp_path: Path) -> None:
-    out, ckpt = tmp_path / "model", tmp_path / "model.checkpoint"
-    cmd = torchrun(*ARGS, "--out", str(out), "--checkpoint-every", "0.001", max_restarts=1)
+def test_a_killed_rank_is_restarted_and_the_run_resumes_bit_identically(
+    uninterrupted: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    (uninterrupted, args), out, ckpt = uninterrupted, tmp_path / "model", tmp_path / "model.checkpoint"
+    cmd = torchrun(*args, "--out", str(out), "--checkpoint-every", "0.001", max_restarts=1)
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env={**ENV, "TMPDIR": str(tmp_path)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -69,9 +82,11 @@ def test_a_killed_rank_is_restarted_and_the_run_resumes_bit_identically(uninterr
     assert meta["backend"]["distributed"]["syncs"] == plain_meta["backend"]["distributed"]["syncs"]
 
 
-def test_a_failed_job_resumes_with_resume_and_the_same_world_size(uninterrupted: Path, tmp_path: Path) -> None:
-    out, ckpt = tmp_path / "model", tmp_path / "ckpt"
-    cmd = torchrun(*ARGS, "--out", str(out), "--checkpoint-every", "0.001", "--checkpoint-dir", str(ckpt))
+def test_a_failed_job_resumes_with_resume_and_the_same_world_size(
+    uninterrupted: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    (uninterrupted, args), out, ckpt = uninterrupted, tmp_path / "model", tmp_path / "ckpt"
+    cmd = torchrun(*args, "--out", str(out), "--checkpoint-every", "0.001", "--checkpoint-dir", str(ckpt))
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -88,6 +103,8 @@ def test_a_failed_job_resumes_with_resume_and_the_same_world_size(uninterrupted:
     os.kill(worker_pids(proc.pid)[0], signal.SIGKILL)  # rank 0 this time; no restarts: the job fails
     proc.communicate(timeout=120)
     assert proc.returncode != 0 and not out.exists()
+    steps = {"sync_step_in.npy", "sync_step_out.npy"} & {p.name for p in (ckpt / state_dir(ckpt)).iterdir()}
+    assert steps == ({"sync_step_in.npy", "sync_step_out.npy"} if "momentum" in args else set())
 
     # The options come from the checkpoint (--out, --sync-every, --sync-mode too); each rank restores its generator.
     r = run_torchrun("train", str(KJV), "--distributed", "--resume", str(ckpt), "-q", "--no-eval")

@@ -131,7 +131,7 @@ def test_row_sync_options_are_named_as_the_library_knows_them() -> None:
         RowSync(every=0)
     with pytest.raises(OptionError) as info:
         RowSync(mode="max")
-    assert info.value.render(FLAGS) == "--sync-mode must be one of average, sum, capped; got 'max'"
+    assert info.value.render(FLAGS) == "--sync-mode must be one of average, sum, capped, momentum; got 'max'"
 
 
 def test_checkpointer_for_model_follows_the_cli_policy(tmp_path: Path) -> None:
