@@ -227,7 +227,7 @@ def _remove_stale(out: Path) -> None:
     choices=["average", "sum", "capped", "momentum"],
     default="average",
     help="--distributed: add the ranks' mean or summed row changes, (capped) their sum scaled to at most 2"
-    " ranks' worth per row, or (momentum) a block-momentum step, syncing every 200k tokens of all ranks.",
+    " ranks' worth per row, or (momentum) a block-momentum step, in rounds of 400k / W tokens of all ranks.",
 )
 @click.pass_context
 @_with_signal_cleanup

@@ -50,9 +50,11 @@ and negatives from their own seeded generator (``seed + rank``) and start from t
    ``G = (1 - 1/W) G + mean change``, kept between syncs. A row the ranks keep moving the same
    way moves ``W`` times the mean change, as with ``sum``; a row each rank drives to the same
    local target settles (its error shrinks by ``sqrt(1 - 1/W)`` per sync where summing multiplies it
-   by ``1 - W``). Block momentum needs many syncs, so in this mode each rank's chunk is
-   ``200k / W`` tokens (:meth:`RowSync.chunk_tokens`): a round is 200k tokens of all ranks, as
-   one chunk of a single process.
+   by ``1 - W``). Block momentum needs many syncs, the more the more ranks: in this mode each
+   rank's chunk is ``400k / W^2`` tokens (:meth:`RowSync.chunk_tokens`), so a round is ``400k / W``
+   tokens of all ranks (200k at W = 2, 50k at W = 8). On 3M tokens at W = 8, rounds of 200k, 100k and
+   50k tokens scored 6.6%, 9.6% and 10.2% analogy against one process's 10.8% (BENCHMARKS.md, issue 20);
+   ``--sync-every`` trades that back for fewer syncs.
 
 Communication per sync and rank: ``2 x V`` bytes for the masks plus ``(R_in + R_out) x d x 4``
 bytes for the rows (``R_in``, ``R_out``: the rows of each matrix any rank touched), each
@@ -278,9 +280,12 @@ class RowSync:
         return (round_ + 1) % self.every == 0
 
     def chunk_tokens(self, single: int) -> int:
-        """Each rank's chunk, for a single process's chunk of ``single`` tokens: the same, or ``single / W``
-        in mode="momentum" (a round of all ranks is then one single-process chunk: many syncs)."""
-        return max(single // self.world, 1000) if self.mode == "momentum" else single
+        """Each rank's chunk, for a single process's chunk of ``single`` tokens: the same, or in mode="momentum"
+        ``2 single / W^2`` (at most ``single``, at least 1,000): a round of all ranks is ``2 single / W`` tokens,
+        200k at W = 2, 50k at W = 8, as block momentum keeps quality only with many syncs (module docstring)."""
+        if self.mode != "momentum":
+            return single
+        return max(min(single, 2 * single // self.world**2), 1000)
 
     def start(self, w_in: Any, w_out: Any, steps: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Take the weights (the same on every rank) as the base of the next sync; ``steps``: mode="momentum"'s

@@ -102,6 +102,15 @@ def test_block_momentum_converges_where_summing_the_ranks_overshoots() -> None:
     assert torch.equal(w, base)
 
 
+def test_block_momentum_syncs_more_often_the_more_ranks() -> None:
+    """A round of mode="momentum" is 400k / W tokens of all ranks (each rank 400k / W^2, at most one single-process
+    chunk, at least 1,000 tokens); the other modes keep a single-process chunk per rank."""
+    chunks = {w: RowSync(world=w, mode="momentum").chunk_tokens(200_000) for w in (1, 2, 4, 8, 64)}
+    assert chunks == {1: 200_000, 2: 100_000, 4: 25_000, 8: 6_250, 64: 1_000}
+    assert {w * c for w, c in chunks.items() if 1 < w < 64} == {200_000, 100_000, 50_000}
+    assert RowSync(world=8, mode="capped").chunk_tokens(200_000) == 200_000
+
+
 def test_a_sync_sends_each_matrix_only_the_rows_trained_in_it() -> None:
     """One mask per matrix: a row of w_in is sent when a rank trained it as an input row, a row of w_out when it was
     an output row (a word or a negative), not every row either matrix touched; a round with no rows sends nothing."""

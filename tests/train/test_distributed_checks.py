@@ -120,14 +120,15 @@ def test_resuming_a_two_rank_checkpoint_in_one_process_is_refused(tmp_path: Path
 def test_resuming_with_other_sync_settings_is_refused(tmp_path: Path) -> None:
     snapshot = read_snapshot(two_rank_checkpoint(tmp_path / "ckpt", every=1))
     assert snapshot.world_size == 2 and snapshot.rank_rng_state(1) != snapshot.rank_rng_state(0)
-    run = RunOptions(resume=snapshot, sync=RowSync(every=2, world=2))
+    run = RunOptions(resume=snapshot, sync=RowSync(every=2, world=2, mode="average"))
     with pytest.raises(OptionError) as info:
         check_run(TrainConfig(backend="torch"), run, "c.txt")
     assert info.value.render(FLAGS) == (
         f"{tmp_path / 'ckpt'}: this checkpoint synced every 1 round(s) with mode average, this run asks 2 and"
         " average; resume with the checkpoint's --sync-every and --sync-mode"
     )
-    check_run(TrainConfig(backend="torch"), RunOptions(resume=snapshot, sync=RowSync(world=2)), "c.txt")  # accepted
+    same = RowSync(world=2, mode="average")
+    check_run(TrainConfig(backend="torch"), RunOptions(resume=snapshot, sync=same), "c.txt")  # accepted
 
 
 def test_a_checkpoint_missing_a_ranks_generator_is_damaged(tmp_path: Path) -> None:
