@@ -1,7 +1,7 @@
 """1 process vs W processes (torchrun, gloo) of the torch backend, 1 thread each (issues 7 and 20).
 
     python -m bench.scale [--tokens 3000000] [--epochs 5] [--sync-every 1] [--sync-mode average]
-                          [--world 2] [--arch skipgram] [--one-by-two] [--seed N]
+                          [--world 2] [--arch skipgram] [--one-by-two] [--seed N] [--no-anchor]
 
 ``--world 2,4,8`` runs each world size after the one 1-process anchor (W > 2 ranks share the 2
 cores: their words/s mean nothing, their vectors are what is judged). ``--one-by-two`` adds
@@ -77,6 +77,11 @@ def main() -> None:
     ap.add_argument("--arch", default="skipgram", choices=("skipgram", "cbow"))
     ap.add_argument("--one-by-two", action="store_true", help="also 1 process x 2 threads")
     ap.add_argument("--seed", type=int, default=None, help="embed train --seed for every run (default: embed's)")
+    ap.add_argument(
+        "--no-anchor",
+        action="store_true",
+        help="skip the 1 x 1 run (deterministic: take its scores from an earlier run with the same options)",
+    )
     args = ap.parse_args()
     corpus = text8_normalise(ENWIKI, OUT / "enwiki_text8.txt")
     if args.tokens:
@@ -97,7 +102,10 @@ def main() -> None:
         "--overwrite",
         *(["--seed", str(args.seed)] if args.seed is not None else []),
     ]
-    one = run(embed_command(*common, "--workers", "1", "--out", str(OUT / "scale-1")), OUT / "scale-1")
+    if args.no_anchor:
+        one: dict[str, Any] = {"wall": 0.0, "error": "not run (--no-anchor)", "skipped": True}
+    else:
+        one = run(embed_command(*common, "--workers", "1", "--out", str(OUT / "scale-1")), OUT / "scale-1")
     rows = [("1 x 1", one)]
     if args.one_by_two:
         out = OUT / "scale-1x2"
@@ -119,7 +127,7 @@ def main() -> None:
 
     for name, r in rows:
         if "error" in r:
-            print(f"| {name} | failed: {r['error']} | {r['wall']:.1f} | | | | | |")
+            print(f"| {name} | {'' if r.get('skipped') else 'failed: '}{r['error']} | {r['wall']:.1f} | | | | | |")
             continue
         q = r["quality"]  # a score the model's vocabulary cannot cover (a tiny --tokens) is missing: "-"
         google, ws, simlex = (f"{q[k]:{spec}}" if k in q else "-" for k, spec in SCORES)
