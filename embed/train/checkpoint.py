@@ -45,6 +45,9 @@ from embed.io import atomic_dir, atomic_write_text, check_versioned
 from embed.train.base import EpochStats
 from embed.vocab import Vocab
 
+# --sync-mode momentum's block steps of w_in and w_out, one NAME.npy each beside the weights
+SYNC_STEPS = ("sync_step_in", "sync_step_out")
+
 FORMAT = "embed-checkpoint"
 VERSION = 1
 EVERY = 600.0  # seconds between snapshots when resuming without an interval of its own
@@ -128,7 +131,7 @@ def read_snapshot(ckpt: str | os.PathLike[str]) -> Snapshot:
         distributed = _check_distributed(state.get("distributed"))
         steps = None
         if distributed is not None and distributed["sync"]["mode"] == "momentum":
-            steps = tuple(np.load(snap / f"{n}.npy", allow_pickle=False) for n in ("sync_step_in", "sync_step_out"))
+            steps = tuple(np.load(snap / f"{n}.npy", allow_pickle=False) for n in SYNC_STEPS)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:
         raise FormatError(f"{ckpt}: damaged checkpoint ({exc}); start the training again without --resume") from None
     in_rows = vocab_size + (config.bucket if config.subwords else 0)  # subwords: word rows, then n-gram rows

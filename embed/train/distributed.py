@@ -96,6 +96,7 @@ import numpy as np
 from embed.config import OptionError, TrainConfig
 from embed.corpus import Corpus, CorpusShard, CorpusStats
 from embed.errors import ConfigError, CorpusError, EmbedError
+from embed.train.checkpoint import SYNC_STEPS
 from embed.vocab import Vocab, WordCounts
 
 SYNC_MODES = ("average", "sum", "capped", "momentum")
@@ -304,9 +305,7 @@ class RowSync:
         """What a snapshot must keep of the sync besides the weights: mode="momentum"'s ``G`` per matrix."""
         if self.mode != "momentum":
             return {}
-        return {
-            name: g.cpu().numpy() for name, g in zip(("sync_step_in", "sync_step_out"), self._momentum, strict=True)
-        }
+        return {name: g.cpu().numpy() for name, g in zip(SYNC_STEPS, self._momentum, strict=True)}
 
     def mark(self, inputs: np.ndarray, *outputs: np.ndarray) -> None:
         """Rows this rank updated: ``inputs`` of ``w_in``, ``outputs`` (the words, the negatives) of ``w_out``."""
@@ -328,13 +327,12 @@ class RowSync:
         if synced == 0:  # every rank sees the same masks, so every rank skips alike
             return
         for i, (w, base, mask, rows) in enumerate(zip((w_in, w_out), self._base, masks, touched, strict=True)):
-            ranks = mask.index_select(0, rows)
             delta = w.index_select(0, rows) - base.index_select(0, rows)
             dist.all_reduce(delta)
             if self.mode == "momentum":
                 self._block_step(w, base, self._momentum[i], rows, delta)
                 continue
-            new = base.index_select(0, rows) + combine(delta, ranks, self.mode, self.world)
+            new = base.index_select(0, rows) + combine(delta, mask.index_select(0, rows), self.mode, self.world)
             w.index_copy_(0, rows, new)
             base.index_copy_(0, rows, new)
         self._touched[:] = 0
