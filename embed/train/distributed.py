@@ -255,6 +255,7 @@ class RowSync:
     _touched: np.ndarray | None = field(default=None, repr=False)
     _base: list[Any] = field(default_factory=list, repr=False)
     _momentum: list[Any] = field(default_factory=list, repr=False)  # mode="momentum": each matrix's block step
+    _scratch: list[Any] = field(default_factory=list, repr=False)  # sync()'s two row buffers
 
     def __post_init__(self) -> None:
         if self.every < 1:
@@ -293,6 +294,10 @@ class RowSync:
         ``G`` of each matrix from a snapshot (else zero)."""
         self._touched = np.zeros((2, w_in.shape[0]), dtype=np.uint8)  # rows of w_in, rows of w_out
         self._base = [w_in.clone(), w_out.clone()]
+        # Two row buffers for sync(), allocated once: fresh (R, d) tensors each sync cost their page faults
+        # (bench.sync_cost, 69k-word model, W = 2: a median 106 -> 91 ms per sync; BENCHMARKS.md, issue 20).
+        shape = (max(w_in.shape[0], w_out.shape[0]), w_in.shape[1])
+        self._scratch = [w_in.new_empty(shape), w_in.new_empty(shape)]
         if self.mode == "momentum":
             import torch
 
@@ -327,12 +332,13 @@ class RowSync:
         if synced == 0:  # every rank sees the same masks, so every rank skips alike
             return
         for i, (w, base, mask, rows) in enumerate(zip((w_in, w_out), self._base, masks, touched, strict=True)):
-            delta = w.index_select(0, rows) - base.index_select(0, rows)
+            delta, rows_then = (buf[: rows.numel()] for buf in self._scratch)
+            torch.index_select(w, 0, rows, out=delta).sub_(torch.index_select(base, 0, rows, out=rows_then))
             dist.all_reduce(delta)
             if self.mode == "momentum":
                 self._block_step(w, base, self._momentum[i], rows, delta)
                 continue
-            new = base.index_select(0, rows) + combine(delta, mask.index_select(0, rows), self.mode, self.world)
+            new = rows_then.add_(combine(delta, mask.index_select(0, rows), self.mode, self.world))
             w.index_copy_(0, rows, new)
             base.index_copy_(0, rows, new)
         self._touched[:] = 0
