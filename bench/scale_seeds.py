@@ -27,8 +27,11 @@ def _runs(path: Path) -> tuple[dict[str, float], dict[str, float], str]:
     if anchor is None or anchor.get("quality") is None or len(ranked) != 1:
         raise SystemExit(f"{path}: needs one 1 x 1 anchor and one W-rank run (a bench.scale run without --no-anchor)")
     name, run = ranked[0]
-    if run.get("quality") is None:
-        raise SystemExit(f"{path}: the {name} run has no scores (it failed: {run.get('wps')})")
+    if "error" in run:
+        raise SystemExit(f"{path}: the {name} run has no scores (it failed: {run['error']})")
+    missing = [m for m, _, _ in METRICS for q in (anchor["quality"], run["quality"]) if m not in q]
+    if missing:  # bench.scale leaves out a score the vocabulary cannot cover (a tiny --tokens)
+        raise SystemExit(f"{path}: no {', '.join(sorted(set(missing)))} score; compare runs of a larger --tokens")
     return anchor["quality"], run["quality"], name
 
 
