@@ -186,6 +186,8 @@ class TorchTrainer:
 
     @staticmethod
     def _info(config: TrainConfig, device: str, torch: Any) -> dict[str, Any]:
+        from embed.train.torch_kernels import ROW_CAP
+
         return {
             "backend": "torch",
             "torch": torch.__version__,
@@ -193,6 +195,7 @@ class TorchTrainer:
             "threads": config.workers,
             "batch_size": config.batch_size,
             "negative_group": NEG_GROUP,
+            "skipgram_row_cap": ROW_CAP,  # torch_kernels.cap_repeated_rows
             "chunk_tokens": CHUNK_TOKENS,
             "token_cache": "temporary uint32 file",
         }
@@ -298,6 +301,7 @@ class _State:
         self.sync: RowSync | None = None
         self.plan: RoundPlan | None = None  # a data-parallel run's rounds (set with ``sync``)
         self.at_sync = False  # the weights were just synced (a data-parallel snapshot may be taken)
+        self.repeats: Any = None  # skip-gram: torch_kernels.cap_repeated_rows's (V,) counts, allocated once
 
     @property
     def epoch_tokens(self) -> int:
@@ -426,10 +430,13 @@ class _State:
         if self.sync is not None:
             self.sync.mark(ids, ids, negs)
         tc, tx, tn = self._tensor(centres), self._tensor(contexts), self._tensor(negs)
+        if self.repeats is None:
+            self.repeats = w_in.new_zeros(w_in.shape[0])
         for start, stop, group in self._batches(m):
             g0 = start // NEG_GROUP
             g1 = g0 + (stop - start) // group
-            skipgram_step(w_in, w_out, tx[start:stop], tc[start:stop], tn[g0:g1], self.lr(start / max(m, 1), n), group)
+            lr = self.lr(start / max(m, 1), n)
+            skipgram_step(w_in, w_out, tx[start:stop], tc[start:stop], tn[g0:g1], lr, group, self.repeats)
 
     def _cbow_chunk(self, ids: np.ndarray, sent: np.ndarray, n: int, w_in: Any, w_out: Any) -> None:
         from embed.train.torch_kernels import cbow_step
