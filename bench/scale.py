@@ -1,6 +1,6 @@
 """1 process vs W processes (torchrun, gloo) of the torch backend, 1 thread each (issues 7 and 20).
 
-    python -m bench.scale [--tokens 3000000] [--epochs 5] [--sync-every 1] [--sync-mode average]
+    python -m bench.scale [--tokens 3000000] [--epochs 5] [--sync-every 1] [--sync-mode auto]
                           [--world 2] [--arch skipgram] [--one-by-two] [--seed N] [--no-anchor]
 
 ``--world 2,4,8`` runs each world size after the one 1-process anchor (W > 2 ranks share the 2
@@ -72,7 +72,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=3_000_000)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--sync-every", type=int, default=1)
-    ap.add_argument("--sync-mode", default="average")
+    ap.add_argument("--sync-mode", default="auto", help="embed train --sync-mode (default: auto, as embed train)")
     ap.add_argument("--world", default="2", help="comma-separated numbers of processes, e.g. 2,4,8")
     ap.add_argument("--arch", default="skipgram", choices=("skipgram", "cbow"))
     ap.add_argument("--one-by-two", action="store_true", help="also 1 process x 2 threads")

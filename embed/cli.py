@@ -224,10 +224,11 @@ def _remove_stale(out: Path) -> None:
 )
 @opt.choice_option(
     "--sync-mode",
-    choices=["average", "sum", "capped", "momentum"],
-    default="average",
+    choices=["auto", "average", "sum", "capped", "momentum"],
+    default="auto",
     help="--distributed: add the ranks' mean or summed row changes, (capped) their sum scaled to at most 2"
-    " ranks' worth per row, or (momentum) a block-momentum step, in rounds of 400k / W tokens of all ranks.",
+    " ranks' worth per row, or (momentum) a block-momentum step, in rounds of 400k / W tokens of all ranks;"
+    " auto: sum for CBOW at 2 ranks, momentum otherwise (what kept one process's quality).",
 )
 @click.pass_context
 @_with_signal_cleanup

@@ -19,7 +19,7 @@ from embed.corpus import Corpus, TokenSpool
 from embed.errors import ConfigError
 from embed.train import distributed
 from embed.train.base import SINGLE_RUN, Callbacks, EpochStats, RunOptions, Trainer, TrainResult
-from embed.train.distributed import RowSync, env_world, process_group
+from embed.train.distributed import RowSync, env_world, process_group, resolve_mode
 from embed.vocab import Vocab
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ def start_run(
     *,
     distributed: bool = False,
     sync_every: int = 1,
-    sync_mode: str = "average",
+    sync_mode: str = "auto",
 ) -> Iterator[RunOptions]:
     """``run``, checked by :func:`check_run`, for the block; ``distributed`` adds this rank's row sync.
 
@@ -209,6 +209,7 @@ def start_run(
         OptionError: what :func:`check_run` refuses; ``distributed`` outside torchrun.
     """
     if distributed:  # checked before joining: a refused run never waits for its peers
+        sync_mode = resolve_mode(sync_mode, config.arch, env_world())  # "auto": by architecture and world size
         run = dataclasses.replace(run, sync=RowSync(sync_every, sync_mode, world=env_world()))
         # What concerns the snapshot (its world size) is checked after joining, by every rank together
         # (train -> distributed.open_shard), so that each rank prints it before torchrun stops the others.

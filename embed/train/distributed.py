@@ -41,8 +41,8 @@ and negatives from their own seeded generator (``seed + rank``) and start from t
    each touched since the last sync (rows of ``w_in``: the chunk's words; rows of ``w_out``:
    its words and the negatives): per matrix and row, how many ranks touched it;
 2. ``all_reduce(SUM)`` the change of those rows of ``w_in`` and of ``w_out`` since the last sync;
-3. add to the rows as they were at the last sync the mean change (``mode="average"``, the
-   default: the model average of the ranks' rows), the summed change (``mode="sum"``: every
+3. add to the rows as they were at the last sync the mean change (``mode="average"``: the
+   model average of the ranks' rows), the summed change (``mode="sum"``: every
    rank's step kept in full, as Hogwild threads would), the summed change scaled down to
    :data:`SYNC_CAP` ranks' worth where more ranks touched the row (``mode="capped"``: a row
    one rank touched keeps its step, a frequent row does not get ``W`` stale steps at once), or
@@ -55,6 +55,10 @@ and negatives from their own seeded generator (``seed + rank``) and start from t
    tokens of all ranks (200k at W = 2, 50k at W = 8). On 3M tokens at W = 8, rounds of 200k, 100k and
    50k tokens scored 6.6%, 9.6% and 10.2% analogy against one process's 10.8% (BENCHMARKS.md, issue 20);
    ``--sync-every`` trades that back for fewer syncs.
+
+   The default, ``mode="auto"`` (:func:`resolve_mode`), is ``sum`` for CBOW at 2 ranks and
+   ``momentum`` otherwise: the modes that kept one process's quality on the full enwiki extract
+   (mean of four seeds). The snapshot and ``meta.json`` record the mode it chose.
 
 Communication per sync and rank: ``2 x V`` bytes for the masks plus ``(R_in + R_out) x d x 4``
 bytes for the rows (``R_in``, ``R_out``: the rows of each matrix any rank touched), each
@@ -100,6 +104,8 @@ from embed.train.checkpoint import SYNC_STEPS
 from embed.vocab import Vocab, WordCounts
 
 SYNC_MODES = ("average", "sum", "capped", "momentum")
+# The default, --sync-mode auto, picks one of them by architecture and world size (resolve_mode).
+SYNC_AUTO = "auto"
 # mode="momentum": the block momentum 1 - 1/W (Chen and Huo 2016's rule), block learning rate 1.
 # mode="capped": a row's summed change is divided by max(1, ranks that touched it / SYNC_CAP). Summing
 # 2 ranks' steps kept quality (full enwiki: +0.9 analogy points), but at 4 and 8 ranks the sum diverged
@@ -115,6 +121,22 @@ def combine(delta: Any, ranks: Any, mode: str, world: int) -> Any:
     if mode == "capped":
         return delta.div_((ranks.to(delta.dtype) / SYNC_CAP).clamp_(min=1.0).unsqueeze(1))
     return delta
+
+
+def resolve_mode(mode: str, arch: str, world: int) -> str:
+    """``mode``, or for ``"auto"`` the mode measured to keep one process's quality at ``world`` ranks:
+    ``sum`` for CBOW at 2 ranks, ``momentum`` otherwise (BENCHMARKS.md, issue 20: full enwiki, mean of four
+    seeds, 2 ranks minus 1 process: skip-gram ``momentum`` +0.3 analogy points / -0.002 WS353 / -0.004 SimLex,
+    CBOW ``sum`` +0.25 / +0.020 / -0.008, CBOW ``momentum`` -0.012 SimLex; ``sum`` diverges from 3 ranks on).
+
+    >>> resolve_mode("auto", "cbow", 2), resolve_mode("auto", "cbow", 4), resolve_mode("auto", "skipgram", 2)
+    ('sum', 'momentum', 'momentum')
+    >>> resolve_mode("average", "cbow", 2)
+    'average'
+    """
+    if mode != SYNC_AUTO:
+        return mode
+    return "sum" if arch == "cbow" and world == 2 else "momentum"
 
 
 def init_from_env(device: str) -> tuple[int, int]:

@@ -45,9 +45,10 @@ def test_two_ranks_train_one_model_with_the_single_process_vocabulary(tmp_path: 
     meta = json.loads((out / "meta.json").read_text())
     assert meta["corpus"]["lines"] == 31102 and meta["corpus"]["tokens"] == single.total_tokens
     info = meta["backend"]["distributed"]
-    # Each rank's shard holds ~390k retained tokens: 3 chunks of 200k an epoch, one sync after every round.
-    assert info["world_size"] == 2 and info["sync_mode"] == "average" and info["syncs"] == 15
-    assert info["rounds_per_epoch"] == 3 and 0 < info["mean_touched_fraction"] <= 1
+    # The default --sync-mode auto is block momentum for skip-gram: rounds of 400k / W^2 = 100k tokens per rank.
+    # Each rank's shard holds ~390k retained tokens: 4 chunks and a shorter 5th an epoch, one sync after every round.
+    assert info["world_size"] == 2 and info["sync_mode"] == "momentum" and info["chunk_tokens_per_rank"] == 100_000
+    assert info["rounds_per_epoch"] == 5 and info["syncs"] == 25 and 0 < info["mean_touched_fraction"] <= 1
     ranks = info["ranks"]
     assert [e["rank"] for e in ranks] == [0, 1] and sum(e["lines"] for e in ranks) == 31102
     assert sum(e["tokens"] for e in ranks) == single.total_tokens
