@@ -126,7 +126,7 @@ def combine(delta: Any, ranks: Any, mode: str, world: int) -> Any:
 def resolve_mode(mode: str, arch: str, world: int) -> str:
     """``mode``, or for ``"auto"`` the mode measured to keep one process's quality at ``world`` ranks:
     ``sum`` for CBOW at 2 ranks, ``momentum`` otherwise (BENCHMARKS.md, issue 20: full enwiki, mean of four
-    seeds, 2 ranks minus 1 process: skip-gram ``momentum`` +0.3 analogy points / -0.002 WS353 / -0.004 SimLex,
+    seeds, 2 ranks minus 1 process: skip-gram ``momentum`` +0.4 analogy points / -0.000 WS353 / -0.003 SimLex,
     CBOW ``sum`` +0.25 / +0.020 / -0.008, CBOW ``momentum`` -0.012 SimLex; ``sum`` diverges from 3 ranks on).
 
     >>> resolve_mode("auto", "cbow", 2), resolve_mode("auto", "cbow", 4), resolve_mode("auto", "skipgram", 2)
