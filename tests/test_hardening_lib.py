@@ -148,17 +148,19 @@ TINY_TRAIN = ["--epochs", "2", "--dim", "50", "--min-count", "2", "--no-eval", "
 
 
 def test_training_whose_loss_blows_up_but_stays_finite_is_stopped(small_corpus: Path) -> None:
-    """Measured 2026-12-02: 16,384-pair torch batches on these lines end epoch 1 at loss ~1.7e6 (finite);
-    4,096 ends at 3.2. Before the guard's ceiling, such runs wrote a model whose neighbours were all at cosine 1."""
+    """Measured 2026-12-03: torch CBOW batches of 16,384 // 4 examples on these lines end epoch 1 at loss 373
+    (finite). Skip-gram's 16,384-pair batches did too (~1.7e6, 2026-12-02) until its kernel capped repeated input
+    rows (torch_kernels.ROW_CAP). Before the guard's ceiling, such runs wrote a model whose neighbours were all at
+    cosine 1."""
     from embed.config import TrainConfig
     from embed.corpus import Corpus
     from embed.train import DIVERGED_LOSS_FACTOR, DivergedError, train
 
-    config = TrainConfig(backend="torch", batch_size=16_384, epochs=2, dim=50, min_count=2, workers=1)
+    config = TrainConfig(backend="torch", arch="cbow", batch_size=16_384, epochs=2, dim=50, min_count=2, workers=1)
     with pytest.raises(DivergedError) as exc:
         train(Corpus(small_corpus), config)
     message = str(exc.value)
-    assert message.startswith("training diverged at epoch 1 (loss ") and message.endswith("lower alpha (now 0.025)")
+    assert message.startswith("training diverged at epoch 1 (loss ") and message.endswith("lower alpha (now 0.05)")
     loss = float(message.split("(loss ")[1].split(")")[0])
     assert math.isfinite(loss) and loss > DIVERGED_LOSS_FACTOR * 6 * math.log(2), message
 
