@@ -46,7 +46,8 @@ import torch
 
 # Skip-gram: the most examples' worth of summed step one input row takes from a batch (module docstring).
 # On KJV, 64 and 128 both stopped the divergence; 64 gave the lower final probe loss (2.418 against 2.421
-# for seed 2) and 32 a higher one (2.441).
+# for seed 2) and 32 a higher one (2.441). The rule, 1 / max(1, count / cap) per entry, is the one subword rows
+# already had (torch_subwords.SHARED_CAP, applied by its numpy scatter_plan); here it is counted on the device.
 ROW_CAP = 64
 
 
