@@ -19,7 +19,7 @@ import click
 from click.core import ParameterSource
 
 from embed import cli_options as opt
-from embed.config import ARCHES, BACKENDS, OptionError
+from embed.config import ARCHES, BACKENDS, SYNC_AUTO, SYNC_MODES, OptionError
 from embed.errors import ConfigError, EmbedError, describe_os_error
 from embed.train.base import Callbacks
 
@@ -224,8 +224,8 @@ def _remove_stale(out: Path) -> None:
 )
 @opt.choice_option(
     "--sync-mode",
-    choices=["auto", "average", "sum", "capped", "momentum"],
-    default="auto",
+    choices=[SYNC_AUTO, *SYNC_MODES],
+    default=SYNC_AUTO,
     help="--distributed: add the ranks' mean or summed row changes, (capped) their sum scaled to at most 2"
     " ranks' worth per row, or (momentum) a block-momentum step, in rounds of 400k / W tokens of all ranks;"
     " auto: sum for CBOW at 2 ranks, momentum otherwise (what kept one process's quality).",

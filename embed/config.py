@@ -16,6 +16,10 @@ Tokenizer = Literal["simple", "whitespace", "jieba"]
 ARCHES: tuple[str, ...] = ("skipgram", "cbow")
 MAX_DIM = 10_000
 BACKENDS: tuple[str, ...] = ("gensim", "torch")
+# --distributed's ways to combine the ranks' row changes (embed.train.distributed); the default,
+# SYNC_AUTO, picks one of them by architecture and world size (distributed.resolve_mode).
+SYNC_MODES: tuple[str, ...] = ("average", "sum", "capped", "momentum")
+SYNC_AUTO = "auto"
 TOKENIZERS: tuple[str, ...] = ("simple", "whitespace", "jieba")
 
 # How the library's messages name the options of a run (TrainConfig fields, RunOptions): the

@@ -97,15 +97,12 @@ from typing import Any
 
 import numpy as np
 
-from embed.config import OptionError, TrainConfig
+from embed.config import SYNC_AUTO, SYNC_MODES, OptionError, TrainConfig
 from embed.corpus import Corpus, CorpusShard, CorpusStats
 from embed.errors import ConfigError, CorpusError, EmbedError
 from embed.train.checkpoint import SYNC_STEPS
 from embed.vocab import Vocab, WordCounts
 
-SYNC_MODES = ("average", "sum", "capped", "momentum")
-# The default, --sync-mode auto, picks one of them by architecture and world size (resolve_mode).
-SYNC_AUTO = "auto"
 # mode="momentum": the block momentum 1 - 1/W (Chen and Huo 2016's rule), block learning rate 1.
 # mode="capped": a row's summed change is divided by max(1, ranks that touched it / SYNC_CAP). Summing
 # 2 ranks' steps kept quality (full enwiki: +0.9 analogy points), but at 4 and 8 ranks the sum diverged
