@@ -11,6 +11,8 @@ together touch ``--touched`` of the rows (0.53: what ``bench.scale --tokens 0 --
 medians over ``--syncs`` syncs, rank 0: the wall time of :meth:`RowSync.sync`, and the anchor, two
 bare ``all_reduce`` calls of the same bytes (the masks, then the rows of both matrices in one tensor):
 the part of a sync that is communication; the rest is the row gathers, the update and the waiting.
+Also the mean ms per sync of each part of it (:attr:`RowSync.phases`: the masks, gathering the rows'
+changes, their all-reduce, the update).
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ def _rank_main(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(rank + 1)
     share = 1.0 - (1.0 - args.touched) ** (1.0 / world)  # each rank's share, so that their union is --touched
     sync_ms, floor_ms = [], []
-    for _ in range(args.syncs + 2):  # the first two warm the allocator and gloo's buffers
+    for i in range(args.syncs + 2):  # the first two warm the allocator and gloo's buffers
+        if i == 2:
+            warm = dict(sync.phases)
         rows = [np.flatnonzero(rng.random(args.vocab) < share) for _ in range(2)]
         for w, r in zip((w_in, w_out), rows, strict=True):
             idx = torch.from_numpy(r)
@@ -67,6 +71,8 @@ def _rank_main(args: argparse.Namespace) -> None:
             "allreduce_ms": round(statistics.median(floor_ms[2:]), 1),
             "rows_per_sync": round(sync.rows_synced / max(sync.syncs, 1), 1),
             "bytes_per_sync_per_rank": sync.info(args.vocab, args.dim)["bytes_per_sync_per_rank"],
+            # RowSync.phases: the mean ms per sync of each part (after the warm-up), rank 0
+            "phases_ms": {k: round((v - warm[k]) * 1000 / args.syncs, 1) for k, v in sync.phases.items()},
         }
         print(json.dumps(result))
     dist.destroy_process_group()
@@ -94,12 +100,17 @@ def main() -> None:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     head = f"{today()}, {machine()}, git {git_rev()}, W = {args.world}, {args.mode}, V = {args.vocab}, d = {args.dim}"
     print(head)
-    print("| rows per sync | MB per sync and rank | RowSync.sync ms | all-reduce of its bytes ms | ratio |")
-    print("|---|---|---|---|---|")
+    phases = result["phases_ms"]
+    print(
+        "| rows per sync | MB per sync and rank | RowSync.sync ms | all-reduce of its bytes ms | ratio |"
+        + "".join(f" {k} ms |" for k in phases)
+    )
+    print("|---|---|---|---|---|" + "---|" * len(phases))
     mb = result["bytes_per_sync_per_rank"] / 1e6
     ratio = result["sync_ms"] / max(result["allreduce_ms"], 1e-9)
     print(
         f"| {result['rows_per_sync']:,.0f} | {mb:.1f} | {result['sync_ms']} | {result['allreduce_ms']} | {ratio:.2f} |"
+        + "".join(f" {v} |" for v in phases.values())
     )
     OUT.mkdir(parents=True, exist_ok=True)
     tag = f"sync-cost-{args.mode}-w{args.world}.json"

@@ -108,6 +108,8 @@ from embed.vocab import Vocab, WordCounts
 # 2 ranks' steps kept quality (full enwiki: +0.9 analogy points), but at 4 and 8 ranks the sum diverged
 # (3M tokens: analogy 0.0%, WS353 0.10; BENCHMARKS.md, issue 20), as 4-8 stale steps on frequent rows.
 SYNC_CAP = 2
+# The parts of RowSync.sync that RowSync.phases times, in the order they run.
+SYNC_PHASES = ("masks", "gather", "all_reduce", "update")
 
 
 def combine(delta: Any, ranks: Any, mode: str, world: int) -> Any:
@@ -268,6 +270,9 @@ class RowSync:
     syncs: int = 0
     rows_synced: int = 0
     seconds: float = 0.0  # this process's wall time in sync() (the all-reduces and the row copies)
+    # seconds by part of sync(): the masks' all-reduce, gathering the rows' changes, their all-reduce (with the
+    # wait for the slower rank), the update of the rows; what bench.sync_cost and bench.scale report as the profile
+    phases: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SYNC_PHASES, 0.0), repr=False)
     group: Any = field(default=None, repr=False)  # gloo group for metadata; None: the default group
     plan: RoundPlan | None = field(default=None, repr=False)
     ranks: list[dict[str, Any]] = field(default_factory=list, repr=False)  # each rank's shard, gathered
@@ -343,23 +348,35 @@ class RowSync:
         import torch.distributed as dist
 
         assert self._touched is not None
-        t0 = time.perf_counter()
+        t0 = last = time.perf_counter()
+
+        def lap(phase: str) -> None:  # the time since the last lap, to the phase that just ended
+            nonlocal last
+            now = time.perf_counter()
+            self.phases[phase] += now - last
+            last = now
+
         masks = torch.from_numpy(self._touched).to(w_in.device)
         dist.all_reduce(masks)  # per matrix and row: how many ranks touched it (uint8: world <= 255, checked at start)
         touched = [mask.nonzero().squeeze(1) for mask in masks]
         synced = sum(int(rows.numel()) for rows in touched)
+        lap("masks")
         if synced == 0:  # every rank sees the same masks, so every rank skips alike
+            self.seconds += time.perf_counter() - t0
             return
         for i, (w, base, mask, rows) in enumerate(zip((w_in, w_out), self._base, masks, touched, strict=True)):
             delta, rows_then = (buf[: rows.numel()] for buf in self._scratch)
             torch.index_select(w, 0, rows, out=delta).sub_(torch.index_select(base, 0, rows, out=rows_then))
+            lap("gather")
             dist.all_reduce(delta)
+            lap("all_reduce")
             if self.mode == "momentum":
                 self._block_step(w, base, self._momentum[i], rows, delta)
-                continue
-            new = rows_then.add_(combine(delta, mask.index_select(0, rows), self.mode, self.world))
-            w.index_copy_(0, rows, new)
-            base.index_copy_(0, rows, new)
+            else:
+                new = rows_then.add_(combine(delta, mask.index_select(0, rows), self.mode, self.world))
+                w.index_copy_(0, rows, new)
+                base.index_copy_(0, rows, new)
+            lap("update")
         self._touched[:] = 0
         self.syncs += 1
         self.rows_synced += synced
@@ -463,6 +480,7 @@ class RowSync:
             "mean_touched_fraction": round(mean_rows / max(2 * vocab_size, 1), 4),
             "bytes_per_sync_per_rank": int(2 * vocab_size + mean_rows * dim * 4),
             "sync_seconds": round(self.seconds, 2),  # rank 0's, since the start or the resume
+            "sync_phase_seconds": {k: round(v, 2) for k, v in self.phases.items()},  # the same, by part
             "ranks": ranks,
         }
 

@@ -16,7 +16,7 @@ import embed
 from embed.cli import main
 from embed.corpus import Corpus
 from embed.errors import ConfigError
-from embed.train.distributed import SYNC_CAP, RoundPlan, RowSync, combine
+from embed.train.distributed import SYNC_CAP, SYNC_PHASES, RoundPlan, RowSync, combine
 from embed.train.token_cache import TokenCache
 from embed.vocab import Vocab, WordCounts
 from tests.conftest import KJV
@@ -136,6 +136,9 @@ def test_a_sync_sends_each_matrix_only_the_rows_trained_in_it() -> None:
         sync.mark(np.array([0]), np.array([0]))
         sync.sync(w_in, w_out)
         assert sync.syncs == 2 and sync.rows_synced == 5 and w_in[0].tolist() == [2.0, 2.0]
+        phases = sync.info(vocab_size=5, dim=2)["sync_phase_seconds"]  # the profile: every part, adding up
+        assert list(phases) == list(SYNC_PHASES) and min(sync.phases.values()) > 0.0
+        assert sum(sync.phases.values()) == pytest.approx(sync.seconds, rel=0.05, abs=1e-4)
     finally:
         dist.destroy_process_group()
 
