@@ -19,7 +19,7 @@ import click
 from click.core import ParameterSource
 
 from embed import cli_options as opt
-from embed.config import ARCHES, BACKENDS, SYNC_AUTO, SYNC_MODES, OptionError
+from embed.config import ARCHES, BACKENDS, CHUNK_TOKENS, SYNC_AUTO, SYNC_CAP, SYNC_MODES, OptionError
 from embed.errors import ConfigError, EmbedError, describe_os_error
 from embed.train.base import Callbacks
 
@@ -220,14 +220,17 @@ def _remove_stale(out: Path) -> None:
     help="torch backend under torchrun: train this rank's share, sync touched rows (gloo on CPU, NCCL on CUDA).",
 )
 @opt.count_option(
-    "--sync-every", default=1, help="--distributed: sync after every N rounds of one 200k-token chunk per rank."
+    "--sync-every",
+    default=1,
+    help=f"--distributed: sync after every N rounds of one {CHUNK_TOKENS // 1000}k-token chunk per rank.",
 )
 @opt.choice_option(
     "--sync-mode",
     choices=[SYNC_AUTO, *SYNC_MODES],
     default=SYNC_AUTO,
-    help="--distributed: add the ranks' mean or summed row changes, (capped) their sum scaled to at most 2"
-    " ranks' worth per row, or (momentum) a block-momentum step, in rounds of 400k / W tokens of all ranks;"
+    help="--distributed: add the ranks' mean or summed row changes, (capped) their sum scaled to at most"
+    f" {SYNC_CAP} ranks' worth per row, or (momentum) a block-momentum step, in rounds of"
+    f" {2 * CHUNK_TOKENS // 1000}k / W tokens of all ranks;"
     " auto: sum for CBOW at 2 ranks, momentum otherwise (what kept one process's quality).",
 )
 @click.pass_context

@@ -20,6 +20,12 @@ BACKENDS: tuple[str, ...] = ("gensim", "torch")
 # SYNC_AUTO, picks one of them by architecture and world size (distributed.resolve_mode).
 SYNC_MODES: tuple[str, ...] = ("average", "sum", "capped", "momentum")
 SYNC_AUTO = "auto"
+# mode="capped": a row's summed change is divided by max(1, ranks that touched it / SYNC_CAP). Summing
+# 2 ranks' steps kept quality (full enwiki: +0.9 analogy points), but at 4 and 8 ranks the sum diverged
+# (3M tokens: analogy 0.0%, WS353 0.10; BENCHMARKS.md, issue 20), as 4-8 stale steps on frequent rows.
+SYNC_CAP = 2
+# The torch backend's chunk of the token cache, and a data-parallel round's unit (distributed.RowSync.chunk_tokens).
+CHUNK_TOKENS = 200_000
 TOKENIZERS: tuple[str, ...] = ("simple", "whitespace", "jieba")
 
 # How the library's messages name the options of a run (TrainConfig fields, RunOptions): the

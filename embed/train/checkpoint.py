@@ -12,7 +12,7 @@ A snapshot is written under a temporary name and renamed into place (:func:`embe
 then ``latest.json`` is replaced; the previous snapshot is removed only after that. A ``kill -9`` at any moment
 leaves the last complete snapshot readable. No pickle: JSON and ``.npy``.
 
-Snapshots are taken between chunks (200k tokens, see ``torch_backend.CHUNK_TOKENS``). The
+Snapshots are taken between chunks (200k tokens, see ``embed.config.CHUNK_TOKENS``). The
 position is (epoch, chunks done in that epoch, tokens processed for the learning-rate
 schedule) and the state of the one ``numpy.random.Generator`` that draws windows,
 subsampling and negatives; resuming skips the finished chunks without drawing, so on the

@@ -97,17 +97,14 @@ from typing import Any
 
 import numpy as np
 
-from embed.config import SYNC_AUTO, SYNC_MODES, OptionError, TrainConfig
+from embed.config import SYNC_AUTO, SYNC_CAP, SYNC_MODES, OptionError, TrainConfig
 from embed.corpus import Corpus, CorpusShard, CorpusStats
 from embed.errors import ConfigError, CorpusError, EmbedError
 from embed.train.checkpoint import SYNC_STEPS
 from embed.vocab import Vocab, WordCounts
 
 # mode="momentum": the block momentum 1 - 1/W (Chen and Huo 2016's rule), block learning rate 1.
-# mode="capped": a row's summed change is divided by max(1, ranks that touched it / SYNC_CAP). Summing
-# 2 ranks' steps kept quality (full enwiki: +0.9 analogy points), but at 4 and 8 ranks the sum diverged
-# (3M tokens: analogy 0.0%, WS353 0.10; BENCHMARKS.md, issue 20), as 4-8 stale steps on frequent rows.
-SYNC_CAP = 2
+# mode="capped": embed.config.SYNC_CAP.
 # The parts of RowSync.sync that RowSync.phases times, in the order they run.
 SYNC_PHASES = ("masks", "gather", "all_reduce", "update")
 

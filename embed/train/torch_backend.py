@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from embed.config import TrainConfig
+from embed.config import CHUNK_TOKENS, TrainConfig
 from embed.errors import ConfigError, EmbedError, OutputError
 from embed.pairs import chunk_cbow_examples, chunk_skipgram_pairs, interleave_examples
 from embed.train.base import SINGLE_RUN, Callbacks, EpochStats, RunOptions, Sentences, TrainResult
@@ -49,7 +49,6 @@ logger = logging.getLogger(__name__)
 # PASSIVE and libgomp's default) is set by embed.runtime.configure_threads(workers, "train"),
 # which `embed train` calls before torch loads; the figures are there.
 
-CHUNK_TOKENS = 200_000
 # Examples that share one draw of negatives (see torch_kernels); consecutive skip-gram
 # pairs mostly share their centre word, so a group of 8 is about one centre's window.
 NEG_GROUP = 8
