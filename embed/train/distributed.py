@@ -104,7 +104,7 @@ from embed.train.checkpoint import SYNC_STEPS
 from embed.vocab import Vocab, WordCounts
 
 # mode="momentum": the block momentum 1 - 1/W (Chen and Huo 2016's rule), block learning rate 1.
-# mode="capped": embed.config.SYNC_CAP.
+# mode="capped": a row's summed change is divided by max(1, ranks that touched it / embed.config.SYNC_CAP).
 # The parts of RowSync.sync that RowSync.phases times, in the order they run.
 SYNC_PHASES = ("masks", "gather", "all_reduce", "update")
 
@@ -266,9 +266,8 @@ class RowSync:
     world: int = 1
     syncs: int = 0
     rows_synced: int = 0
-    seconds: float = 0.0  # this process's wall time in sync() (the all-reduces and the row copies)
-    # seconds by part of sync(): the masks' all-reduce, gathering the rows' changes, their all-reduce (with the
-    # wait for the slower rank), the update of the rows; what bench.sync_cost and bench.scale report as the profile
+    # this process's wall time in sync() by part: the masks' all-reduce, gathering the rows' changes, their
+    # all-reduce (with the wait for the slower rank), the update of the rows; bench.sync_cost and bench.scale's profile
     phases: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SYNC_PHASES, 0.0), repr=False)
     group: Any = field(default=None, repr=False)  # gloo group for metadata; None: the default group
     plan: RoundPlan | None = field(default=None, repr=False)
@@ -345,7 +344,7 @@ class RowSync:
         import torch.distributed as dist
 
         assert self._touched is not None
-        t0 = last = time.perf_counter()
+        last = time.perf_counter()
 
         def lap(phase: str) -> None:  # the time since the last lap, to the phase that just ended
             nonlocal last
@@ -359,7 +358,6 @@ class RowSync:
         synced = sum(int(rows.numel()) for rows in touched)
         lap("masks")
         if synced == 0:  # every rank sees the same masks, so every rank skips alike
-            self.seconds += time.perf_counter() - t0
             return
         for i, (w, base, mask, rows) in enumerate(zip((w_in, w_out), self._base, masks, touched, strict=True)):
             delta, rows_then = (buf[: rows.numel()] for buf in self._scratch)
@@ -377,7 +375,11 @@ class RowSync:
         self._touched[:] = 0
         self.syncs += 1
         self.rows_synced += synced
-        self.seconds += time.perf_counter() - t0
+
+    @property
+    def seconds(self) -> float:
+        """This process's wall time in :meth:`sync` (the all-reduces and the row copies): its parts' sum."""
+        return sum(self.phases.values())
 
     def _block_step(self, w: Any, base: Any, step: Any, rows: Any, delta: Any) -> None:
         """mode="momentum": ``step = eta * step + mean change`` on every row, then ``w = base + step``."""

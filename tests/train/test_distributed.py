@@ -6,6 +6,7 @@ import bz2
 import gzip
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,10 @@ from click.testing import CliRunner
 
 import embed
 from embed.cli import main
+from embed.config import SYNC_CAP
 from embed.corpus import Corpus
 from embed.errors import ConfigError
-from embed.train.distributed import SYNC_CAP, SYNC_PHASES, RoundPlan, RowSync, combine
+from embed.train.distributed import SYNC_PHASES, RoundPlan, RowSync, combine
 from embed.train.token_cache import TokenCache
 from embed.vocab import Vocab, WordCounts
 from tests.conftest import KJV
@@ -126,6 +128,7 @@ def test_a_sync_sends_each_matrix_only_the_rows_trained_in_it() -> None:
         w_in[0] += 1.0
         w_out[[1, 3]] += 2.0
         sync.mark(np.array([0]), np.array([1]), np.array([3, 1]))
+        started = time.perf_counter()
         sync.sync(w_in, w_out)
         assert sync.syncs == 1 and sync.rows_synced == 3  # 1 + 2; a mask shared by both matrices sent 3 + 3
         assert sync.info(vocab_size=5, dim=2)["bytes_per_sync_per_rank"] == 2 * 5 + 3 * 2 * 4
@@ -135,10 +138,11 @@ def test_a_sync_sends_each_matrix_only_the_rows_trained_in_it() -> None:
         w_in[0] += 1.0  # trained again: the change since the last sync (from its new base) is sent
         sync.mark(np.array([0]), np.array([0]))
         sync.sync(w_in, w_out)
+        wall = time.perf_counter() - started
         assert sync.syncs == 2 and sync.rows_synced == 5 and w_in[0].tolist() == [2.0, 2.0]
-        phases = sync.info(vocab_size=5, dim=2)["sync_phase_seconds"]  # the profile: every part, adding up
-        assert list(phases) == list(SYNC_PHASES) and min(sync.phases.values()) > 0.0
-        assert sum(sync.phases.values()) == pytest.approx(sync.seconds, rel=0.05, abs=1e-4)
+        info = sync.info(vocab_size=5, dim=2)  # the profile: every part timed, within the three calls' wall time
+        assert list(info["sync_phase_seconds"]) == list(SYNC_PHASES) and min(sync.phases.values()) > 0.0
+        assert 0.0 < sync.seconds <= wall and info["sync_seconds"] == round(sync.seconds, 2)
     finally:
         dist.destroy_process_group()
 
