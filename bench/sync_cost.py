@@ -88,6 +88,8 @@ def main() -> None:
     parser.add_argument("--syncs", type=int, default=40)
     parser.add_argument("--rank", action="store_true", help=argparse.SUPPRESS)  # set when torchrun starts a rank
     args = parser.parse_args()
+    if args.syncs < 1:
+        parser.error(f"--syncs must be >= 1 (got {args.syncs}): the medians need one timed sync")
     if args.rank:
         _rank_main(args)
         return
