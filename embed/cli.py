@@ -19,7 +19,16 @@ import click
 from click.core import ParameterSource
 
 from embed import cli_options as opt
-from embed.config import ARCHES, BACKENDS, CHUNK_TOKENS, SYNC_AUTO, SYNC_CAP, SYNC_MODES, OptionError
+from embed.config import (
+    ARCHES,
+    BACKENDS,
+    CHUNK_TOKENS,
+    SYNC_AUTO,
+    SYNC_CAP,
+    SYNC_MODES,
+    OptionError,
+    momentum_round_tokens,
+)
 from embed.errors import ConfigError, EmbedError, describe_os_error
 from embed.train.base import Callbacks
 
@@ -230,7 +239,8 @@ def _remove_stale(out: Path) -> None:
     default=SYNC_AUTO,
     help="--distributed: add the ranks' mean or summed row changes, (capped) their sum scaled to at most"
     f" {SYNC_CAP} ranks' worth per row, or (momentum) a block-momentum step, in rounds of"
-    f" {2 * CHUNK_TOKENS // 1000}k / W tokens of all ranks;"
+    f" {momentum_round_tokens(CHUNK_TOKENS, 2) // 1000}k tokens of all ranks at 2 ranks,"
+    f" {momentum_round_tokens(CHUNK_TOKENS, 8) // 1000}k at 8;"
     " auto: sum for CBOW at 2 ranks, momentum otherwise (what kept one process's quality).",
 )
 @click.pass_context

@@ -26,6 +26,19 @@ SYNC_AUTO = "auto"
 SYNC_CAP = 2
 # The torch backend's chunk of the token cache, and a data-parallel round's unit (distributed.RowSync.chunk_tokens).
 CHUNK_TOKENS = 200_000
+
+
+def momentum_round_tokens(single: int, world: int) -> int:
+    """mode="momentum": the tokens of all ``world`` ranks between two syncs, for a single process's chunk of
+    ``single`` tokens: ``2 single / W`` (each rank's chunk is a ``1/W`` share of it; distributed.RowSync.chunk_tokens),
+    as block momentum keeps quality only with many syncs.
+
+    >>> momentum_round_tokens(CHUNK_TOKENS, 2), momentum_round_tokens(CHUNK_TOKENS, 8)
+    (200000, 50000)
+    """
+    return 2 * single // world
+
+
 TOKENIZERS: tuple[str, ...] = ("simple", "whitespace", "jieba")
 
 # How the library's messages name the options of a run (TrainConfig fields, RunOptions): the

@@ -97,7 +97,7 @@ from typing import Any
 
 import numpy as np
 
-from embed.config import SYNC_AUTO, SYNC_CAP, SYNC_MODES, OptionError, TrainConfig
+from embed.config import SYNC_AUTO, SYNC_CAP, SYNC_MODES, OptionError, TrainConfig, momentum_round_tokens
 from embed.corpus import Corpus, CorpusShard, CorpusStats
 from embed.errors import ConfigError, CorpusError, EmbedError
 from embed.train.checkpoint import SYNC_STEPS
@@ -307,7 +307,7 @@ class RowSync:
         200k at W = 2, 50k at W = 8, as block momentum keeps quality only with many syncs (module docstring)."""
         if self.mode != "momentum":
             return single
-        return max(min(single, 2 * single // self.world**2), 1000)
+        return max(min(single, momentum_round_tokens(single, self.world) // self.world), 1000)
 
     def start(self, w_in: Any, w_out: Any, steps: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Take the weights (the same on every rank) as the base of the next sync; ``steps``: mode="momentum"'s
