@@ -303,8 +303,8 @@ class RowSync:
 
     def chunk_tokens(self, single: int) -> int:
         """Each rank's chunk, for a single process's chunk of ``single`` tokens: the same, or in mode="momentum"
-        ``2 single / W^2`` (at most ``single``, at least 1,000): a round of all ranks is ``2 single / W`` tokens,
-        200k at W = 2, 50k at W = 8, as block momentum keeps quality only with many syncs (module docstring)."""
+        a ``1/W`` share of the round :func:`embed.config.momentum_round_tokens` gives (at most ``single``, at
+        least 1,000; module docstring)."""
         if self.mode != "momentum":
             return single
         return max(min(single, momentum_round_tokens(single, self.world) // self.world), 1000)
